@@ -1,0 +1,218 @@
+//! Elementwise maps over one, two or three strided operands into a new contiguous buffer.
+//!
+//! Each map has a contiguous fast path (plain slices, vectorised, split across threads above
+//! [`PAR_MIN_ELEMS`]) and a strided path built on [`Walk`], whose inner loop is specialised for
+//! unit and zero (broadcast) strides.
+
+use super::parallel::{for_each_chunk_mut, num_threads, PAR_MIN_ELEMS};
+use super::walk::Walk;
+use crate::layout::Layout;
+use rayon::prelude::*;
+
+/// Fills `out` (row-major over the walk's shape) run by run, in parallel when large.
+fn fill_runs<U: Send, const N: usize>(
+    out: &mut [U],
+    walk: &Walk<N>,
+    f: impl Fn(&mut [U], [usize; N]) + Sync,
+) {
+    let inner = walk.inner;
+    let runs = walk.runs();
+    if inner == 0 || runs == 0 {
+        return;
+    }
+    let threads = num_threads();
+    let total = inner * runs;
+    let chunks = (total / PAR_MIN_ELEMS).clamp(1, threads * 2).min(runs);
+    if chunks <= 1 || threads == 1 {
+        let mut pos = 0;
+        walk.for_runs(0..runs, |_, base| {
+            f(&mut out[pos..pos + inner], base);
+            pos += inner;
+        });
+        return;
+    }
+    let runs_per_chunk = runs.div_ceil(chunks);
+    out.par_chunks_mut(runs_per_chunk * inner)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let first = c * runs_per_chunk;
+            let last = (first + runs_per_chunk).min(runs);
+            let mut pos = 0;
+            walk.for_runs(first..last, |_, base| {
+                f(&mut chunk[pos..pos + inner], base);
+                pos += inner;
+            });
+        });
+}
+
+/// `out[i] = f(src[i])` over a strided source.
+pub(crate) fn map1<T, U>(src: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync) -> Vec<U>
+where
+    T: Copy + Sync,
+    U: Copy + Send + Sync + Default,
+{
+    let mut out = vec![U::default(); layout.numel()];
+    if let Some(r) = layout.contiguous_range() {
+        let s = &src[r];
+        for_each_chunk_mut(&mut out, PAR_MIN_ELEMS, |start, o| {
+            let n = o.len();
+            for (o, &x) in o.iter_mut().zip(&s[start..start + n]) {
+                *o = f(x);
+            }
+        });
+        return out;
+    }
+    let walk = Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]);
+    let [st] = walk.inner_strides;
+    fill_runs(&mut out, &walk, |o, [b]| {
+        if st == 1 {
+            let n = o.len();
+            for (o, &x) in o.iter_mut().zip(&src[b..b + n]) {
+                *o = f(x);
+            }
+        } else {
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = f(src[b + i * st]);
+            }
+        }
+    });
+    out
+}
+
+/// The elements of a strided view, copied in row-major order.
+pub(crate) fn collect<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Vec<T> {
+    if let Some(r) = layout.contiguous_range() {
+        if r.len() < PAR_MIN_ELEMS {
+            return src[r].to_vec();
+        }
+    }
+    map1(src, layout, |x| x)
+}
+
+/// `out[i] = f(a[i], b[i])` where `a` and `b` are viewed with the given (broadcast) strides
+/// over `shape`.
+pub(crate) fn map2<A, B, U>(
+    a: &[A],
+    a_strides: &[usize],
+    a_offset: usize,
+    b: &[B],
+    b_strides: &[usize],
+    b_offset: usize,
+    shape: &[usize],
+    f: impl Fn(A, B) -> U + Sync,
+) -> Vec<U>
+where
+    A: Copy + Sync,
+    B: Copy + Sync,
+    U: Copy + Send + Sync + Default,
+{
+    let n: usize = shape.iter().product();
+    let mut out = vec![U::default(); n];
+    let walk = Walk::<2>::new(shape, [a_strides, b_strides], [a_offset, b_offset]);
+    let [sa, sb] = walk.inner_strides;
+    if walk.runs() == 1 && sa == 1 && sb == 1 {
+        // Both contiguous over the whole shape: split by elements, not runs.
+        let (a, b) = (&a[a_offset..a_offset + n], &b[b_offset..b_offset + n]);
+        for_each_chunk_mut(&mut out, PAR_MIN_ELEMS, |start, o| {
+            let end = start + o.len();
+            for ((o, &x), &y) in o.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
+                *o = f(x, y);
+            }
+        });
+        return out;
+    }
+    fill_runs(&mut out, &walk, |o, [ba, bb]| {
+        let len = o.len();
+        match (sa, sb) {
+            (1, 1) => {
+                for ((o, &x), &y) in o.iter_mut().zip(&a[ba..ba + len]).zip(&b[bb..bb + len]) {
+                    *o = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let y = b[bb];
+                for (o, &x) in o.iter_mut().zip(&a[ba..ba + len]) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = a[ba];
+                for (o, &y) in o.iter_mut().zip(&b[bb..bb + len]) {
+                    *o = f(x, y);
+                }
+            }
+            _ => {
+                for (i, o) in o.iter_mut().enumerate() {
+                    *o = f(a[ba + i * sa], b[bb + i * sb]);
+                }
+            }
+        }
+    });
+    out
+}
+
+/// `out[i] = f(a[i], b[i], c[i])` over three strided operands of one (broadcast) shape.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn map3<A, B, C, U>(
+    (a, a_strides, a_offset): (&[A], &[usize], usize),
+    (b, b_strides, b_offset): (&[B], &[usize], usize),
+    (c, c_strides, c_offset): (&[C], &[usize], usize),
+    shape: &[usize],
+    f: impl Fn(A, B, C) -> U + Sync,
+) -> Vec<U>
+where
+    A: Copy + Sync,
+    B: Copy + Sync,
+    C: Copy + Sync,
+    U: Copy + Send + Sync + Default,
+{
+    let n: usize = shape.iter().product();
+    let mut out = vec![U::default(); n];
+    let walk = Walk::<3>::new(
+        shape,
+        [a_strides, b_strides, c_strides],
+        [a_offset, b_offset, c_offset],
+    );
+    let [sa, sb, sc] = walk.inner_strides;
+    fill_runs(&mut out, &walk, |o, [ba, bb, bc]| {
+        let len = o.len();
+        if (sa, sb, sc) == (1, 1, 1) {
+            let it = o
+                .iter_mut()
+                .zip(&a[ba..ba + len])
+                .zip(&b[bb..bb + len])
+                .zip(&c[bc..bc + len]);
+            for (((o, &x), &y), &z) in it {
+                *o = f(x, y, z);
+            }
+        } else {
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = f(a[ba + i * sa], b[bb + i * sb], c[bc + i * sc]);
+            }
+        }
+    });
+    out
+}
+
+/// Copies `src` (viewed through `src_strides`/`src_offset` over `shape`) into `dst` at the
+/// positions given by `dst_strides`/`dst_offset` over the same shape.
+pub(crate) fn assign<T: Copy + Send + Sync>(
+    dst: &mut [T],
+    (dst_strides, dst_offset): (&[usize], usize),
+    src: &[T],
+    (src_strides, src_offset): (&[usize], usize),
+    shape: &[usize],
+) {
+    let walk = Walk::<2>::new(shape, [dst_strides, src_strides], [dst_offset, src_offset]);
+    let [sd, ss] = walk.inner_strides;
+    let n = walk.inner;
+    walk.for_runs(0..walk.runs(), |_, [bd, bs]| {
+        if sd == 1 && ss == 1 {
+            dst[bd..bd + n].copy_from_slice(&src[bs..bs + n]);
+        } else {
+            for i in 0..n {
+                dst[bd + i * sd] = src[bs + i * ss];
+            }
+        }
+    });
+}

@@ -1,0 +1,67 @@
+//! Thread count and parallel chunking.
+//!
+//! The number of threads comes from `STRATA_NUM_THREADS` (default: all cores) and sizes
+//! rayon's global pool the first time a kernel runs. Kernels split work only above a size
+//! threshold, below which the scheduling overhead would cost more than it saves.
+
+use rayon::prelude::*;
+use std::sync::OnceLock;
+
+/// Elements below which elementwise kernels stay on the calling thread.
+pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
+
+/// The number of worker threads kernels use: `STRATA_NUM_THREADS` if set, else the number
+/// of cores (or the size of a rayon global pool the application built first).
+///
+/// ```
+/// assert!(strata_core::num_threads() >= 1);
+/// ```
+pub fn num_threads() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| {
+        let wanted = std::env::var("STRATA_NUM_THREADS")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+        // If the application configured rayon's global pool already, its choice stands.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(wanted)
+            .build_global();
+        rayon::current_num_threads().max(1)
+    })
+}
+
+/// Splits `out` into contiguous chunks of at least `min_chunk` elements and calls
+/// `f(start_index, chunk)` on each, in parallel when there is more than one chunk.
+pub(crate) fn for_each_chunk_mut<T: Send>(
+    out: &mut [T],
+    min_chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let len = out.len();
+    let threads = num_threads();
+    let chunks = (len / min_chunk.max(1)).clamp(1, threads * 2);
+    if chunks <= 1 || threads == 1 {
+        f(0, out);
+        return;
+    }
+    let chunk_len = len.div_ceil(chunks);
+    out.par_chunks_mut(chunk_len)
+        .enumerate()
+        .for_each(|(i, c)| f(i * chunk_len, c));
+}
+
+/// Calls `f(i)` for `i in 0..n`, in parallel when `n * cost_per_item` is large enough.
+#[allow(dead_code)] // used by the conv and pooling kernels
+pub(crate) fn for_each_index(n: usize, cost_per_item: usize, f: impl Fn(usize) + Sync + Send) {
+    if n <= 1 || n.saturating_mul(cost_per_item.max(1)) < PAR_MIN_ELEMS || num_threads() == 1 {
+        (0..n).for_each(f);
+    } else {
+        (0..n).into_par_iter().for_each(f);
+    }
+}

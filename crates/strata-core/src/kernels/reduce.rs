@@ -1,0 +1,86 @@
+//! Reduction kernels: rows of a (permuted) tensor reduced to one value each.
+
+use super::map::collect;
+use super::parallel::{num_threads, PAR_MIN_ELEMS};
+use crate::layout::Layout;
+use crate::FloatElement;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Sum of a slice: blocks of 1,024 summed with eight independent accumulators
+/// (vectorisable), block totals accumulated in f64, so a million f32 values sum accurately.
+#[inline]
+pub(crate) fn sum_slice<T: FloatElement>(s: &[T]) -> T {
+    if s.len() <= 1024 {
+        return sum_block(s);
+    }
+    let total: f64 = s.chunks(1024).map(|b| sum_block(b).to_f64()).sum();
+    T::from_f64(total)
+}
+
+#[inline]
+fn sum_block<T: FloatElement>(s: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = s.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    let mut total =
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in tail {
+        total += v;
+    }
+    total
+}
+
+/// The input viewed as `[outer, inner]` rows, where `inner` covers the reduced dims: the
+/// kept dims are moved to the front and the reduced dims to the back, copying only when
+/// that permutation is not already contiguous. Returns the rows buffer and `inner`.
+pub(crate) fn rows<'a, T: Copy + Send + Sync + Default>(
+    src: &'a [T],
+    layout: &Layout,
+    reduced: &[usize],
+) -> (Cow<'a, [T]>, usize) {
+    let nd = layout.ndim();
+    let mut perm: Vec<usize> = (0..nd).filter(|d| !reduced.contains(d)).collect();
+    perm.extend_from_slice(reduced);
+    let inner: usize = reduced.iter().map(|&d| layout.shape()[d]).product();
+    let permuted = layout.permute(&perm);
+    match permuted.contiguous_range() {
+        Some(r) => (Cow::Borrowed(&src[r]), inner),
+        None => (Cow::Owned(collect(src, &permuted)), inner),
+    }
+}
+
+/// Applies `f` to each of the `outer` rows of `inner` elements, in parallel when large.
+pub(crate) fn map_rows<T: Sync, U: Send>(
+    data: &[T],
+    outer: usize,
+    inner: usize,
+    f: impl Fn(&[T]) -> U + Sync + Send,
+) -> Vec<U> {
+    if inner == 0 {
+        // Reducing over an empty dimension: every row is empty.
+        return (0..outer).map(|_| f(&[])).collect();
+    }
+    if data.len() >= PAR_MIN_ELEMS && outer > 1 && num_threads() > 1 {
+        data.par_chunks(inner).map(f).collect()
+    } else {
+        data.chunks(inner).map(f).collect()
+    }
+}
+
+/// Column sums of a contiguous `[outer, inner]` matrix: `out[j] = Σ_i x[i, j]`
+/// (the reduction over leading dims, e.g. a bias gradient, without a transposing copy).
+pub(crate) fn sum_columns<T: FloatElement>(data: &[T], inner: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); inner];
+    for row in data.chunks_exact(inner) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+    out
+}

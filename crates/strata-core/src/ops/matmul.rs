@@ -1,0 +1,380 @@
+//! Matrix products through the `gemm` crate: 2-D, batched with broadcast batch dims, and
+//! the vector cases of `torch.matmul`.
+//!
+//! Operands may be strided (a transposed weight needs no copy: `gemm` takes row and column
+//! strides). Large products use rayon inside `gemm`; many small products in a batch are
+//! spread over threads one product each; tiny products take a plain loop, which beats any
+//! packing kernel's set-up cost.
+
+use super::{float_dispatch, slice_of};
+use crate::autograd::{needs_grad, BackwardOp};
+use crate::kernels::parallel::num_threads;
+use crate::layout::broadcast_shape;
+use crate::{Error, FloatElement, Result, Tensor};
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Below this many multiply-adds a product runs as a plain loop.
+const TINY_PRODUCT: usize = 4 * 1024;
+/// Above this many multiply-adds `gemm` splits one product across threads.
+const PARALLEL_PRODUCT: usize = 96 * 96 * 96;
+
+/// One matrix operand: base offset, row stride, column stride.
+#[derive(Clone, Copy)]
+struct Mat {
+    offset: usize,
+    rs: usize,
+    cs: usize,
+}
+
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]` (overwrites `dst`).
+///
+/// # Safety
+/// All indices `offset + i * rs + j * cs` inside the given sizes must be in bounds of the
+/// respective buffers; `dst` must be valid for writes and not alias the inputs.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product<T: FloatElement>(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    (dst_rs, dst_cs): (usize, usize),
+    lhs: &[T],
+    l: Mat,
+    rhs: &[T],
+    r: Mat,
+    parallel: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..m {
+            for j in 0..n {
+                *dst.add(i * dst_rs + j * dst_cs) = T::zero();
+            }
+        }
+        return;
+    }
+    if m * n * k <= TINY_PRODUCT {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = T::zero();
+                for p in 0..k {
+                    acc +=
+                        lhs[l.offset + i * l.rs + p * l.cs] * rhs[r.offset + p * r.rs + j * r.cs];
+                }
+                *dst.add(i * dst_rs + j * dst_cs) = acc;
+            }
+        }
+        return;
+    }
+    let par = if parallel && m * n * k >= PARALLEL_PRODUCT && num_threads() > 1 {
+        Parallelism::Rayon(num_threads())
+    } else {
+        Parallelism::None
+    };
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        dst_cs as isize,
+        dst_rs as isize,
+        false,
+        lhs.as_ptr().add(l.offset),
+        l.cs as isize,
+        l.rs as isize,
+        rhs.as_ptr().add(r.offset),
+        r.cs as isize,
+        r.rs as isize,
+        T::zero(),
+        T::one(),
+        false,
+        false,
+        false,
+        par,
+    );
+}
+
+/// A raw output pointer that may cross threads (each thread writes a disjoint block).
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// Batched product of operands that are at least 2-D, with broadcast batch dims.
+fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (ash, bsh) = (a.shape(), b.shape());
+    let (m, k) = (ash[ash.len() - 2], ash[ash.len() - 1]);
+    let (k2, n) = (bsh[bsh.len() - 2], bsh[bsh.len() - 1]);
+    if k != k2 {
+        return Err(Error::MatmulShape {
+            lhs: ash.into(),
+            rhs: bsh.into(),
+            reason: format!("inner dimensions {k} and {k2} differ"),
+        });
+    }
+    let batch_a = &ash[..ash.len() - 2];
+    let batch_b = &bsh[..bsh.len() - 2];
+    let batch = broadcast_shape("matmul", batch_a, batch_b).map_err(|_| Error::MatmulShape {
+        lhs: ash.into(),
+        rhs: bsh.into(),
+        reason: format!(
+            "batch dimensions {batch_a:?} and {batch_b:?} cannot be broadcast together"
+        ),
+    })?;
+    let nb: usize = batch.iter().product();
+    let mut out_shape = batch.clone();
+    out_shape.extend_from_slice(&[m, n]);
+
+    // Per-operand strides of the batch dims (0 where broadcast).
+    let batch_strides = |t: &Tensor| -> Vec<usize> {
+        let nd = t.ndim();
+        let own = &t.shape()[..nd - 2];
+        let st = &t.strides()[..nd - 2];
+        let lead = batch.len() - own.len();
+        (0..batch.len())
+            .map(|i| {
+                if i < lead || own[i - lead] == 1 {
+                    0
+                } else {
+                    st[i - lead]
+                }
+            })
+            .collect()
+    };
+    let (sa, sb) = (batch_strides(a), batch_strides(b));
+    let offset_of = |strides: &[usize], mut idx: usize| -> usize {
+        let mut off = 0;
+        for d in (0..batch.len()).rev() {
+            off += (idx % batch[d]) * strides[d];
+            idx /= batch[d];
+        }
+        off
+    };
+    let (ast, bst) = (a.strides(), b.strides());
+    let amat = |i: usize| Mat {
+        offset: a.layout().offset() + offset_of(&sa, i),
+        rs: ast[ast.len() - 2],
+        cs: ast[ast.len() - 1],
+    };
+    let bmat = |i: usize| Mat {
+        offset: b.layout().offset() + offset_of(&sb, i),
+        rs: bst[bst.len() - 2],
+        cs: bst[bst.len() - 1],
+    };
+
+    Ok(float_dispatch!(a.dtype(), "matmul", T => {
+        if b.dtype() != a.dtype() {
+            return Err(Error::DTypeMismatch { op: "matmul", lhs: a.dtype(), rhs: b.dtype() });
+        }
+        let (da, db) = (a.storage_read(), b.storage_read());
+        let (xa, xb) = (slice_of::<T>(&da, "matmul")?, slice_of::<T>(&db, "matmul")?);
+        let mut out = vec![T::zero(); nb * m * n];
+        let dst = SendPtr(out.as_mut_ptr());
+        let one = |i: usize, parallel: bool| {
+            let d = dst;
+            // SAFETY: shapes and strides come from valid layouts of `a` and `b`; each batch
+            // entry writes its own disjoint m*n block of `out`.
+            unsafe {
+                product::<T>((m, n, k), d.0.add(i * m * n), (n, 1), xa, amat(i), xb, bmat(i), parallel)
+            }
+        };
+        let per_product = m * n * k;
+        if nb > 1 && per_product < PARALLEL_PRODUCT && nb * per_product >= TINY_PRODUCT * 4 && num_threads() > 1 {
+            (0..nb).into_par_iter().for_each(|i| one(i, false));
+        } else {
+            (0..nb).for_each(|i| one(i, true));
+        }
+        Tensor::from_data(T::into_storage(out), &out_shape)
+    }))
+}
+
+struct MatmulBackward;
+
+impl BackwardOp for MatmulBackward {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+
+    fn backward(&self, grad: &Tensor, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (&inputs[0], &inputs[1]);
+        let ga = if a.requires_grad() {
+            Some(matmul_nd(grad, &b.transpose(-2, -1)?)?.sum_to_shape(a.shape())?)
+        } else {
+            None
+        };
+        let gb = if b.requires_grad() {
+            Some(if b.ndim() == 2 && a.ndim() > 2 {
+                // Shared weight: fold the batch into rows, one product instead of a batch
+                // of products summed afterwards.
+                let a2 =
+                    a.reshape(&[a.numel() / a.shape()[a.ndim() - 1], a.shape()[a.ndim() - 1]])?;
+                let g2 = grad.reshape(&[
+                    grad.numel() / grad.shape()[grad.ndim() - 1],
+                    grad.shape()[grad.ndim() - 1],
+                ])?;
+                matmul_nd(&a2.t()?, &g2)?
+            } else {
+                matmul_nd(&a.transpose(-2, -1)?, grad)?.sum_to_shape(b.shape())?
+            })
+        } else {
+            None
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+fn matmul_recorded(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out = matmul_nd(a, b)?;
+    if !needs_grad(&[a, b]) {
+        return Ok(out);
+    }
+    Ok(out.record(&[a, b], MatmulBackward))
+}
+
+impl Tensor {
+    /// Matrix product with `torch.matmul` semantics: 1-D·1-D is a dot product, a 1-D
+    /// operand is treated as a row (left) or column (right) vector, and leading batch dims
+    /// broadcast.
+    ///
+    /// ```
+    /// use strata_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let b = Tensor::from_vec(vec![5.0f32, 6.0, 7.0, 8.0], &[2, 2])?;
+    /// assert_eq!(a.matmul(&b)?.to_vec::<f32>()?, vec![19.0, 22.0, 43.0, 50.0]);
+    /// let batch = Tensor::ones(&[10, 3, 2]);
+    /// assert_eq!(batch.matmul(&b.narrow(1, 0, 1)?)?.shape(), &[10, 3, 1]);
+    /// # Ok::<(), strata_core::Error>(())
+    /// ```
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = (self, other);
+        if a.ndim() == 0 || b.ndim() == 0 {
+            return Err(Error::MatmulShape {
+                lhs: a.shape().into(),
+                rhs: b.shape().into(),
+                reason: "both operands need at least one dimension".into(),
+            });
+        }
+        if a.dtype() != b.dtype() {
+            return Err(Error::DTypeMismatch {
+                op: "matmul",
+                lhs: a.dtype(),
+                rhs: b.dtype(),
+            });
+        }
+        let inner_a = a.shape()[a.ndim() - 1];
+        let inner_b = if b.ndim() == 1 {
+            b.shape()[0]
+        } else {
+            b.shape()[b.ndim() - 2]
+        };
+        if inner_a != inner_b {
+            return Err(Error::MatmulShape {
+                lhs: a.shape().into(),
+                rhs: b.shape().into(),
+                reason: format!("inner dimensions {inner_a} and {inner_b} differ"),
+            });
+        }
+        match (a.ndim(), b.ndim()) {
+            (1, 1) => matmul_recorded(&a.unsqueeze(0)?, &b.unsqueeze(1)?)?.reshape(&[]),
+            (1, _) => matmul_recorded(&a.unsqueeze(0)?, b)?.squeeze_dim(-2),
+            (_, 1) => matmul_recorded(a, &b.unsqueeze(1)?)?.squeeze_dim(-1),
+            (na, 2) if na > 2 && a.is_contiguous() => {
+                // A batch against one matrix (a Linear layer on [N, T, F]): one big product.
+                let rows = a.numel() / inner_a;
+                let out = matmul_recorded(&a.reshape(&[rows, inner_a])?, b)?;
+                let mut shape = a.shape()[..na - 1].to_vec();
+                shape.push(b.shape()[1]);
+                out.reshape(&shape)
+            }
+            _ => matmul_recorded(a, b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{gradcheck, DType, GradcheckOptions, Tensor};
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    out[i * n + j] += a[i * k + p] * b[p * n + j];
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_naive_for_tiny_medium_and_large() {
+        for &(m, k, n) in &[(2, 3, 4), (17, 33, 9), (130, 70, 120)] {
+            let a = Tensor::randn_with(&mut crate::Generator::new(1), &[m, k], DType::F64);
+            let b = Tensor::randn_with(&mut crate::Generator::new(2), &[k, n], DType::F64);
+            let got = a.matmul(&b).unwrap().to_vec::<f64>().unwrap();
+            let want = naive(&a.to_vec().unwrap(), &b.to_vec().unwrap(), m, k, n);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-10, "{m}x{k}x{n}: {g} vs {w}");
+            }
+            // Transposed operands go through the strided path.
+            let at = a.t().unwrap().contiguous().t().unwrap();
+            let got_t = at.matmul(&b).unwrap().to_vec::<f64>().unwrap();
+            for (g, w) in got_t.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn gradchecks_all_rank_combinations() {
+        let opts = GradcheckOptions::default();
+        let cases: Vec<(Vec<usize>, Vec<usize>)> = vec![
+            (vec![3, 4], vec![4, 5]),
+            (vec![4], vec![4]),
+            (vec![4], vec![4, 2]),
+            (vec![3, 4], vec![4]),
+            (vec![2, 3, 4], vec![4, 5]),
+            (vec![2, 3, 4], vec![2, 4, 5]),
+            (vec![2, 1, 3, 4], vec![3, 4, 2]),
+            (vec![3, 4], vec![2, 4, 5]),
+        ];
+        for (sa, sb) in cases {
+            gradcheck(
+                |t| t[0].matmul(&t[1]),
+                &[Tensor::randn(&sa), Tensor::randn(&sb)],
+                opts,
+            )
+            .unwrap_or_else(|e| panic!("{sa:?} x {sb:?}: {e}"));
+        }
+        // Strided inputs: a transposed weight and a permuted batch.
+        gradcheck(
+            |t| t[0].permute(&[1, 0, 2])?.matmul(&t[1].t()?),
+            &[Tensor::randn(&[3, 2, 4]), Tensor::randn(&[5, 4])],
+            opts,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn shape_errors_are_clear() {
+        let err = Tensor::zeros(&[32, 784])
+            .matmul(&Tensor::zeros(&[512, 256]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "matmul: cannot multiply [32, 784] by [512, 256]: inner dimensions 784 and 512 differ"
+        );
+        let err = Tensor::zeros(&[2, 3, 4])
+            .matmul(&Tensor::zeros(&[3, 4, 5]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("batch dimensions [2] and [3]"),
+            "{err}"
+        );
+        assert!(Tensor::scalar(1.0f32).matmul(&Tensor::zeros(&[1])).is_err());
+        let i = Tensor::zeros_dtype(&[2, 2], DType::I64);
+        assert!(i.matmul(&i).is_err());
+    }
+}

@@ -1,0 +1,54 @@
+//! Tensor operations. Each file holds one family of ops with its forward kernels and its
+//! backward rules side by side.
+
+pub(crate) mod activation;
+pub(crate) mod binary;
+pub(crate) mod compare;
+pub(crate) mod convert;
+pub(crate) mod matmul;
+pub(crate) mod reduce;
+pub(crate) mod unary;
+pub(crate) mod view;
+
+use crate::storage::StorageData;
+use crate::{Element, Error, Result};
+
+/// The typed slice of a storage buffer, or a dtype error naming `op`.
+pub(crate) fn slice_of<'a, T: Element>(data: &'a StorageData, op: &'static str) -> Result<&'a [T]> {
+    T::slice(data).ok_or_else(|| Error::dtype(op, T::DTYPE.name(), data.dtype()))
+}
+
+/// Runs `$body` with the type alias `$T` bound to `f32` or `f64` according to `$dtype`;
+/// other dtypes return a dtype error naming `$op`.
+macro_rules! float_dispatch {
+    ($dtype:expr, $op:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                #[allow(unused_imports)]
+                use {
+                    num_traits::Float as _, num_traits::One as _, num_traits::Zero as _,
+                    $crate::Element as _,
+                };
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                #[allow(unused_imports)]
+                use {
+                    num_traits::Float as _, num_traits::One as _, num_traits::Zero as _,
+                    $crate::Element as _,
+                };
+                type $T = f64;
+                $body
+            }
+            other => {
+                return Err($crate::Error::dtype(
+                    $op,
+                    "a floating-point dtype (f32 or f64)",
+                    other,
+                ))
+            }
+        }
+    };
+}
+pub(crate) use float_dispatch;
