@@ -19,21 +19,22 @@ const TINY_PRODUCT: usize = 4 * 1024;
 /// Above this many multiply-adds `gemm` splits one product across threads.
 const PARALLEL_PRODUCT: usize = 96 * 96 * 96;
 
-/// One matrix operand: base offset, row stride, column stride.
+/// One matrix operand inside a buffer: base offset, row stride, column stride.
 #[derive(Clone, Copy)]
-struct Mat {
-    offset: usize,
-    rs: usize,
-    cs: usize,
+pub(crate) struct Mat {
+    pub offset: usize,
+    pub rs: usize,
+    pub cs: usize,
 }
 
-/// `dst[m, n] = lhs[m, k] · rhs[k, n]` (overwrites `dst`).
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]` (overwrites `dst`). The one entry point to `gemm` for
+/// every kernel in the crate (matmul, convolution, recurrent cells).
 ///
 /// # Safety
 /// All indices `offset + i * rs + j * cs` inside the given sizes must be in bounds of the
 /// respective buffers; `dst` must be valid for writes and not alias the inputs.
 #[allow(clippy::too_many_arguments)]
-unsafe fn product<T: FloatElement>(
+pub(crate) unsafe fn product<T: FloatElement>(
     (m, n, k): (usize, usize, usize),
     dst: *mut T,
     (dst_rs, dst_cs): (usize, usize),
@@ -97,7 +98,7 @@ unsafe fn product<T: FloatElement>(
 
 /// A raw output pointer that may cross threads (each thread writes a disjoint block).
 #[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
+pub(crate) struct SendPtr<T>(pub *mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
