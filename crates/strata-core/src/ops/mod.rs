@@ -5,6 +5,7 @@ pub(crate) mod activation;
 pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod convert;
+pub(crate) mod inplace;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod unary;

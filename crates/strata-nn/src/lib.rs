@@ -1,0 +1,37 @@
+//! # strata-nn
+//!
+//! Neural-network building blocks on top of `strata-core`: the [`Module`] and [`Forward`]
+//! traits (with `#[derive(Module)]` for your own modules), [`Param`]eters, layers,
+//! initialisers, losses, optimisers, learning-rate schedules and checkpoints. Names and
+//! defaults follow PyTorch: state-dict names like `0.weight`, Kaiming-uniform Linear
+//! weights, cross-entropy on logits.
+//!
+//! ```
+//! use strata_nn::{Forward, Linear, ModuleExt, ReLU, Sequential};
+//! use strata_core::Tensor;
+//!
+//! let model = Sequential::new()
+//!     .push(Linear::new(4, 8)?)
+//!     .push(ReLU::new())
+//!     .push(Linear::new(8, 3)?);
+//! let logits = model.forward(&Tensor::randn(&[5, 4]))?;
+//! assert_eq!(logits.shape(), &[5, 3]);
+//! assert_eq!(model.num_parameters(), 4 * 8 + 8 + 8 * 3 + 3);
+//! # Ok::<(), strata_nn::Error>(())
+//! ```
+
+mod error;
+pub mod hooks;
+pub mod init;
+pub mod layers;
+mod module;
+mod param;
+mod sequential;
+
+pub use error::{Error, Result, ShapeConflict, StateDictProblems};
+pub use layers::*;
+pub use module::{parameters_of, walk, Forward, LoadReport, Module, ModuleExt, Visit, Visitor};
+pub use param::{Buffer, Param};
+pub use sequential::Sequential;
+/// `#[derive(Module)]`: see [`Module`].
+pub use strata_derive::Module;
