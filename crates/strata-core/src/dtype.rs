@@ -70,6 +70,9 @@ pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + Default + 'sta
     fn slice_mut(data: &mut StorageData) -> Option<&mut [Self]>;
     #[doc(hidden)]
     fn into_storage(v: Vec<Self>) -> StorageData;
+    /// The buffer of `data` if it holds this type, else an empty vector.
+    #[doc(hidden)]
+    fn take_vec(data: StorageData) -> Vec<Self>;
 }
 
 /// A floating-point element type (`f32` or `f64`): the types autodiff works on.
@@ -87,6 +90,12 @@ pub trait FloatElement:
     const EPS: Self;
     /// The error function.
     fn erf(self) -> Self;
+    /// `e^x`, vectorisable for f32 (see [`crate::kernels::math`]); the C library's for f64.
+    fn exp_v(self) -> Self;
+    /// `tanh(x)`, vectorisable for f32.
+    fn tanh_v(self) -> Self;
+    /// `1 / (1 + e^{-x})`, vectorisable for f32.
+    fn sigmoid_v(self) -> Self;
 }
 
 macro_rules! element {
@@ -116,6 +125,12 @@ macro_rules! element {
             fn into_storage(v: Vec<Self>) -> StorageData {
                 StorageData::$variant(v)
             }
+            fn take_vec(data: StorageData) -> Vec<Self> {
+                match data {
+                    StorageData::$variant(v) => v,
+                    _ => Vec::new(),
+                }
+            }
         }
     };
 }
@@ -134,10 +149,39 @@ impl FloatElement for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
+    #[inline(always)]
+    fn exp_v(self) -> Self {
+        crate::kernels::math::exp_f32(self)
+    }
+    #[inline(always)]
+    fn tanh_v(self) -> Self {
+        crate::kernels::math::tanh_f32(self)
+    }
+    #[inline(always)]
+    fn sigmoid_v(self) -> Self {
+        crate::kernels::math::sigmoid_f32(self)
+    }
 }
 impl FloatElement for f64 {
     const EPS: Self = f64::EPSILON;
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+    #[inline(always)]
+    fn exp_v(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn tanh_v(self) -> Self {
+        self.tanh()
+    }
+    #[inline(always)]
+    fn sigmoid_v(self) -> Self {
+        if self >= 0.0 {
+            1.0 / (1.0 + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (1.0 + e)
+        }
     }
 }

@@ -70,6 +70,13 @@ impl Storage {
     }
 }
 
+impl Drop for Storage {
+    fn drop(&mut self) {
+        let data = std::mem::replace(self.data.get_mut(), StorageData::F32(Vec::new()));
+        crate::kernels::alloc::recycle(data);
+    }
+}
+
 /// Runs `$body` with `$s` bound to the typed slice of `$data`, for every dtype.
 macro_rules! with_slice {
     ($data:expr, $s:ident => $body:expr) => {

@@ -2,18 +2,25 @@
 //!
 //! Each map has a contiguous fast path (plain slices, vectorised, split across threads above
 //! [`PAR_MIN_ELEMS`]) and a strided path built on [`Walk`], whose inner loop is specialised for
-//! unit and zero (broadcast) strides.
+//! unit and zero (broadcast) strides. A transposed source is copied in tiles so that both
+//! reads and writes stay within cache lines. Outputs are written once, uninitialised before
+//! (see [`alloc`]).
 
+use super::alloc;
 use super::parallel::{for_each_chunk_mut, num_threads, PAR_MIN_ELEMS};
 use super::walk::Walk;
 use crate::layout::Layout;
+use crate::Element;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+type Out<U> = [MaybeUninit<U>];
 
 /// Fills `out` (row-major over the walk's shape) run by run, in parallel when large.
 fn fill_runs<U: Send, const N: usize>(
-    out: &mut [U],
+    out: &mut Out<U>,
     walk: &Walk<N>,
-    f: impl Fn(&mut [U], [usize; N]) + Sync,
+    f: impl Fn(&mut Out<U>, [usize; N]) + Sync,
 ) {
     let inner = walk.inner;
     let runs = walk.runs();
@@ -45,42 +52,114 @@ fn fill_runs<U: Send, const N: usize>(
         });
 }
 
+/// Side of the square tiles of a transposing copy.
+const TILE: usize = 32;
+
+/// `out = f(src)` where the source is "transposed": stride 1 along the second-innermost
+/// output dim and a large stride along the innermost. Works tile by tile.
+fn map_transposed<T, U>(src: &[T], walk: &Walk<1>, out: &mut Out<U>, f: &(impl Fn(T) -> U + Sync))
+where
+    T: Copy + Sync,
+    U: Send,
+{
+    let dims = walk.outer_dims();
+    let strides = walk.outer_strides(0);
+    let nd = dims.len();
+    let (rows, row_stride) = (dims[nd - 1], strides[nd - 1]); // row_stride == 1
+    let (cols, col_stride) = (walk.inner, walk.inner_strides[0]);
+    let plane = rows * cols;
+    let planes: usize = dims[..nd - 1].iter().product();
+    let plane_base = |p: usize| -> usize {
+        let (mut rem, mut off) = (p, walk.offset(0));
+        for d in (0..nd - 1).rev() {
+            off += (rem % dims[d]) * strides[d];
+            rem /= dims[d];
+        }
+        off
+    };
+    // One task per band of TILE rows of one plane; each band is a contiguous output block.
+    let bands_per_plane = rows.div_ceil(TILE);
+    let work = |band: usize, block: &mut Out<U>| {
+        let (p, b) = (band / bands_per_plane, band % bands_per_plane);
+        let base = plane_base(p);
+        let r0 = b * TILE;
+        let r1 = (r0 + TILE).min(rows);
+        for c0 in (0..cols).step_by(TILE) {
+            let c1 = (c0 + TILE).min(cols);
+            for c in c0..c1 {
+                let col = base + c * col_stride;
+                for r in r0..r1 {
+                    block[(r - r0) * cols + c].write(f(src[col + r * row_stride]));
+                }
+            }
+        }
+    };
+    if planes * rows * cols >= PAR_MIN_ELEMS && num_threads() > 1 {
+        // Bands of different planes have different sizes only at the plane's end, so
+        // split plane by plane.
+        out.par_chunks_mut(plane.max(1))
+            .enumerate()
+            .for_each(|(p, plane_out)| {
+                plane_out
+                    .par_chunks_mut(TILE * cols)
+                    .enumerate()
+                    .for_each(|(b, block)| {
+                        work(p * bands_per_plane + b, block);
+                    });
+            });
+    } else {
+        for (p, plane_out) in out.chunks_mut(plane.max(1)).enumerate() {
+            for (b, block) in plane_out.chunks_mut(TILE * cols).enumerate() {
+                work(p * bands_per_plane + b, block);
+            }
+        }
+    }
+}
+
 /// `out[i] = f(src[i])` over a strided source.
 pub(crate) fn map1<T, U>(src: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync) -> Vec<U>
 where
     T: Copy + Sync,
-    U: Copy + Send + Sync + Default,
+    U: Element,
 {
-    let mut out = vec![U::default(); layout.numel()];
-    if let Some(r) = layout.contiguous_range() {
-        let s = &src[r];
-        for_each_chunk_mut(&mut out, PAR_MIN_ELEMS, |start, o| {
-            let n = o.len();
-            for (o, &x) in o.iter_mut().zip(&s[start..start + n]) {
-                *o = f(x);
+    alloc::filled(layout.numel(), |out| {
+        if let Some(r) = layout.contiguous_range() {
+            let s = &src[r];
+            for_each_chunk_mut(out, PAR_MIN_ELEMS, |start, o| {
+                let n = o.len();
+                for (o, &x) in o.iter_mut().zip(&s[start..start + n]) {
+                    o.write(f(x));
+                }
+            });
+            return;
+        }
+        let walk = Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]);
+        let [st] = walk.inner_strides;
+        let transposed = st != 1
+            && walk.inner >= TILE / 2
+            && walk.outer_dims().last().is_some_and(|&d| d >= TILE / 2)
+            && walk.outer_strides(0).last() == Some(&1);
+        if transposed {
+            map_transposed(src, &walk, out, &f);
+            return;
+        }
+        fill_runs(out, &walk, |o, [b]| {
+            if st == 1 {
+                let n = o.len();
+                for (o, &x) in o.iter_mut().zip(&src[b..b + n]) {
+                    o.write(f(x));
+                }
+            } else {
+                for (i, o) in o.iter_mut().enumerate() {
+                    o.write(f(src[b + i * st]));
+                }
             }
         });
-        return out;
-    }
-    let walk = Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]);
-    let [st] = walk.inner_strides;
-    fill_runs(&mut out, &walk, |o, [b]| {
-        if st == 1 {
-            let n = o.len();
-            for (o, &x) in o.iter_mut().zip(&src[b..b + n]) {
-                *o = f(x);
-            }
-        } else {
-            for (i, o) in o.iter_mut().enumerate() {
-                *o = f(src[b + i * st]);
-            }
-        }
-    });
-    out
+    })
 }
 
 /// The elements of a strided view, copied in row-major order.
-pub(crate) fn collect<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Vec<T> {
+pub(crate) fn collect<T: Element>(src: &[T], layout: &Layout) -> Vec<T> {
     if let Some(r) = layout.contiguous_range() {
         if r.len() < PAR_MIN_ELEMS {
             return src[r].to_vec();
@@ -104,55 +183,54 @@ pub(crate) fn map2<A, B, U>(
 where
     A: Copy + Sync,
     B: Copy + Sync,
-    U: Copy + Send + Sync + Default,
+    U: Element,
 {
     let n: usize = shape.iter().product();
-    let mut out = vec![U::default(); n];
-    let walk = Walk::<2>::new(shape, [a_strides, b_strides], [a_offset, b_offset]);
-    let [sa, sb] = walk.inner_strides;
-    if walk.runs() == 1 && sa == 1 && sb == 1 {
-        // Both contiguous over the whole shape: split by elements, not runs.
-        let (a, b) = (&a[a_offset..a_offset + n], &b[b_offset..b_offset + n]);
-        for_each_chunk_mut(&mut out, PAR_MIN_ELEMS, |start, o| {
-            let end = start + o.len();
-            for ((o, &x), &y) in o.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
-                *o = f(x, y);
+    alloc::filled(n, |out| {
+        let walk = Walk::<2>::new(shape, [a_strides, b_strides], [a_offset, b_offset]);
+        let [sa, sb] = walk.inner_strides;
+        if walk.runs() == 1 && sa == 1 && sb == 1 {
+            // Both contiguous over the whole shape: split by elements, not runs.
+            let (a, b) = (&a[a_offset..a_offset + n], &b[b_offset..b_offset + n]);
+            for_each_chunk_mut(out, PAR_MIN_ELEMS, |start, o| {
+                let end = start + o.len();
+                for ((o, &x), &y) in o.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
+                    o.write(f(x, y));
+                }
+            });
+            return;
+        }
+        fill_runs(out, &walk, |o, [ba, bb]| {
+            let len = o.len();
+            match (sa, sb) {
+                (1, 1) => {
+                    for ((o, &x), &y) in o.iter_mut().zip(&a[ba..ba + len]).zip(&b[bb..bb + len]) {
+                        o.write(f(x, y));
+                    }
+                }
+                (1, 0) => {
+                    let y = b[bb];
+                    for (o, &x) in o.iter_mut().zip(&a[ba..ba + len]) {
+                        o.write(f(x, y));
+                    }
+                }
+                (0, 1) => {
+                    let x = a[ba];
+                    for (o, &y) in o.iter_mut().zip(&b[bb..bb + len]) {
+                        o.write(f(x, y));
+                    }
+                }
+                _ => {
+                    for (i, o) in o.iter_mut().enumerate() {
+                        o.write(f(a[ba + i * sa], b[bb + i * sb]));
+                    }
+                }
             }
         });
-        return out;
-    }
-    fill_runs(&mut out, &walk, |o, [ba, bb]| {
-        let len = o.len();
-        match (sa, sb) {
-            (1, 1) => {
-                for ((o, &x), &y) in o.iter_mut().zip(&a[ba..ba + len]).zip(&b[bb..bb + len]) {
-                    *o = f(x, y);
-                }
-            }
-            (1, 0) => {
-                let y = b[bb];
-                for (o, &x) in o.iter_mut().zip(&a[ba..ba + len]) {
-                    *o = f(x, y);
-                }
-            }
-            (0, 1) => {
-                let x = a[ba];
-                for (o, &y) in o.iter_mut().zip(&b[bb..bb + len]) {
-                    *o = f(x, y);
-                }
-            }
-            _ => {
-                for (i, o) in o.iter_mut().enumerate() {
-                    *o = f(a[ba + i * sa], b[bb + i * sb]);
-                }
-            }
-        }
-    });
-    out
+    })
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` over three strided operands of one (broadcast) shape.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn map3<A, B, C, U>(
     (a, a_strides, a_offset): (&[A], &[usize], usize),
     (b, b_strides, b_offset): (&[B], &[usize], usize),
@@ -164,34 +242,34 @@ where
     A: Copy + Sync,
     B: Copy + Sync,
     C: Copy + Sync,
-    U: Copy + Send + Sync + Default,
+    U: Element,
 {
     let n: usize = shape.iter().product();
-    let mut out = vec![U::default(); n];
-    let walk = Walk::<3>::new(
-        shape,
-        [a_strides, b_strides, c_strides],
-        [a_offset, b_offset, c_offset],
-    );
-    let [sa, sb, sc] = walk.inner_strides;
-    fill_runs(&mut out, &walk, |o, [ba, bb, bc]| {
-        let len = o.len();
-        if (sa, sb, sc) == (1, 1, 1) {
-            let it = o
-                .iter_mut()
-                .zip(&a[ba..ba + len])
-                .zip(&b[bb..bb + len])
-                .zip(&c[bc..bc + len]);
-            for (((o, &x), &y), &z) in it {
-                *o = f(x, y, z);
+    alloc::filled(n, |out| {
+        let walk = Walk::<3>::new(
+            shape,
+            [a_strides, b_strides, c_strides],
+            [a_offset, b_offset, c_offset],
+        );
+        let [sa, sb, sc] = walk.inner_strides;
+        fill_runs(out, &walk, |o, [ba, bb, bc]| {
+            let len = o.len();
+            if (sa, sb, sc) == (1, 1, 1) {
+                let it = o
+                    .iter_mut()
+                    .zip(&a[ba..ba + len])
+                    .zip(&b[bb..bb + len])
+                    .zip(&c[bc..bc + len]);
+                for (((o, &x), &y), &z) in it {
+                    o.write(f(x, y, z));
+                }
+            } else {
+                for (i, o) in o.iter_mut().enumerate() {
+                    o.write(f(a[ba + i * sa], b[bb + i * sb], c[bc + i * sc]));
+                }
             }
-        } else {
-            for (i, o) in o.iter_mut().enumerate() {
-                *o = f(a[ba + i * sa], b[bb + i * sb], c[bc + i * sc]);
-            }
-        }
-    });
-    out
+        });
+    })
 }
 
 /// Copies `src` (viewed through `src_strides`/`src_offset` over `shape`) into `dst` at the

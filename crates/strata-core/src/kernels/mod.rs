@@ -1,7 +1,9 @@
 //! Low-level CPU kernels shared by the ops: parallel scheduling, strided walks and
 //! elementwise maps. Ops call these; users do not.
 
+pub(crate) mod alloc;
 pub(crate) mod map;
+pub mod math;
 pub mod parallel;
 pub(crate) mod reduce;
 pub(crate) mod walk;

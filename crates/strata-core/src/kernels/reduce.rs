@@ -18,6 +18,18 @@ pub(crate) fn sum_slice<T: FloatElement>(s: &[T]) -> T {
     T::from_f64(total)
 }
 
+/// [`sum_slice`] split across threads for long slices (a full reduction).
+pub(crate) fn sum_slice_par<T: FloatElement>(s: &[T]) -> T {
+    if s.len() < 4 * PAR_MIN_ELEMS || num_threads() == 1 {
+        return sum_slice(s);
+    }
+    let total: f64 = s
+        .par_chunks(1 << 16)
+        .map(|c| crate::Element::to_f64(sum_slice(c)))
+        .sum();
+    T::from_f64(total)
+}
+
 #[inline]
 fn sum_block<T: FloatElement>(s: &[T]) -> T {
     let mut acc = [T::zero(); 8];
@@ -39,7 +51,7 @@ fn sum_block<T: FloatElement>(s: &[T]) -> T {
 /// The input viewed as `[outer, inner]` rows, where `inner` covers the reduced dims: the
 /// kept dims are moved to the front and the reduced dims to the back, copying only when
 /// that permutation is not already contiguous. Returns the rows buffer and `inner`.
-pub(crate) fn rows<'a, T: Copy + Send + Sync + Default>(
+pub(crate) fn rows<'a, T: crate::Element>(
     src: &'a [T],
     layout: &Layout,
     reduced: &[usize],

@@ -58,6 +58,21 @@ impl<const N: usize> Walk<N> {
         }
     }
 
+    /// The outer dimensions (all but the innermost), outermost first.
+    pub fn outer_dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    /// Operand `k`'s strides of the outer dimensions.
+    pub fn outer_strides(&self, k: usize) -> &[usize] {
+        &self.strides[k]
+    }
+
+    /// Operand `k`'s base offset.
+    pub fn offset(&self, k: usize) -> usize {
+        self.offsets[k]
+    }
+
     /// Number of runs (product of the outer dims).
     pub fn runs(&self) -> usize {
         self.dims.iter().product()

@@ -14,18 +14,13 @@ const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_677_939_946_059_934_4;
 /// Logistic sigmoid, computed without overflow for large |x|.
 #[inline(always)]
 fn sigmoid<T: FloatElement>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
-    }
+    x.sigmoid_v()
 }
 
 /// ln(1 + e^x) without overflow.
 #[inline(always)]
 fn softplus<T: FloatElement>(x: T) -> T {
-    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+    x.max(T::zero()) + (-x.abs()).exp_v().ln_1p()
 }
 
 macro_rules! activation {
@@ -65,7 +60,7 @@ activation!(
     Tanh,
     "tanh",
     needs_x = false,
-    |s, x| x.tanh(),
+    |s, x| x.tanh_v(),
     |s, x, y| T::one() - y * y
 );
 activation!(
@@ -115,7 +110,7 @@ activation!(
     needs_x = true,
     |s, x| c::<T>(0.5) * x * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
     |s, x, y| c::<T>(0.5) * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf())
-        + x * c::<T>(FRAC_1_SQRT_2PI) * (c::<T>(-0.5) * x * x).exp()
+        + x * c::<T>(FRAC_1_SQRT_2PI) * (c::<T>(-0.5) * x * x).exp_v()
 );
 activation!(
     GeluTanh,
@@ -123,11 +118,11 @@ activation!(
     needs_x = true,
     |s, x| {
         let inner = c::<T>(SQRT_2_OVER_PI) * (x + c::<T>(0.044715) * x * x * x);
-        c::<T>(0.5) * x * (T::one() + inner.tanh())
+        c::<T>(0.5) * x * (T::one() + inner.tanh_v())
     },
     |s, x, y| {
         let inner = c::<T>(SQRT_2_OVER_PI) * (x + c::<T>(0.044715) * x * x * x);
-        let t = inner.tanh();
+        let t = inner.tanh_v();
         let d_inner = c::<T>(SQRT_2_OVER_PI) * (T::one() + c::<T>(3.0 * 0.044715) * x * x);
         c::<T>(0.5) * (T::one() + t) + c::<T>(0.5) * x * (T::one() - t * t) * d_inner
     }
@@ -151,9 +146,9 @@ activation!(
     Mish,
     "mish",
     needs_x = true,
-    |s, x| x * softplus(x).tanh(),
+    |s, x| x * softplus(x).tanh_v(),
     |s, x, y| {
-        let t = softplus(x).tanh();
+        let t = softplus(x).tanh_v();
         t + x * (T::one() - t * t) * sigmoid(x)
     }
 );

@@ -3,7 +3,7 @@
 
 use super::{float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
-use crate::kernels::reduce::{map_rows, rows, sum_columns, sum_slice};
+use crate::kernels::reduce::{map_rows, rows, sum_columns, sum_slice, sum_slice_par};
 use crate::layout::{resolve_dims, Dim};
 use crate::{Error, Result, Tensor};
 
@@ -51,7 +51,11 @@ fn sum_kernel(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
             _ => {
                 let outer: usize = keep_shape.iter().product();
                 let (buf, inner) = rows(src, l, dims);
-                map_rows(&buf, outer, inner, sum_slice::<T>)
+                if outer == 1 {
+                    vec![sum_slice_par::<T>(&buf)]
+                } else {
+                    map_rows(&buf, outer, inner, sum_slice::<T>)
+                }
             }
         };
         Tensor::from_data(T::into_storage(v), &keep_shape)

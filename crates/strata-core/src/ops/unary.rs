@@ -105,7 +105,7 @@ macro_rules! unary_fn {
 }
 
 unary_fn!(Neg, "neg", needs_x = false, |x| -x, |x, y| c(-1.0));
-unary_fn!(Exp, "exp", needs_x = false, |x| x.exp(), |x, y| y);
+unary_fn!(Exp, "exp", needs_x = false, |x| x.exp_v(), |x, y| y);
 unary_fn!(Log, "log", needs_x = true, |x| x.ln(), |x, y| x.recip());
 unary_fn!(Sqrt, "sqrt", needs_x = false, |x| x.sqrt(), |x, y| c::<T>(
     0.5
