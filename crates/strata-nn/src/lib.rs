@@ -27,6 +27,7 @@ pub mod layers;
 mod module;
 mod param;
 mod sequential;
+pub mod optim;
 
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;
