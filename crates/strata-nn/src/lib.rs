@@ -28,6 +28,7 @@ mod module;
 mod param;
 mod sequential;
 pub mod optim;
+pub mod schedule;
 
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;

@@ -254,11 +254,11 @@ impl Optimizer for Adam {
     }
 
     /// Adam's `beta1`, which a one-cycle schedule cycles.
-    fn momentum(&self) -> Option<f64> {
+    fn momentum_or_beta1(&self) -> Option<f64> {
         Some(self.h.beta1)
     }
 
-    fn set_momentum(&mut self, beta1: f64) -> Result<()> {
+    fn set_momentum_or_beta1(&mut self, beta1: f64) -> Result<()> {
         check_unit_interval(self.h.what, "beta1", beta1)?;
         self.h.beta1 = beta1;
         Ok(())

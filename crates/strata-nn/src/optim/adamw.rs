@@ -86,12 +86,12 @@ impl Optimizer for AdamW {
         self.inner.groups_mut()
     }
 
-    fn momentum(&self) -> Option<f64> {
-        self.inner.momentum()
+    fn momentum_or_beta1(&self) -> Option<f64> {
+        self.inner.momentum_or_beta1()
     }
 
-    fn set_momentum(&mut self, beta1: f64) -> Result<()> {
-        self.inner.set_momentum(beta1)
+    fn set_momentum_or_beta1(&mut self, beta1: f64) -> Result<()> {
+        self.inner.set_momentum_or_beta1(beta1)
     }
 
     fn state_dict(&self) -> Vec<(String, Tensor)> {

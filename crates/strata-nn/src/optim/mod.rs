@@ -81,12 +81,12 @@ pub trait Optimizer: Send {
 
     /// The momentum a one-cycle schedule cycles: SGD's and RMSprop's `momentum`, Adam's
     /// `beta1`; `None` for optimisers without one (Adagrad).
-    fn momentum(&self) -> Option<f64> {
+    fn momentum_or_beta1(&self) -> Option<f64> {
         None
     }
 
-    /// Sets the momentum that [`Optimizer::momentum`] reports.
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+    /// Sets the value [`Optimizer::momentum_or_beta1`] reports.
+    fn set_momentum_or_beta1(&mut self, momentum: f64) -> Result<()> {
         let _ = momentum;
         Err(Error::config(
             self.groups().what(),

@@ -222,11 +222,11 @@ impl Optimizer for RMSprop {
         &mut self.groups
     }
 
-    fn momentum(&self) -> Option<f64> {
+    fn momentum_or_beta1(&self) -> Option<f64> {
         Some(self.h.momentum)
     }
 
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+    fn set_momentum_or_beta1(&mut self, momentum: f64) -> Result<()> {
         check_non_negative(WHAT, "momentum", momentum)?;
         self.h.momentum = momentum;
         Ok(())
