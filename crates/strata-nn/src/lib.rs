@@ -20,15 +20,17 @@
 //! # Ok::<(), strata_nn::Error>(())
 //! ```
 
+pub mod clip;
 mod error;
 pub mod hooks;
 pub mod init;
 pub mod layers;
 mod module;
-mod param;
-mod sequential;
 pub mod optim;
+mod param;
+pub mod regularize;
 pub mod schedule;
+mod sequential;
 
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;

@@ -92,14 +92,21 @@ fn every_schedule_case_matches_pytorch() {
 fn schedules_drive_the_optimizer() {
     let fx = Fixture::load("lr_schedules");
     let metric = fx.get("plateau_metric").to_vec::<f64>().unwrap();
-    for case in ["step_10_0.5", "onecycle_max1.0_total40", "reduce_on_plateau_patience3_factor0.5"] {
+    for case in [
+        "step_10_0.5",
+        "onecycle_max1.0_total40",
+        "reduce_on_plateau_patience3_factor0.5",
+    ] {
         let w = Param::new(Tensor::ones(&[2]));
         let mut opt = SGD::new(vec![w], 0.1).momentum(0.9);
         let mut sched = scheduler(case, 0.1);
         let want = fx.get(case).to_vec::<f64>().unwrap();
         for i in 0..40 {
             sched.apply(&mut opt).unwrap();
-            assert!((opt.lr() - want[i]).abs() <= 1e-12 * want[i], "{case} step {i}");
+            assert!(
+                (opt.lr() - want[i]).abs() <= 1e-12 * want[i],
+                "{case} step {i}"
+            );
             sched.step_with_metric(metric[i]);
         }
     }
@@ -159,7 +166,11 @@ fn closed_forms_agree_with_pytorchs_recursive_forms() {
     );
     // ExponentialLR(0.95)
     let want = chain(base, 60, |lr, _| lr * 0.95);
-    close(&run(ExponentialLR::new(0.95), base, 60), &want, "ExponentialLR");
+    close(
+        &run(ExponentialLR::new(0.95), base, 60),
+        &want,
+        "ExponentialLR",
+    );
     // LinearLR(0.25 -> 0.75 over 8): PyTorch's ratio form
     let (s, f, n) = (0.25, 0.75, 8.0);
     let want = chain(base * s, 20, |lr, e| {
@@ -198,8 +209,7 @@ fn warm_restarts_follow_pytorchs_counters() {
         let mut want = Vec::new();
         for _ in 0..60 {
             let lr = eta
-                + (0.5 - eta)
-                    * (1.0 + (std::f64::consts::PI * t_cur as f64 / t_i as f64).cos())
+                + (0.5 - eta) * (1.0 + (std::f64::consts::PI * t_cur as f64 / t_i as f64).cos())
                     / 2.0;
             want.push(lr);
             t_cur += 1;
@@ -369,7 +379,15 @@ fn plateau_modes_cooldown_and_min_lr() {
         })
         .collect();
     let settings = [
-        (PlateauMode::Min, ThresholdMode::Rel, 0.01, 2usize, 3usize, 0.5, 0.02),
+        (
+            PlateauMode::Min,
+            ThresholdMode::Rel,
+            0.01,
+            2usize,
+            3usize,
+            0.5,
+            0.02,
+        ),
         (PlateauMode::Min, ThresholdMode::Abs, 0.005, 0, 0, 0.3, 0.0),
         (PlateauMode::Max, ThresholdMode::Rel, 1e-4, 3, 1, 0.7, 0.05),
         (PlateauMode::Max, ThresholdMode::Abs, 0.01, 1, 2, 0.1, 1e-3),
@@ -423,13 +441,19 @@ fn plateau_modes_cooldown_and_min_lr() {
             }
             assert_eq!(sched.lrs(), lrs.to_vec(), "{mode:?} {tmode:?}");
         }
-        assert!(lrs[0] < 0.4, "{mode:?} {tmode:?}: the metric plateaus, so lr drops");
+        assert!(
+            lrs[0] < 0.4,
+            "{mode:?} {tmode:?}: the metric plateaus, so lr drops"
+        );
     }
 }
 
 #[test]
 fn per_group_base_lrs_and_group_count_checks() {
-    let (a, b) = (Param::new(Tensor::ones(&[1])), Param::new(Tensor::ones(&[1])));
+    let (a, b) = (
+        Param::new(Tensor::ones(&[1])),
+        Param::new(Tensor::ones(&[1])),
+    );
     let mut opt = SGD::new(
         vec![
             ParamGroup::new(vec![a.clone()]),
@@ -444,7 +468,10 @@ fn per_group_base_lrs_and_group_count_checks() {
     // A scheduler for one group cannot drive two.
     let single = Scheduler::with_base_lr(0.1, StepLR::new(1, 0.5)).unwrap();
     let e = single.apply(&mut opt).unwrap_err().to_string();
-    assert!(e.contains("1 learning rate(s)") && e.contains("2 group(s)"), "{e}");
+    assert!(
+        e.contains("1 learning rate(s)") && e.contains("2 group(s)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -454,14 +481,23 @@ fn invalid_settings_are_config_errors() {
         (Box::new(StepLR::new(3, -0.1)), "gamma"),
         (Box::new(ExponentialLR::new(f64::NAN)), "gamma"),
         (Box::new(CosineAnnealingLR::new(0, 0.0)), "t_max"),
-        (Box::new(CosineAnnealingWarmRestarts::new(5, 0, 0.0)), "t_mult"),
+        (
+            Box::new(CosineAnnealingWarmRestarts::new(5, 0, 0.0)),
+            "t_mult",
+        ),
         (Box::new(LinearLR::new(0.0, 1.0, 5)), "start_factor"),
         (Box::new(LinearLR::new(0.5, 1.5, 5)), "end_factor"),
         (Box::new(ConstantLR::new(2.0, 5)), "factor"),
         (Box::new(OneCycleLR::new(1.0, 0)), "total_steps"),
-        (Box::new(OneCycleLR::new(1.0, 10).pct_start(1.5)), "pct_start"),
         (
-            Box::new(SequentialLR::new(vec![Box::new(StepLR::new(1, 0.5))], vec![3])),
+            Box::new(OneCycleLR::new(1.0, 10).pct_start(1.5)),
+            "pct_start",
+        ),
+        (
+            Box::new(SequentialLR::new(
+                vec![Box::new(StepLR::new(1, 0.5))],
+                vec![3],
+            )),
             "milestone",
         ),
         (
@@ -478,7 +514,10 @@ fn invalid_settings_are_config_errors() {
     ];
     for (rule, word) in bad {
         let e = Scheduler::with_base_lr(0.1, rule).unwrap_err().to_string();
-        assert!(e.contains("invalid configuration") && e.contains(word), "{e}");
+        assert!(
+            e.contains("invalid configuration") && e.contains(word),
+            "{e}"
+        );
     }
     assert!(Scheduler::with_base_lr(-0.1, StepLR::new(1, 0.5)).is_err());
     let e = ReduceLROnPlateau::with_base_lr(0.1, PlateauOptions::default().factor(1.0))
@@ -513,7 +552,10 @@ fn scheduler_state_round_trip() {
 
     // Plateau: mid-way state continues identically.
     let metrics = [1.0, 0.9, 0.95, 0.97, 0.99, 0.96, 0.98, 0.99, 1.0, 0.97];
-    let opts = PlateauOptions::default().patience(1).cooldown(1).factor(0.5);
+    let opts = PlateauOptions::default()
+        .patience(1)
+        .cooldown(1)
+        .factor(0.5);
     let mut p = ReduceLROnPlateau::with_base_lr(0.1, opts.clone()).unwrap();
     for &m in &metrics[..4] {
         p.step_with_metric(m);

@@ -202,7 +202,11 @@ fn every_optimizer_case_matches_pytorch_in_f64_and_f32() {
         .iter()
         .filter_map(|k| k.strip_prefix("trajectory.").map(str::to_string))
         .collect();
-    assert_eq!(cases.len(), opts.len(), "every configured case has a trajectory");
+    assert_eq!(
+        cases.len(),
+        opts.len(),
+        "every configured case has a trajectory"
+    );
     assert_eq!(cases.len(), 11);
     let (a, b, w0) = (fx.get("a"), fx.get("b"), fx.get("w0"));
     for case in &cases {
@@ -262,7 +266,11 @@ impl Reference {
                         } else {
                             g
                         };
-                        g = if c.nesterov { g + c.momentum * s[0] } else { s[0] };
+                        g = if c.nesterov {
+                            g + c.momentum * s[0]
+                        } else {
+                            s[0]
+                        };
                     }
                     w[i] -= c.lr * g;
                 }
@@ -413,7 +421,9 @@ fn other_hyperparameters_match_the_reference_rules() {
 #[test]
 fn large_parameter_matches_the_reference() {
     let n = 100_003;
-    let w0: Vec<f64> = (0..n).map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0).collect();
+    let w0: Vec<f64> = (0..n)
+        .map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0)
+        .collect();
     let a: Vec<f64> = (0..n).map(|i| 0.1 + (i % 7) as f64 * 0.2).collect();
     let b: Vec<f64> = (0..n).map(|i| ((i % 13) as f64 - 6.0) / 5.0).collect();
     let mut cfg = Config::new(0.01);
@@ -435,5 +445,11 @@ fn large_parameter_matches_the_reference() {
         reference.step(&mut w, &g);
     }
     let last = got.select(0, 2).unwrap();
-    assert_close(&last, &Tensor::from_vec(w, &[n]).unwrap(), 1e-12, 1e-14, "adam large");
+    assert_close(
+        &last,
+        &Tensor::from_vec(w, &[n]).unwrap(),
+        1e-12,
+        1e-14,
+        "adam large",
+    );
 }

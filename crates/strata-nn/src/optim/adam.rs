@@ -212,10 +212,9 @@ impl Adam {
             }
             [m, v, vmax] => {
                 let mv = m.iter_mut().zip(v.iter_mut());
-                for (((w, &g), (m, v)), vmax) in w.iter_mut().zip(g).zip(mv).zip(vmax.iter_mut())
-                {
+                for (((w, &g), (m, v)), vmax) in w.iter_mut().zip(g).zip(mv).zip(vmax.iter_mut()) {
                     let second = moments(w, g, m, v);
-                    if !(*vmax >= second) {
+                    if second > *vmax || second.is_nan() {
                         *vmax = second; // NaN propagates, like torch.maximum
                     }
                     apply(w, *m, *vmax);

@@ -166,6 +166,7 @@ pub(crate) struct Group {
 }
 
 /// One parameter due for an update in this step.
+#[derive(Debug)]
 pub(crate) struct Update {
     pub(crate) group: usize,
     pub(crate) index: usize,

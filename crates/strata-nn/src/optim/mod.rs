@@ -41,6 +41,8 @@ mod kernel;
 mod rmsprop;
 mod sgd;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use adagrad::Adagrad;
 pub use adam::Adam;
@@ -69,9 +71,7 @@ pub trait Optimizer: Send {
 
     /// The learning rate of the first group (the default learning rate if there is none).
     fn lr(&self) -> f64 {
-        self.groups()
-            .lr(0)
-            .unwrap_or(self.groups().default_lr)
+        self.groups().lr(0).unwrap_or(self.groups().default_lr)
     }
 
     /// Sets the learning rate of every group.

@@ -36,7 +36,9 @@ pub(crate) fn save(
     for gi in 0..groups.len() {
         let g = &groups.groups[gi];
         let lr = groups.lr(gi).unwrap_or(groups.default_lr);
-        let wd = groups.weight_decay(gi).unwrap_or(groups.default_weight_decay);
+        let wd = groups
+            .weight_decay(gi)
+            .unwrap_or(groups.default_weight_decay);
         out.push((format!("param_groups.{gi}.lr"), num(lr)));
         out.push((format!("param_groups.{gi}.weight_decay"), num(wd)));
         out.push((
@@ -150,7 +152,10 @@ pub(crate) fn parse(
             if t.numel() == 1 {
                 Ok(t.item().unwrap_or(f64::NAN))
             } else {
-                Err(format!("{key} must hold one number, got shape {:?}", t.shape()))
+                Err(format!(
+                    "{key} must hold one number, got shape {:?}",
+                    t.shape()
+                ))
             }
         };
         let index = |s: &str, len: usize| s.parse::<usize>().ok().filter(|&i| i < len);
@@ -210,9 +215,9 @@ pub(crate) fn parse(
                             state.step = v as u64;
                             steps_seen[g][p] = true;
                         }
-                        Ok(v) => problems.push(format!(
-                            "{key} must be a whole number >= 0, got {v}"
-                        )),
+                        Ok(v) => {
+                            problems.push(format!("{key} must be a whole number >= 0, got {v}"))
+                        }
                         Err(e) => problems.push(e),
                     }
                 } else if let Some(bi) = buffer_names.iter().position(|b| b == field) {
@@ -267,7 +272,11 @@ pub(crate) fn parse(
     let mut lrs = Vec::with_capacity(n_groups);
     let mut wds = Vec::with_capacity(n_groups);
     for g in 0..n_groups {
-        lrs.push(need(group_lr[g], format!("param_groups.{g}.lr"), &mut problems));
+        lrs.push(need(
+            group_lr[g],
+            format!("param_groups.{g}.lr"),
+            &mut problems,
+        ));
         wds.push(need(
             group_wd[g],
             format!("param_groups.{g}.weight_decay"),
@@ -290,10 +299,18 @@ pub(crate) fn parse(
             }
         }
     }
-    let rates = [("defaults.lr", default_lr), ("defaults.weight_decay", default_weight_decay)];
-    let group_rates = lrs.iter().enumerate().map(|(g, &v)| (format!("param_groups.{g}.lr"), v));
-    let group_decays =
-        wds.iter().enumerate().map(|(g, &v)| (format!("param_groups.{g}.weight_decay"), v));
+    let rates = [
+        ("defaults.lr", default_lr),
+        ("defaults.weight_decay", default_weight_decay),
+    ];
+    let group_rates = lrs
+        .iter()
+        .enumerate()
+        .map(|(g, &v)| (format!("param_groups.{g}.lr"), v));
+    let group_decays = wds
+        .iter()
+        .enumerate()
+        .map(|(g, &v)| (format!("param_groups.{g}.weight_decay"), v));
     for (key, v) in rates
         .iter()
         .map(|(k, v)| (k.to_string(), *v))

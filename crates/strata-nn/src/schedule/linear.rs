@@ -63,7 +63,10 @@ impl LrSchedule for LinearLR {
             ));
         }
         if self.total_iters == 0 {
-            return Err(Error::config("LinearLR", "total_iters must be at least 1, got 0"));
+            return Err(Error::config(
+                "LinearLR",
+                "total_iters must be at least 1, got 0",
+            ));
         }
         Ok(())
     }

@@ -193,7 +193,9 @@ impl<S: LrSchedule> Scheduler<S> {
             if !(lr.is_finite() && lr >= 0.0) {
                 return Err(Error::config(
                     "LR scheduler",
-                    format!("base learning rate of group {g} must be a finite number >= 0, got {lr}"),
+                    format!(
+                        "base learning rate of group {g} must be a finite number >= 0, got {lr}"
+                    ),
                 ));
             }
         }
@@ -317,7 +319,9 @@ impl<'a> StateReader<'a> {
 
     /// `<prefix>.0` .. `<prefix>.<n-1>`; extra indices are reported as unexpected.
     pub(crate) fn list(&mut self, prefix: &str, n: usize) -> Vec<f64> {
-        (0..n).map(|i| self.number(&format!("{prefix}.{i}"))).collect()
+        (0..n)
+            .map(|i| self.number(&format!("{prefix}.{i}")))
+            .collect()
     }
 
     /// Errors if any problem was found or any entry was not read.

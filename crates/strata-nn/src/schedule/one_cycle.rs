@@ -119,29 +119,34 @@ impl OneCycleLR {
         self
     }
 
-    /// `(end_step, start, end)` of each phase, as `(lr, momentum)` pairs: PyTorch's
-    /// `_schedule_phases`.
-    fn phases(&self) -> Vec<(f64, (f64, f64), (f64, f64))> {
+    /// PyTorch's `_schedule_phases`.
+    fn phases(&self) -> Vec<Phase> {
         let initial = self.max_lr / self.div_factor;
         let min = initial / self.final_div_factor;
         let (lo_m, hi_m) = (self.base_momentum, self.max_momentum);
         let total = self.total_steps as f64;
-        let up_end = self.pct_start * total - 1.0;
+        let phase = |end_step, start, end| Phase {
+            end_step,
+            start,
+            end,
+        };
+        let up = phase(
+            self.pct_start * total - 1.0,
+            (initial, hi_m),
+            (self.max_lr, lo_m),
+        );
         if self.three_phase {
             vec![
-                (up_end, (initial, hi_m), (self.max_lr, lo_m)),
-                (
+                up,
+                phase(
                     2.0 * self.pct_start * total - 2.0,
                     (self.max_lr, lo_m),
                     (initial, hi_m),
                 ),
-                (total - 1.0, (initial, hi_m), (min, hi_m)),
+                phase(total - 1.0, (initial, hi_m), (min, hi_m)),
             ]
         } else {
-            vec![
-                (up_end, (initial, hi_m), (self.max_lr, lo_m)),
-                (total - 1.0, (self.max_lr, lo_m), (min, hi_m)),
-            ]
+            vec![up, phase(total - 1.0, (self.max_lr, lo_m), (min, hi_m))]
         }
     }
 
@@ -150,16 +155,27 @@ impl OneCycleLR {
         let step = epoch.min(self.total_steps) as f64;
         let phases = self.phases();
         let mut start_step = 0.0;
-        for (i, &(end_step, start, end)) in phases.iter().enumerate() {
-            if step <= end_step || i + 1 == phases.len() {
-                let pct = (step - start_step) / (end_step - start_step);
+        for (i, p) in phases.iter().enumerate() {
+            if step <= p.end_step || i + 1 == phases.len() {
+                let pct = (step - start_step) / (p.end_step - start_step);
                 let a = self.anneal_strategy;
-                return (a.anneal(start.0, end.0, pct), a.anneal(start.1, end.1, pct));
+                return (
+                    a.anneal(p.start.0, p.end.0, pct),
+                    a.anneal(p.start.1, p.end.1, pct),
+                );
             }
-            start_step = end_step;
+            start_step = p.end_step;
         }
         (self.max_lr, self.base_momentum)
     }
+}
+
+/// One phase of the cycle: it ends at step `end_step`, moving `(lr, momentum)` from `start`
+/// to `end`.
+struct Phase {
+    end_step: f64,
+    start: (f64, f64),
+    end: (f64, f64),
 }
 
 impl LrSchedule for OneCycleLR {
@@ -200,7 +216,8 @@ impl LrSchedule for OneCycleLR {
             }
         }
         let momentum_ok = |m: f64| (0.0..1.0).contains(&m);
-        if self.cycle_momentum && !(momentum_ok(self.base_momentum) && momentum_ok(self.max_momentum))
+        if self.cycle_momentum
+            && !(momentum_ok(self.base_momentum) && momentum_ok(self.max_momentum))
         {
             return Err(Error::config(
                 what,

@@ -33,7 +33,10 @@ impl LrSchedule for StepLR {
 
     fn validate(&self) -> Result<()> {
         if self.step_size == 0 {
-            return Err(Error::config("StepLR", "step_size must be at least 1, got 0"));
+            return Err(Error::config(
+                "StepLR",
+                "step_size must be at least 1, got 0",
+            ));
         }
         check_gamma("StepLR", self.gamma)
     }
