@@ -127,23 +127,51 @@ impl Adagrad {
     /// One parameter's fused update in dtype `T` at step `t`.
     fn update<T: FloatElement>(&self, u: &Update, t: u64, sum: &Tensor) -> Result<()> {
         let h = self.h;
-        let clr = T::from_f64(u.lr / (1.0 + (t - 1) as f64 * h.lr_decay));
-        let wd = T::from_f64(u.weight_decay);
-        let eps = T::from_f64(h.eps);
+        let c = Consts {
+            sign: T::from_f64(if h.maximize { -1.0 } else { 1.0 }),
+            clr: T::from_f64(u.lr / (1.0 + (t - 1) as f64 * h.lr_decay)),
+            weight_decay: T::from_f64(u.weight_decay),
+            eps: T::from_f64(h.eps),
+        };
         let mut w = u.param.write::<T>()?;
         let g = u.grad.read::<T>()?;
         let mut s = sum.write::<T>()?;
-        for_chunks(&mut w, &g, &mut [&mut s], &|w, g, bufs| {
-            for ((w, &g), s) in w.iter_mut().zip(g).zip(bufs[0].iter_mut()) {
-                let mut g = if h.maximize { -g } else { g };
-                if u.weight_decay != 0.0 {
-                    g += wd * *w;
-                }
-                *s += g * g;
-                *w -= clr * g / (s.sqrt() + eps);
-            }
-        });
+        let s = &mut [&mut *s];
+        match u.weight_decay != 0.0 {
+            false => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<false>(w, g, b)),
+            true => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<true>(w, g, b)),
+        }
         Ok(())
+    }
+}
+
+/// The scalars of one parameter's Adagrad step, in the parameter's dtype. Maximising flips
+/// the gradient's `sign`; `clr` is the decayed learning rate.
+struct Consts<T> {
+    sign: T,
+    clr: T,
+    weight_decay: T,
+    eps: T,
+}
+
+impl<T: FloatElement> Consts<T> {
+    /// The update over one chunk; `bufs[0]` is the running sum of squared gradients.
+    #[inline(always)]
+    fn run<const DECAY: bool>(&self, w: &mut [T], g: &[T], bufs: &mut [&mut [T]]) {
+        let n = w.len();
+        let g = &g[..n];
+        let Some(sum) = bufs.first_mut() else {
+            return;
+        };
+        let sum = &mut sum[..n];
+        for i in 0..n {
+            let mut gi = g[i] * self.sign;
+            if DECAY {
+                gi += self.weight_decay * w[i];
+            }
+            sum[i] += gi * gi;
+            w[i] -= self.clr * gi / (sum[i].sqrt() + self.eps);
+        }
     }
 }
 

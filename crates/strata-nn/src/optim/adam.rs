@@ -167,19 +167,22 @@ impl Adam {
         let t = t as f64;
         let bias_correction1 = 1.0 - h.beta1.powf(t);
         let bias_correction2 = 1.0 - h.beta2.powf(t);
-        let step_size = T::from_f64(u.lr / bias_correction1);
-        let bc2_sqrt = T::from_f64(bias_correction2.sqrt());
-        let one_minus_beta1 = T::from_f64(1.0 - h.beta1);
-        let beta2 = T::from_f64(h.beta2);
-        let one_minus_beta2 = T::from_f64(1.0 - h.beta2);
-        let eps = T::from_f64(h.eps);
-        let wd = T::from_f64(u.weight_decay);
-        let shrink = T::from_f64(1.0 - u.lr * u.weight_decay);
-        let (coupled, decoupled) = match (u.weight_decay != 0.0, h.decoupled) {
-            (false, _) => (false, false),
-            (true, d) => (!d, d),
+        let decay = u.weight_decay != 0.0;
+        let c = Consts {
+            sign: T::from_f64(if h.maximize { -1.0 } else { 1.0 }),
+            shrink: T::from_f64(if decay && h.decoupled {
+                1.0 - u.lr * u.weight_decay
+            } else {
+                1.0
+            }),
+            weight_decay: T::from_f64(u.weight_decay),
+            one_minus_beta1: T::from_f64(1.0 - h.beta1),
+            beta2: T::from_f64(h.beta2),
+            one_minus_beta2: T::from_f64(1.0 - h.beta2),
+            bc2_sqrt: T::from_f64(bias_correction2.sqrt()),
+            eps: T::from_f64(h.eps),
+            step_size: T::from_f64(u.lr / bias_correction1),
         };
-
         let mut w = u.param.write::<T>()?;
         let g = u.grad.read::<T>()?;
         let mut guards = Vec::with_capacity(bufs.len());
@@ -187,42 +190,72 @@ impl Adam {
             guards.push(b.write::<T>()?);
         }
         let mut slices: Vec<&mut [T]> = guards.iter_mut().map(|b| &mut **b).collect();
-        // Weight decay and the moment updates; returns the new second moment.
-        let moments = |w: &mut T, g: T, m: &mut T, v: &mut T| {
-            let mut g = if h.maximize { -g } else { g };
-            if decoupled {
-                *w *= shrink;
-            } else if coupled {
-                g += wd * *w;
-            }
-            *m = lerp(*m, g, one_minus_beta1);
-            *v = *v * beta2 + one_minus_beta2 * g * g;
-            *v
-        };
-        let apply = |w: &mut T, m: T, second: T| {
-            let denom = second.sqrt() / bc2_sqrt + eps;
-            *w -= step_size * m / denom;
-        };
-        for_chunks(&mut w, &g, &mut slices, &|w, g, bufs| match bufs {
-            [m, v] => {
-                for ((w, &g), (m, v)) in w.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
-                    let second = moments(w, g, m, v);
-                    apply(w, *m, second);
-                }
-            }
-            [m, v, vmax] => {
-                let mv = m.iter_mut().zip(v.iter_mut());
-                for (((w, &g), (m, v)), vmax) in w.iter_mut().zip(g).zip(mv).zip(vmax.iter_mut()) {
-                    let second = moments(w, g, m, v);
-                    if second > *vmax || second.is_nan() {
-                        *vmax = second; // NaN propagates, like torch.maximum
-                    }
-                    apply(w, *m, *vmax);
-                }
-            }
-            _ => {}
-        });
+        // One specialised loop per combination of flags: no branches in the hot loop.
+        let s = &mut slices;
+        match (decay && !h.decoupled, h.amsgrad) {
+            (false, false) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<false, false>(w, g, b)),
+            (false, true) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<false, true>(w, g, b)),
+            (true, false) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<true, false>(w, g, b)),
+            (true, true) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<true, true>(w, g, b)),
+        }
         Ok(())
+    }
+}
+
+/// The scalars of one parameter's Adam step, in the parameter's dtype. Maximising flips
+/// the gradient's `sign`; AdamW's decoupled decay multiplies the weight by `shrink` (1 for
+/// Adam).
+struct Consts<T> {
+    sign: T,
+    shrink: T,
+    weight_decay: T,
+    one_minus_beta1: T,
+    beta2: T,
+    one_minus_beta2: T,
+    bc2_sqrt: T,
+    eps: T,
+    step_size: T,
+}
+
+impl<T: FloatElement> Consts<T> {
+    /// The update over one chunk; `COUPLED`: Adam's L2 term, `AMSGRAD`: `bufs[2]` holds the
+    /// running maximum of the second moment.
+    #[inline(always)]
+    fn run<const COUPLED: bool, const AMSGRAD: bool>(
+        &self,
+        w: &mut [T],
+        g: &[T],
+        bufs: &mut [&mut [T]],
+    ) {
+        let n = w.len();
+        let [m, v, rest @ ..] = bufs else {
+            return;
+        };
+        // Slices of one known length let the compiler drop the bounds checks.
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        let vmax: &mut [T] = match rest.first_mut() {
+            Some(s) if AMSGRAD => &mut s[..n],
+            _ => &mut [],
+        };
+        for i in 0..n {
+            let mut gi = g[i] * self.sign;
+            let wi = w[i] * self.shrink;
+            if COUPLED {
+                gi += self.weight_decay * wi;
+            }
+            m[i] = lerp(m[i], gi, self.one_minus_beta1);
+            v[i] = v[i] * self.beta2 + self.one_minus_beta2 * gi * gi;
+            let mut second = v[i];
+            if AMSGRAD {
+                // NaN propagates, like torch.maximum.
+                if second > vmax[i] || second.is_nan() {
+                    vmax[i] = second;
+                }
+                second = vmax[i];
+            }
+            let denom = second.sqrt() / self.bc2_sqrt + self.eps;
+            w[i] = wi - self.step_size * m[i] / denom;
+        }
     }
 }
 

@@ -219,10 +219,19 @@ impl ParamGroups {
         out
     }
 
+    /// Adds a group. A parameter listed twice in it (a tied weight reached through two
+    /// modules) is kept once, as PyTorch's `parameters()` does; across groups a repeat is
+    /// an error ([`ParamGroups::validate`]).
     fn push(&mut self, g: ParamGroup) {
-        let n = g.params.len();
+        let mut seen = HashSet::new();
+        let params: Vec<Param> = g
+            .params
+            .into_iter()
+            .filter(|p| seen.insert(p.id()))
+            .collect();
+        let n = params.len();
         self.groups.push(Group {
-            params: g.params,
+            params,
             lr: g.lr,
             weight_decay: g.weight_decay,
             state: vec![None; n],
@@ -333,7 +342,7 @@ impl ParamGroups {
         self.default_weight_decay = weight_decay;
     }
 
-    /// Checks learning rates, weight decays and that no parameter appears twice.
+    /// Checks learning rates, weight decays and that no parameter is in two groups.
     pub(crate) fn validate(&self) -> Result<()> {
         check_non_negative(self.what, "lr", self.default_lr)?;
         check_non_negative(self.what, "weight_decay", self.default_weight_decay)?;
@@ -351,7 +360,7 @@ impl ParamGroups {
                         self.what,
                         format!(
                             "parameter {pi} of group {gi} (shape {:?}) appears more than once \
-                             in the parameter groups",
+                             in the parameter groups (each parameter may be in one group only)",
                             p.shape()
                         ),
                     ));
@@ -484,6 +493,11 @@ mod tests {
         );
         let e = groups.validate().unwrap_err().to_string();
         assert!(e.contains("appears more than once"), "{e}");
+
+        // Within one group a repeat (a tied weight) is kept once.
+        let tied = ParamGroups::new("SGD", vec![a.clone(), p(&[3]), a.clone()], 0.1, 0.0);
+        assert_eq!(tied.num_params(), 2);
+        assert!(tied.validate().is_ok());
 
         let mut groups = ParamGroups::new("SGD", vec![a.clone()], 0.1, 0.0);
         assert!(groups.add(ParamGroup::new(vec![a.clone()])).is_err());

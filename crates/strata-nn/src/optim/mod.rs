@@ -94,9 +94,15 @@ pub trait Optimizer: Send {
         ))
     }
 
-    /// The whole state as named tensors: hyperparameters, per-group learning rates and
-    /// weight decays, and every parameter's step count and buffers (see the module docs of
-    /// `optim::state` for the names). The tensors are copies.
+    /// The whole state as named tensors (copies), PyTorch's `state_dict` flattened:
+    ///
+    /// - `defaults.lr`, `defaults.weight_decay` and `defaults.<hyperparameter>` (e.g.
+    ///   `defaults.beta1`; booleans as 0/1), f64 scalars;
+    /// - `param_groups.<g>.lr`, `param_groups.<g>.weight_decay`,
+    ///   `param_groups.<g>.num_params`, f64 scalars;
+    /// - `state.<g>.<p>.step` (f64 scalar) and `state.<g>.<p>.<buffer>` (e.g. `exp_avg`, in
+    ///   the parameter's shape and dtype) for parameter `p` of group `g`, once it has been
+    ///   updated.
     fn state_dict(&self) -> Vec<(String, Tensor)>;
 
     /// Restores a state saved by [`Optimizer::state_dict`] of an optimiser of the same kind

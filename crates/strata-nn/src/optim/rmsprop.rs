@@ -141,14 +141,15 @@ impl RMSprop {
     /// `momentum_buffer` when momentum > 0, then `grad_avg` when centered.
     fn update<T: FloatElement>(&self, u: &Update, bufs: &[Tensor]) -> Result<()> {
         let h = self.h;
-        let lr = T::from_f64(u.lr);
-        let wd = T::from_f64(u.weight_decay);
-        let alpha = T::from_f64(h.alpha);
-        let one_minus_alpha = T::from_f64(1.0 - h.alpha);
-        let eps = T::from_f64(h.eps);
-        let momentum = T::from_f64(h.momentum);
-        let has_momentum = h.momentum > 0.0;
-
+        let c = Consts {
+            sign: T::from_f64(if h.maximize { -1.0 } else { 1.0 }),
+            lr: T::from_f64(u.lr),
+            weight_decay: T::from_f64(u.weight_decay),
+            alpha: T::from_f64(h.alpha),
+            one_minus_alpha: T::from_f64(1.0 - h.alpha),
+            eps: T::from_f64(h.eps),
+            momentum: T::from_f64(h.momentum),
+        };
         let mut w = u.param.write::<T>()?;
         let g = u.grad.read::<T>()?;
         let mut guards = Vec::with_capacity(bufs.len());
@@ -156,39 +157,94 @@ impl RMSprop {
             guards.push(b.write::<T>()?);
         }
         let mut slices: Vec<&mut [T]> = guards.iter_mut().map(|b| &mut **b).collect();
-        for_chunks(&mut w, &g, &mut slices, &|w, g, bufs| {
-            let Some((square_avg, rest)) = bufs.split_first_mut() else {
-                return;
-            };
-            let (mut momentum_buf, rest) = match rest.split_first_mut() {
-                Some((b, rest)) if has_momentum => (Some(b), rest),
-                _ => (None, rest),
-            };
-            let mut grad_avg = if h.centered { rest.first_mut() } else { None };
-            for i in 0..w.len() {
-                let mut gi = if h.maximize { -g[i] } else { g[i] };
-                if u.weight_decay != 0.0 {
-                    gi += wd * w[i];
-                }
-                let s = &mut square_avg[i];
-                *s = *s * alpha + one_minus_alpha * gi * gi;
-                let avg = match grad_avg.as_deref_mut() {
-                    Some(ga) => {
-                        ga[i] = lerp(ga[i], gi, one_minus_alpha);
-                        (*s - ga[i] * ga[i]).sqrt()
-                    }
-                    None => s.sqrt(),
-                } + eps;
-                match momentum_buf.as_deref_mut() {
-                    Some(b) => {
-                        b[i] = b[i] * momentum + gi / avg;
-                        w[i] -= lr * b[i];
-                    }
-                    None => w[i] -= lr * gi / avg,
-                }
-            }
-        });
+        match u.weight_decay != 0.0 {
+            false => c.dispatch::<false>(&mut w, &g, &mut slices, h.momentum > 0.0, h.centered),
+            true => c.dispatch::<true>(&mut w, &g, &mut slices, h.momentum > 0.0, h.centered),
+        }
         Ok(())
+    }
+}
+
+/// The scalars of one parameter's RMSprop step, in the parameter's dtype. Maximising flips
+/// the gradient's `sign`.
+struct Consts<T> {
+    sign: T,
+    lr: T,
+    weight_decay: T,
+    alpha: T,
+    one_minus_alpha: T,
+    eps: T,
+    momentum: T,
+}
+
+impl<T: FloatElement> Consts<T> {
+    /// One specialised loop per combination of flags: no branches in the hot loop.
+    fn dispatch<const DECAY: bool>(
+        &self,
+        w: &mut [T],
+        g: &[T],
+        s: &mut [&mut [T]],
+        momentum: bool,
+        centered: bool,
+    ) {
+        match (momentum, centered) {
+            (false, false) => {
+                for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, false, false>(w, g, b))
+            }
+            (false, true) => {
+                for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, false, true>(w, g, b))
+            }
+            (true, false) => {
+                for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, true, false>(w, g, b))
+            }
+            (true, true) => for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, true, true>(w, g, b)),
+        }
+    }
+
+    /// The update over one chunk; `bufs` holds `square_avg`, then the momentum buffer if
+    /// `MOMENTUM`, then the gradient average if `CENTERED`.
+    #[inline(always)]
+    fn run<const DECAY: bool, const MOMENTUM: bool, const CENTERED: bool>(
+        &self,
+        w: &mut [T],
+        g: &[T],
+        bufs: &mut [&mut [T]],
+    ) {
+        let n = w.len();
+        let g = &g[..n];
+        let Some((square_avg, rest)) = bufs.split_first_mut() else {
+            return;
+        };
+        let square_avg = &mut square_avg[..n];
+        let (momentum_buf, rest): (&mut [T], _) = match rest.split_first_mut() {
+            Some((b, rest)) if MOMENTUM => (&mut b[..n], rest),
+            _ => (&mut [], rest),
+        };
+        let grad_avg: &mut [T] = match rest.first_mut() {
+            Some(b) if CENTERED => &mut b[..n],
+            _ => &mut [],
+        };
+        for i in 0..n {
+            let mut gi = g[i] * self.sign;
+            if DECAY {
+                gi += self.weight_decay * w[i];
+            }
+            let s = square_avg[i] * self.alpha + self.one_minus_alpha * gi * gi;
+            square_avg[i] = s;
+            let avg = if CENTERED {
+                let ga = lerp(grad_avg[i], gi, self.one_minus_alpha);
+                grad_avg[i] = ga;
+                (s - ga * ga).sqrt()
+            } else {
+                s.sqrt()
+            } + self.eps;
+            if MOMENTUM {
+                momentum_buf[i] = momentum_buf[i] * self.momentum + gi / avg;
+                w[i] -= self.lr * momentum_buf[i];
+            } else {
+                w[i] -= self.lr * gi / avg;
+            }
+        }
     }
 }
 

@@ -144,38 +144,93 @@ impl SGD {
     /// it was just created (then it starts as the gradient).
     fn update<T: FloatElement>(&self, u: &Update, buf: Option<(&Tensor, bool)>) -> Result<()> {
         let h = self.h;
-        let lr = T::from_f64(u.lr);
-        let wd = T::from_f64(u.weight_decay);
-        let momentum = T::from_f64(h.momentum);
-        let keep = T::from_f64(1.0 - h.dampening);
-        let decayed = |w: T, g: T| {
-            let g = if h.maximize { -g } else { g };
-            if u.weight_decay != 0.0 {
-                g + wd * w
-            } else {
-                g
-            }
+        let first = buf.is_some_and(|(_, fresh)| fresh);
+        let c = Consts {
+            sign: T::from_f64(if h.maximize { -1.0 } else { 1.0 }),
+            lr: T::from_f64(u.lr),
+            weight_decay: T::from_f64(u.weight_decay),
+            momentum: T::from_f64(h.momentum),
+            // A fresh buffer (zeros) becomes 0·b + 1·d = d.
+            keep_buf: T::from_f64(if first { 0.0 } else { h.momentum }),
+            keep_grad: T::from_f64(if first { 1.0 } else { 1.0 - h.dampening }),
         };
+        let decay = u.weight_decay != 0.0;
         let mut w = u.param.write::<T>()?;
         let g = u.grad.read::<T>()?;
-        let Some((buf, first)) = buf else {
-            for_chunks(&mut w, &g, &mut [], &|w, g, _| {
-                for (w, &g) in w.iter_mut().zip(g) {
-                    *w -= lr * decayed(*w, g);
-                }
-            });
+        let Some((buf, _)) = buf else {
+            let s = &mut [];
+            match decay {
+                false => for_chunks(&mut w, &g, s, &|w, g, b| {
+                    c.run::<false, false, false>(w, g, b)
+                }),
+                true => for_chunks(&mut w, &g, s, &|w, g, b| {
+                    c.run::<true, false, false>(w, g, b)
+                }),
+            }
             return Ok(());
         };
         let mut b = buf.write::<T>()?;
-        for_chunks(&mut w, &g, &mut [&mut b], &|w, g, bufs| {
-            for ((w, &g), b) in w.iter_mut().zip(g).zip(bufs[0].iter_mut()) {
-                let d = decayed(*w, g);
-                *b = if first { d } else { momentum * *b + keep * d };
-                let d = if h.nesterov { d + momentum * *b } else { *b };
-                *w -= lr * d;
+        let s = &mut [&mut *b];
+        // One specialised loop per combination of flags: no branches in the hot loop.
+        match (decay, h.nesterov) {
+            (false, false) => for_chunks(&mut w, &g, s, &|w, g, b| {
+                c.run::<false, true, false>(w, g, b)
+            }),
+            (false, true) => for_chunks(&mut w, &g, s, &|w, g, b| {
+                c.run::<false, true, true>(w, g, b)
+            }),
+            (true, false) => for_chunks(&mut w, &g, s, &|w, g, b| {
+                c.run::<true, true, false>(w, g, b)
+            }),
+            (true, true) => {
+                for_chunks(&mut w, &g, s, &|w, g, b| c.run::<true, true, true>(w, g, b))
             }
-        });
+        }
         Ok(())
+    }
+}
+
+/// The scalars of one parameter's SGD step, in the parameter's dtype. Maximising flips the
+/// gradient's `sign`.
+struct Consts<T> {
+    sign: T,
+    lr: T,
+    weight_decay: T,
+    momentum: T,
+    keep_buf: T,
+    keep_grad: T,
+}
+
+impl<T: FloatElement> Consts<T> {
+    /// The update over one chunk; `bufs[0]` is the momentum buffer when `MOMENTUM`.
+    #[inline(always)]
+    fn run<const DECAY: bool, const MOMENTUM: bool, const NESTEROV: bool>(
+        &self,
+        w: &mut [T],
+        g: &[T],
+        bufs: &mut [&mut [T]],
+    ) {
+        let n = w.len();
+        let g = &g[..n];
+        let b: &mut [T] = match bufs.first_mut() {
+            Some(b) if MOMENTUM => &mut b[..n],
+            _ => &mut [],
+        };
+        for i in 0..n {
+            let mut d = g[i] * self.sign;
+            if DECAY {
+                d += self.weight_decay * w[i];
+            }
+            if MOMENTUM {
+                b[i] = self.keep_buf * b[i] + self.keep_grad * d;
+                d = if NESTEROV {
+                    d + self.momentum * b[i]
+                } else {
+                    b[i]
+                };
+            }
+            w[i] -= self.lr * d;
+        }
     }
 }
 

@@ -172,8 +172,11 @@ pub struct Scheduler<S> {
 }
 
 impl<S: LrSchedule> Scheduler<S> {
-    /// Runs `schedule` from the optimiser's current group learning rates, and sets the
-    /// optimiser to the learning rates (and momentum) of step 0.
+    /// Runs `schedule` from the optimiser's current group learning rates (its base
+    /// learning rates, PyTorch's `initial_lr`), and sets the optimiser to the learning
+    /// rates (and momentum) of step 0. Create it before any other scheduler changes the
+    /// optimiser's learning rates; to run several rules, combine them with
+    /// [`SequentialLR`] or [`ChainedScheduler`].
     pub fn new(opt: &mut dyn Optimizer, schedule: S) -> Result<Scheduler<S>> {
         let sched = Scheduler::with_base_lrs(opt.groups().lrs(), schedule)?;
         sched.apply(opt)?;
