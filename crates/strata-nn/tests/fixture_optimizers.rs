@@ -453,3 +453,63 @@ fn large_parameter_matches_the_reference() {
         "adam large",
     );
 }
+
+/// Fixture `mlp_sgd_3_steps`: a small MLP trained 3 steps with SGD (momentum 0.9) on
+/// cross-entropy; the losses and the final parameters match PyTorch (f64 and f32).
+#[test]
+fn mlp_with_sgd_momentum_matches_pytorch() {
+    use strata_nn::{Forward, Linear, ModuleExt, ReLU, Sequential, Tanh};
+    let fx = Fixture::load("mlp_sgd_3_steps");
+    for dtype in [DType::F64, DType::F32] {
+        // Copies: a Param shares its tensor's storage, and the optimiser writes to it.
+        let linear = |i: usize| {
+            let w = fx.get(&format!("param.{i}.weight")).to_dtype(dtype).copy();
+            let b = fx.get(&format!("param.{i}.bias")).to_dtype(dtype).copy();
+            Linear::from_weights(w, Some(b)).unwrap()
+        };
+        let model = Sequential::new()
+            .push(linear(0))
+            .push(ReLU::new())
+            .push(linear(2))
+            .push(Tanh::new())
+            .push(linear(4));
+        let mut opt =
+            SGD::new(model.parameters(), fx.cfg_f64("lr")).momentum(fx.cfg_f64("momentum"));
+        let x = fx.get("input").to_dtype(dtype);
+        let target = fx.get("target").to_vec::<i64>().unwrap();
+        let mut one_hot = vec![0.0f64; target.len() * 3];
+        for (row, &t) in target.iter().enumerate() {
+            one_hot[row * 3 + t as usize] = 1.0;
+        }
+        let one_hot = Tensor::from_vec(one_hot, &[target.len(), 3])
+            .unwrap()
+            .to_dtype(dtype);
+        let mut losses = Vec::new();
+        for _ in 0..3 {
+            // Mean cross-entropy on logits: logsumexp(z) - z[target].
+            let z = model.forward(&x).unwrap();
+            let lse = z.exp().unwrap().sum(&[1], false).unwrap().log().unwrap();
+            let picked = z.mul(&one_hot).unwrap().sum(&[1], false).unwrap();
+            let loss = lse.sub(&picked).unwrap().mean_all().unwrap();
+            losses.push(loss.item().unwrap());
+            opt.step(&loss.backward().unwrap()).unwrap();
+        }
+        let check = if dtype == DType::F64 {
+            assert_close_f64
+        } else {
+            assert_close_f32
+        };
+        check(
+            &Tensor::from_vec(losses, &[3]).unwrap(),
+            &fx.get("losses"),
+            &format!("losses {dtype}"),
+        );
+        for (name, t) in model.state_dict() {
+            check(
+                &t,
+                &fx.get(&format!("final.{name}")),
+                &format!("{name} {dtype}"),
+            );
+        }
+    }
+}
