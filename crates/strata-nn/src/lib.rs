@@ -35,6 +35,7 @@ mod sequential;
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;
 pub use module::{parameters_of, walk, Forward, LoadReport, Module, ModuleExt, Visit, Visitor};
+pub use optim::{Adagrad, Adam, AdamW, Optimizer, ParamGroup, RMSprop, SGD};
 pub use param::{Buffer, Param};
 pub use sequential::Sequential;
 /// `#[derive(Module)]`: see [`Module`].

@@ -182,7 +182,7 @@ impl Optimizer for Adagrad {
             let state = self.groups.state_mut(u.group, u.index);
             state.step += 1;
             let t = state.step;
-            let sum = state.buffer_filled(0, &u.param, self.h.initial_accumulator_value);
+            let sum = state.buffer_filled(0, &u.param, self.h.initial_accumulator_value)?;
             match u.param.dtype() {
                 DType::F32 => self.update::<f32>(&u, t, &sum)?,
                 DType::F64 => self.update::<f64>(&u, t, &sum)?,

@@ -147,12 +147,12 @@ impl ParamState {
     }
 
     /// Buffer `i`, created filled with `value` if missing.
-    pub(crate) fn buffer_filled(&mut self, i: usize, param: &Tensor, value: f64) -> Tensor {
+    pub(crate) fn buffer_filled(&mut self, i: usize, param: &Tensor, value: f64) -> Result<Tensor> {
         let (b, fresh) = self.buffer(i, param);
         if fresh && value != 0.0 {
-            let _ = b.fill_(value);
+            b.fill_(value)?;
         }
-        b
+        Ok(b)
     }
 }
 
