@@ -82,6 +82,12 @@ pub enum Error {
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
 
+    /// An optimiser or learning-rate scheduler state dict does not fit the optimiser or
+    /// scheduler it is loaded into (missing or unexpected keys, other group or parameter
+    /// counts, other shapes).
+    #[error("{what}: cannot load state dict: {reason}")]
+    LoadState { what: String, reason: String },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -20,17 +20,22 @@
 //! # Ok::<(), strata_nn::Error>(())
 //! ```
 
+pub mod clip;
 mod error;
 pub mod hooks;
 pub mod init;
 pub mod layers;
 mod module;
+pub mod optim;
 mod param;
+pub mod regularize;
+pub mod schedule;
 mod sequential;
 
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;
 pub use module::{parameters_of, walk, Forward, LoadReport, Module, ModuleExt, Visit, Visitor};
+pub use optim::{Adagrad, Adam, AdamW, Optimizer, ParamGroup, RMSprop, SGD};
 pub use param::{Buffer, Param};
 pub use sequential::Sequential;
 /// `#[derive(Module)]`: see [`Module`].

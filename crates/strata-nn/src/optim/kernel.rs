@@ -1,0 +1,128 @@
+//! Shared pieces of the fused updates: running an update over matching chunks of the
+//! weight, gradient and state slices (in parallel for large tensors), and hyperparameter
+//! checks.
+
+use crate::{Error, Result};
+use strata_core::num_threads;
+
+/// Elements below which an update stays on the calling thread (the scheduling overhead would
+/// cost more than it saves).
+const PAR_MIN_ELEMS: usize = 1 << 15;
+
+/// One fused update over a chunk: `(weights, gradients, state buffers)`, all the same length.
+pub(crate) type ChunkUpdate<'a, T> = dyn Fn(&mut [T], &[T], &mut [&mut [T]]) + Sync + 'a;
+
+/// Calls `update` on matching chunks of `w`, `g` and every buffer in `bufs` (all of the same
+/// length). Large tensors are split into up to two chunks per thread and run in parallel;
+/// each element is visited exactly once, so the result does not depend on the split.
+pub(crate) fn for_chunks<T: Send + Sync>(
+    w: &mut [T],
+    g: &[T],
+    bufs: &mut [&mut [T]],
+    update: &ChunkUpdate<'_, T>,
+) {
+    debug_assert!(g.len() == w.len() && bufs.iter().all(|b| b.len() == w.len()));
+    let threads = num_threads();
+    let pieces = (w.len() / PAR_MIN_ELEMS).clamp(1, 2 * threads);
+    if pieces <= 1 || threads == 1 {
+        update(w, g, bufs);
+        return;
+    }
+    split(w, g, bufs, w.len().div_ceil(pieces), update);
+}
+
+/// Halves the slices until they are at most `chunk` long, running the halves with
+/// `rayon::join`.
+fn split<T: Send + Sync>(
+    w: &mut [T],
+    g: &[T],
+    bufs: &mut [&mut [T]],
+    chunk: usize,
+    update: &ChunkUpdate<'_, T>,
+) {
+    if w.len() <= chunk {
+        update(w, g, bufs);
+        return;
+    }
+    let mid = w.len() / 2;
+    let (w_lo, w_hi) = w.split_at_mut(mid);
+    let (g_lo, g_hi) = g.split_at(mid);
+    let mut lo = Vec::with_capacity(bufs.len());
+    let mut hi = Vec::with_capacity(bufs.len());
+    for b in bufs.iter_mut() {
+        let (l, h) = std::mem::take(b).split_at_mut(mid);
+        lo.push(l);
+        hi.push(h);
+    }
+    rayon::join(
+        || split(w_lo, g_lo, &mut lo, chunk, update),
+        || split(w_hi, g_hi, &mut hi, chunk, update),
+    );
+}
+
+/// A learning rate (or any non-negative rate): finite and `>= 0`.
+pub(crate) fn check_non_negative(what: &'static str, name: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(
+            what,
+            format!("{name} must be a finite number >= 0, got {value}"),
+        ))
+    }
+}
+
+/// A decay rate such as Adam's betas or RMSprop's alpha: in `[0, 1)`.
+pub(crate) fn check_unit_interval(what: &'static str, name: &str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::config(
+            what,
+            format!("{name} must be in [0, 1), got {value}"),
+        ))
+    }
+}
+
+/// A boolean hyperparameter as a state-dict number.
+pub(crate) fn flag(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_element_once() {
+        let n = 5 * PAR_MIN_ELEMS + 17;
+        let mut w = vec![0.0f64; n];
+        let g: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let mut m = vec![1.0f64; n];
+        let mut bufs: Vec<&mut [f64]> = vec![&mut m];
+        for_chunks(&mut w, &g, &mut bufs, &|w, g, bufs| {
+            for ((w, g), m) in w.iter_mut().zip(g).zip(bufs[0].iter_mut()) {
+                *w += g;
+                *m += 1.0;
+            }
+        });
+        assert!(w.iter().enumerate().all(|(i, &x)| x == i as f64));
+        assert!(m.iter().all(|&x| x == 2.0));
+    }
+
+    #[test]
+    fn checks_name_the_value() {
+        let e = check_non_negative("SGD", "lr", -0.1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "SGD: invalid configuration: lr must be a finite number >= 0, got -0.1"
+        );
+        assert!(check_non_negative("SGD", "lr", f64::NAN).is_err());
+        assert!(check_unit_interval("Adam", "beta1", 1.0).is_err());
+        assert!(check_unit_interval("Adam", "beta1", 0.0).is_ok());
+    }
+}
