@@ -6,6 +6,9 @@
 //! compiles to vector instructions. f64 keeps the C library's functions (it serves
 //! reference-precision work, where speed matters less).
 
+// The Cephes coefficients are quoted to the digits they were published with.
+#![allow(clippy::excessive_precision)]
+
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 const EXP_HI: f32 = 88.376_26;
 const EXP_LO: f32 = -87.336_55;
