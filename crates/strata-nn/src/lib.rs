@@ -27,6 +27,7 @@ pub mod layers;
 mod module;
 mod param;
 mod sequential;
+mod summary;
 
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;
@@ -35,3 +36,4 @@ pub use param::{Buffer, Param};
 pub use sequential::Sequential;
 /// `#[derive(Module)]`: see [`Module`].
 pub use strata_derive::Module;
+pub use summary::{summary, summary_with_input, Summary, SummaryExt, SummaryRow};
