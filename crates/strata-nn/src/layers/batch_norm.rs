@@ -273,11 +273,6 @@ macro_rules! batch_norm_layer {
             pub fn num_batches_tracked(&self) -> Option<&Buffer> {
                 self.inner.num_batches_tracked.as_ref()
             }
-
-            /// True in training mode (the default).
-            pub fn is_training(&self) -> bool {
-                self.inner.is_training()
-            }
         }
 
         impl Module for $name {

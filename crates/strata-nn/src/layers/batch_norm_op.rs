@@ -484,7 +484,12 @@ mod tests {
     #[test]
     fn forward_matches_the_definition_on_large_parallel_inputs() {
         // Big enough to take both parallel paths (many rows; few rows with big blocks).
-        for shape in [vec![4096, 24], vec![2, 5, 80, 90], vec![64, 7, 150]] {
+        for shape in [
+            vec![4096, 24],
+            vec![64, 7, 150],
+            vec![1, 3, 200, 200],
+            vec![2, 6, 120, 100],
+        ] {
             let x = Tensor::randn_with(&mut strata_core::Generator::new(1), &shape, DType::F64)
                 .add_scalar(3.0)
                 .unwrap();
@@ -512,18 +517,21 @@ mod tests {
     fn gradcheck_large_input_exercises_the_parallel_backward() {
         // Only the weight and bias (few entries) are checked numerically, through the
         // parallel reduction; the input gradient is checked on small shapes elsewhere.
-        let x = Tensor::randn(&[40, 3, 300]).to_dtype(DType::F64);
-        let w = Tensor::randn(&[3]);
-        let b = Tensor::randn(&[3]);
-        gradcheck(
-            |t| {
-                let out = batch_norm(&x, Some(&t[0]), Some(&t[1]), Statistics::Batch, 1e-5)?;
-                out.output.mul(&out.output)
-            },
-            &[w, b],
-            GradcheckOptions::default(),
-        )
-        .unwrap();
+        // Many rows, and a single row with large blocks.
+        for shape in [[40, 3, 300], [1, 3, 25_000]] {
+            let x = Tensor::randn(&shape).to_dtype(DType::F64);
+            let w = Tensor::randn(&[3]);
+            let b = Tensor::randn(&[3]);
+            gradcheck(
+                |t| {
+                    let out = batch_norm(&x, Some(&t[0]), Some(&t[1]), Statistics::Batch, 1e-5)?;
+                    out.output.mul(&out.output)
+                },
+                &[w, b],
+                GradcheckOptions::default(),
+            )
+            .unwrap();
+        }
     }
 
     #[test]
