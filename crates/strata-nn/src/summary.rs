@@ -8,6 +8,10 @@ use std::fmt;
 use std::rc::Rc;
 use strata_core::{no_grad, DType, Tensor};
 
+/// A module's identity during one pass (see [`hooks::module_key`]).
+type ModuleKey = (usize, &'static str);
+type Call = (ModuleKey, Vec<usize>);
+
 /// One reporting layer call in a [`Summary`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
@@ -72,7 +76,8 @@ pub fn summary(model: &dyn Forward, input_shape: &[usize]) -> Result<Summary> {
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 pub fn summary_with_input(model: &dyn Forward, input: &Tensor) -> Result<Summary> {
-    let calls: Rc<RefCell<Vec<((usize, &'static str), Vec<usize>)>>> = Rc::default();
+    // (layer, output shape) per reported call, in order.
+    let calls: Rc<RefCell<Vec<Call>>> = Rc::default();
     let sink = calls.clone();
     {
         let _mode = EvalMode::enter(model.as_dyn());
@@ -86,7 +91,7 @@ pub fn summary_with_input(model: &dyn Forward, input: &Tensor) -> Result<Summary
     }
 
     // Names and own parameter counts of every module in the tree, by identity.
-    let mut known: HashMap<(usize, &'static str), (String, usize, usize)> = HashMap::new();
+    let mut known: HashMap<ModuleKey, (String, usize, usize)> = HashMap::new();
     walk(
         model.as_dyn(),
         &mut |_, _| {},

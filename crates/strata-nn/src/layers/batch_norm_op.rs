@@ -16,14 +16,10 @@
 //! Both passes run in parallel above a size threshold: over row ranges when there are
 //! enough rows, else over channels (reductions) or `(n, c)` blocks (elementwise).
 
+use super::lanes::{grad_sums, shifted_sums, wide};
 use rayon::prelude::*;
-use strata_core::{num_threads, BackwardOp, DType, Element, FloatElement, Tensor};
-
-/// An element as f64 (`Element::to_f64`, named apart from `num_traits`' fallible one).
-#[inline(always)]
-fn wide<T: Element>(v: T) -> f64 {
-    v.to_f64()
-}
+use std::ops::Range;
+use strata_core::{num_threads, BackwardOp, DType, FloatElement, Tensor};
 
 /// Elements below which the kernels stay on the calling thread.
 const PAR_MIN_ELEMS: usize = 1 << 15;
@@ -152,11 +148,20 @@ fn forward<T: FloatElement>(
         })
         .collect();
     let mut out = vec![T::zero(); blocks.numel()];
-    blocks.for_each_block_mut(&mut out, |c, off, y| {
-        let (m, scale, shift) = coef[c];
-        let n = y.len();
-        for (y, &x) in y.iter_mut().zip(&xs[off..off + n]) {
-            *y = (x - m) * scale + shift;
+    let s = blocks.s;
+    blocks.for_each_run_mut(&mut out, |y, off, channels| {
+        let xr = &xs[off..off + y.len()];
+        let coef = &coef[channels];
+        if s == 1 {
+            for ((y, &x), &(m, scale, shift)) in y.iter_mut().zip(xr).zip(coef) {
+                *y = (x - m) * scale + shift;
+            }
+        } else {
+            for ((yb, xb), &(m, scale, shift)) in y.chunks_mut(s).zip(xr.chunks(s)).zip(coef) {
+                for (y, &x) in yb.iter_mut().zip(xb) {
+                    *y = (x - m) * scale + shift;
+                }
+            }
         }
     });
     drop(xs);
@@ -168,15 +173,25 @@ fn batch_statistics<T: FloatElement>(x: &[T], blocks: Blocks) -> (Vec<f64>, Vec<
     let s = blocks.s;
     // The channel's first value: close enough to the mean that Σd² − (Σd)²/M keeps its digits.
     let shift: Vec<f64> = (0..blocks.c).map(|c| wide(x[c * s])).collect();
-    let sums = blocks.reduce(|c, off| {
-        let k = shift[c];
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in &x[off..off + s] {
-            let d = wide(v) - k;
-            s1 += d;
-            s2 += d * d;
+    let sums = blocks.reduce(|acc, off, channels| {
+        if s == 1 {
+            let row = &x[off..off + channels.len()];
+            for ((a, &v), &k) in acc[channels.clone()]
+                .iter_mut()
+                .zip(row)
+                .zip(&shift[channels])
+            {
+                let d = wide(v) - k;
+                a.0 += d;
+                a.1 += d * d;
+            }
+        } else {
+            for (i, c) in channels.enumerate() {
+                let (p, q) = shifted_sums(&x[off + i * s..off + (i + 1) * s], shift[c]);
+                acc[c].0 += p;
+                acc[c].1 += q;
+            }
         }
-        (s1, s2)
     });
     let m = blocks.per_channel() as f64;
     sums.iter()
@@ -258,15 +273,14 @@ impl BatchNormBackward {
         // Σdy and Σdy·(x − mean) per channel, needed by dw, db and the batch-statistics dx.
         let need_sums = want.dw || want.db || (want.dx && self.batch);
         let sums = if need_sums {
-            blocks.reduce(|c, off| {
-                let m = mean[c];
-                let (mut sg, mut sgx) = (0.0, 0.0);
-                for (&g, &x) in gs[off..off + blocks.s].iter().zip(&xs[off..]) {
-                    let g = wide(g);
-                    sg += g;
-                    sgx += g * (wide(x) - m);
+            let s = blocks.s;
+            blocks.reduce(|acc, off, channels| {
+                for (i, c) in channels.enumerate() {
+                    let o = off + i * s;
+                    let (p, q) = grad_sums(&gs[o..o + s], &xs[o..o + s], mean[c]);
+                    acc[c].0 += p;
+                    acc[c].1 += q;
                 }
-                (sg, sgx)
             })
         } else {
             Vec::new()
@@ -292,11 +306,19 @@ impl BatchNormBackward {
                 })
                 .collect();
             let mut out = vec![T::zero(); blocks.numel()];
-            blocks.for_each_block_mut(&mut out, |c, off, dx| {
-                let (a, e, f, mu) = coef[c];
+            let s = blocks.s;
+            blocks.for_each_run_mut(&mut out, |dx, off, channels| {
                 let n = dx.len();
-                for ((dx, &g), &x) in dx.iter_mut().zip(&gs[off..off + n]).zip(&xs[off..]) {
-                    *dx = a * g - e * (x - mu) - f;
+                let (gr, xr) = (&gs[off..off + n], &xs[off..off + n]);
+                for (((dx, g), x), &(a, e, f, mu)) in dx
+                    .chunks_mut(s)
+                    .zip(gr.chunks(s))
+                    .zip(xr.chunks(s))
+                    .zip(&coef[channels])
+                {
+                    for ((dx, &g), &x) in dx.iter_mut().zip(g).zip(x) {
+                        *dx = a * g - e * (x - mu) - f;
+                    }
                 }
             });
             Some(Tensor::from_vec(out, x.shape())?)
@@ -373,60 +395,48 @@ impl Blocks {
         (self.numel() / PAR_MIN_ELEMS).clamp(1, 2 * threads)
     }
 
-    /// Sums `f(c, offset)` (a pair of partial sums over the block of channel `c` starting at
-    /// `offset`) over all blocks of each channel.
-    fn reduce(&self, f: impl Fn(usize, usize) -> (f64, f64) + Sync) -> Vec<(f64, f64)> {
+    /// Per-channel pairs of sums: `f(acc, offset, channels)` adds the contributions of the
+    /// contiguous run of `channels` of one row, starting at `offset`, into `acc[c]`.
+    fn reduce(&self, f: impl Fn(&mut [(f64, f64)], usize, Range<usize>) + Sync) -> Vec<(f64, f64)> {
         let Blocks { n, c: ch, s } = *self;
-        let rows = |rows: std::ops::Range<usize>| {
+        let run = |rows: Range<usize>, channels: Range<usize>| {
             let mut acc = vec![(0.0, 0.0); ch];
             for i in rows {
-                for (c, a) in acc.iter_mut().enumerate() {
-                    let (p, q) = f(c, (i * ch + c) * s);
-                    a.0 += p;
-                    a.1 += q;
-                }
+                f(&mut acc, (i * ch + channels.start) * s, channels.clone());
             }
             acc
         };
         let tasks = self.tasks();
         if tasks == 1 || self.numel() == 0 {
-            return rows(0..n);
+            return run(0..n, 0..ch);
         }
-        if n >= tasks {
-            let per = n.div_ceil(tasks);
-            (0..tasks)
-                .into_par_iter()
-                .map(|t| rows(t * per..((t + 1) * per).min(n)))
-                .reduce(
-                    || vec![(0.0, 0.0); ch],
-                    |mut a, b| {
-                        for (x, y) in a.iter_mut().zip(b) {
-                            x.0 += y.0;
-                            x.1 += y.1;
-                        }
-                        a
-                    },
-                )
+        // Many rows: split the rows; few rows: split the channels.
+        let ranges: Vec<(Range<usize>, Range<usize>)> = if n >= tasks {
+            split(n, tasks).into_iter().map(|r| (r, 0..ch)).collect()
         } else {
-            // Few rows: one task per channel (range).
-            (0..ch)
-                .into_par_iter()
-                .with_min_len(ch.div_ceil(tasks))
-                .map(|c| {
-                    (0..n).fold((0.0, 0.0), |acc, i| {
-                        let (p, q) = f(c, (i * ch + c) * s);
-                        (acc.0 + p, acc.1 + q)
-                    })
-                })
-                .collect()
-        }
+            split(ch, tasks).into_iter().map(|c| (0..n, c)).collect()
+        };
+        ranges
+            .into_par_iter()
+            .map(|(rows, channels)| run(rows, channels))
+            .reduce(
+                || vec![(0.0, 0.0); ch],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.0 += y.0;
+                        x.1 += y.1;
+                    }
+                    a
+                },
+            )
     }
 
-    /// Calls `f(c, offset, block)` for every block of `out` (laid out like the input).
-    fn for_each_block_mut<T: Send>(
+    /// Calls `f(out_run, offset, channels)` for disjoint contiguous runs covering `out` (laid
+    /// out like the input): whole rows, or single blocks when there are few rows.
+    fn for_each_run_mut<T: Send>(
         &self,
         out: &mut [T],
-        f: impl Fn(usize, usize, &mut [T]) + Sync,
+        f: impl Fn(&mut [T], usize, Range<usize>) + Sync,
     ) {
         let Blocks { n, c: ch, s } = *self;
         let row_len = ch * s;
@@ -435,10 +445,7 @@ impl Blocks {
         }
         let rows = |first: usize, chunk: &mut [T]| {
             for (k, row) in chunk.chunks_mut(row_len).enumerate() {
-                let i = first + k;
-                for (c, block) in row.chunks_mut(s).enumerate() {
-                    f(c, (i * ch + c) * s, block);
-                }
+                f(row, (first + k) * row_len, 0..ch);
             }
         };
         let tasks = self.tasks();
@@ -454,9 +461,18 @@ impl Blocks {
             out.par_chunks_mut(s)
                 .enumerate()
                 .with_min_len(min_blocks)
-                .for_each(|(b, block)| f(b % ch, b * s, block));
+                .for_each(|(b, block)| f(block, b * s, b % ch..b % ch + 1));
         }
     }
+}
+
+/// `0..len` cut into at most `parts` nearly equal non-empty ranges.
+fn split(len: usize, parts: usize) -> Vec<Range<usize>> {
+    let per = len.div_ceil(parts.max(1)).max(1);
+    (0..len)
+        .step_by(per)
+        .map(|start| start..(start + per).min(len))
+        .collect()
 }
 
 #[cfg(test)]

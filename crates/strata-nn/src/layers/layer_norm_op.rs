@@ -11,14 +11,9 @@
 //! Rows run in parallel above a size threshold; the `dw`/`db` column sums are accumulated
 //! per task and added at the end.
 
+use super::lanes::{grad_sums, shifted_sums, wide};
 use rayon::prelude::*;
-use strata_core::{num_threads, BackwardOp, DType, Element, FloatElement, Tensor};
-
-/// An element as f64 (`Element::to_f64`, named apart from `num_traits`' fallible one).
-#[inline(always)]
-fn wide<T: Element>(v: T) -> f64 {
-    v.to_f64()
-}
+use strata_core::{num_threads, BackwardOp, DType, FloatElement, Tensor};
 
 /// Elements below which the kernels stay on the calling thread.
 const PAR_MIN_ELEMS: usize = 1 << 15;
@@ -98,26 +93,27 @@ fn forward<T: FloatElement>(
     let xs = x.read::<T>()?;
     let ws = w.map(|t| t.read::<T>()).transpose()?;
     let bs = b.map(|t| t.read::<T>()).transpose()?;
-    let (ws, bs) = (ws.as_deref(), bs.as_deref());
-    let rows = if d == 0 { 0 } else { xs.len() / d };
+    // Without affine parameters: scale 1, shift 0 (one loop for all cases).
+    let (ones, zeros) = (
+        affine_default(ws.is_none(), d, 1.0),
+        affine_default(bs.is_none(), d, 0.0),
+    );
+    let ws: &[T] = ws.as_deref().unwrap_or(&ones);
+    let bs: &[T] = bs.as_deref().unwrap_or(&zeros);
+    let rows = xs.len().checked_div(d).unwrap_or(0);
     let mut out = vec![T::zero(); xs.len()];
     let mut stats = vec![(0.0, 0.0); rows];
     let row = |r: usize, y: &mut [T], stat: &mut (f64, f64)| {
         let x = &xs[r * d..(r + 1) * d];
-        let mean = x.iter().map(|&v| wide(v)).sum::<f64>() / d as f64;
-        let var = x.iter().map(|&v| (wide(v) - mean).powi(2)).sum::<f64>() / d as f64;
-        let invstd = 1.0 / (var + eps).sqrt();
+        let k = wide(x[0]);
+        let (s1, s2) = shifted_sums(x, k);
+        let shift = s1 / d as f64;
+        let var = (s2 / d as f64 - shift * shift).max(0.0);
+        let (mean, invstd) = (k + shift, 1.0 / (var + eps).sqrt());
         *stat = (mean, invstd);
         let (m, inv) = (T::from_f64(mean), T::from_f64(invstd));
-        for (j, (y, &v)) in y.iter_mut().zip(x).enumerate() {
-            let mut h = (v - m) * inv;
-            if let Some(w) = ws {
-                h = h * w[j];
-            }
-            if let Some(b) = bs {
-                h = h + b[j];
-            }
-            *y = h;
+        for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(ws).zip(bs) {
+            *y = (x - m) * inv * w + b;
         }
     };
     if rows > 0 {
@@ -134,7 +130,6 @@ fn forward<T: FloatElement>(
                 .for_each(|(r, (y, s))| row(r, y, s));
         }
     }
-    drop((xs, ws, bs));
     Ok((Tensor::from_vec(out, x.shape())?, stats))
 }
 
@@ -190,33 +185,39 @@ impl LayerNormBackward {
         let xs = x.read::<T>()?;
         let gs = grad.read::<T>()?;
         let ws = w.map(|t| t.read::<T>()).transpose()?;
-        let ws = ws.as_deref();
+        let ones = affine_default(ws.is_none(), d, 1.0);
+        let ws: &[T] = ws.as_deref().unwrap_or(&ones);
         let rows = self.stats.len();
         let mut dx = vec![T::zero(); xs.len()];
-        // One row: writes dx and adds dy·x̂ and dy into `acc` = [dw | db].
+        // One row: writes dx and adds dy·x̂ and dy into `acc` = [dw | db | scratch for dy·w].
         let row = |mut acc: Vec<f64>, (r, dxr): (usize, &mut [T])| {
             let (mean, inv) = self.stats[r];
             let x = &xs[r * d..(r + 1) * d];
             let dy = &gs[r * d..(r + 1) * d];
-            let (mut sg, mut sgx) = (0.0, 0.0);
-            for j in 0..d {
-                let xhat = (wide(x[j]) - mean) * inv;
-                let g = wide(dy[j]);
-                acc[j] += g * xhat;
-                acc[d + j] += g;
-                let gw = ws.map_or(g, |w| g * wide(w[j]));
-                sg += gw;
-                sgx += gw * xhat;
+            let (dw, rest) = acc.split_at_mut(d);
+            let (db, gw) = rest.split_at_mut(d);
+            for (((((dw, db), gw), &g), &x), &w) in dw
+                .iter_mut()
+                .zip(db.iter_mut())
+                .zip(gw.iter_mut())
+                .zip(dy)
+                .zip(x)
+                .zip(ws)
+            {
+                let g = wide(g);
+                *dw += g * (wide(x) - mean) * inv;
+                *db += g;
+                *gw = g * wide(w);
             }
-            let (mg, mgx) = (sg / d as f64, sgx / d as f64);
-            for j in 0..d {
-                let xhat = (wide(x[j]) - mean) * inv;
-                let gw = ws.map_or(wide(dy[j]), |w| wide(dy[j]) * wide(w[j]));
-                dxr[j] = T::from_f64(inv * (gw - mg - xhat * mgx));
+            let (sg, sgx) = grad_sums(gw, x, mean);
+            let (mg, mgx) = (sg / d as f64, sgx * inv / d as f64);
+            for ((dx, &g), &x) in dxr.iter_mut().zip(gw.iter()).zip(x) {
+                let xhat = (wide(x) - mean) * inv;
+                *dx = T::from_f64(inv * (g - mg - xhat * mgx));
             }
             acc
         };
-        let zero = || vec![0.0; 2 * d];
+        let zero = || vec![0.0; 3 * d];
         let acc = if rows == 0 {
             zero()
         } else {
@@ -234,9 +235,18 @@ impl LayerNormBackward {
                     })
             }
         };
-        drop((xs, gs, ws));
-        let (dw, db) = acc.split_at(d);
+        let (dw, db) = (&acc[..d], &acc[d..2 * d]);
         Ok((Tensor::from_vec(dx, x.shape())?, dw.to_vec(), db.to_vec()))
+    }
+}
+
+/// `d` copies of `value` when `needed` (the stand-in for an absent weight or bias), else
+/// nothing.
+fn affine_default<T: FloatElement>(needed: bool, d: usize, value: f64) -> Vec<T> {
+    if needed {
+        vec![T::from_f64(value); d]
+    } else {
+        Vec::new()
     }
 }
 

@@ -6,6 +6,7 @@ mod batch_norm_op;
 mod dropout;
 mod flatten;
 mod identity;
+mod lanes;
 mod layer_norm;
 mod layer_norm_op;
 mod linear;
