@@ -135,8 +135,9 @@ impl BatchNorm {
             return Err(Error::Input {
                 layer: layer.to_string(),
                 expected: format!(
-                    "a {} input like its parameters (convert with to_dtype)",
-                    self.config.dtype
+                    "{} input like its parameters, not {} (convert with to_dtype)",
+                    self.config.dtype,
+                    input.dtype()
                 ),
                 got: input.shape().into(),
             });

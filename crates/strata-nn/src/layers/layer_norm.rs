@@ -143,8 +143,9 @@ impl Forward for LayerNorm {
             return Err(Error::Input {
                 layer: self.name(),
                 expected: format!(
-                    "a {} input like its parameters (convert with to_dtype)",
-                    self.config.dtype
+                    "{} input like its parameters, not {} (convert with to_dtype)",
+                    self.config.dtype,
+                    input.dtype()
                 ),
                 got: input.shape().into(),
             });
