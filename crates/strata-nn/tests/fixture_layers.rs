@@ -3,8 +3,8 @@
 
 use strata_core::{DType, Tensor};
 use strata_nn::{
-    BatchNorm1d, BatchNorm2d, BatchNormConfig, Forward, LayerNorm, LayerNormConfig, Linear,
-    ModuleExt, Param,
+    BatchNorm1d, BatchNorm2d, BatchNormConfig, Embedding, Forward, LayerNorm, LayerNormConfig,
+    Linear, ModuleExt, Param,
 };
 use strata_testutil::{assert_close, Fixture, F32_ATOL, F32_RTOL, F64_ATOL, F64_RTOL};
 
@@ -176,5 +176,25 @@ fn layernorm_matches_pytorch() {
         let ln = LayerNorm::with_config(&shape, cfg).unwrap();
         ln.load_state_dict(&fx.with_prefix("param."), true).unwrap();
         check_forward_backward(&fx, &ln, dtype);
+    }
+}
+#[test]
+fn embedding_matches_pytorch() {
+    let fx = Fixture::load("embedding");
+    for dtype in DTYPES {
+        let emb = Embedding::from_weight(get(&fx, "param.weight", dtype), None).unwrap();
+        assert_eq!(emb.num_embeddings(), fx.cfg_usize("num"));
+        assert_eq!(emb.embedding_dim(), fx.cfg_usize("dim"));
+        let (rtol, atol) = tolerances(dtype);
+        let y = emb.forward(&fx.get("indices")).unwrap();
+        assert_close(&y, &fx.get("out"), rtol, atol, "embedding out");
+        let grads = y.backward_with(&get(&fx, "grad_out", dtype)).unwrap();
+        assert_close(
+            emb.weight().grad(&grads).unwrap(),
+            &fx.get("grad.weight"),
+            rtol,
+            atol,
+            "embedding grad.weight",
+        );
     }
 }

@@ -354,3 +354,26 @@ fn learnable_activations_train_towards_a_target() {
         assert!((a - b).abs() < 0.3, "{after:?}");
     }
 }
+
+#[test]
+fn embedding_table_gradient_through_the_module() {
+    let emb = strata_nn::Embedding::from_weight(randn(&[6, 3], 12), None).unwrap();
+    let ids = Tensor::from_vec(vec![5i64, 0, 5, 2, 2, 2, 1, 0], &[2, 2, 2]).unwrap();
+    check_param_gradient(&emb, emb.weight(), &ids, "Embedding");
+    // With padding, the padding row's gradient is zero and the others are unchanged.
+    let padded = strata_nn::Embedding::from_weight(randn(&[6, 3], 12), Some(2)).unwrap();
+    let y = padded.forward(&ids).unwrap();
+    let g = padded
+        .weight()
+        .grad(&y.sum_all().unwrap().backward().unwrap())
+        .unwrap()
+        .to_vec::<f64>()
+        .unwrap();
+    assert_eq!(
+        g,
+        [
+            2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 2.0,
+            2.0
+        ]
+    );
+}

@@ -4,6 +4,7 @@ mod activation;
 mod batch_norm;
 mod batch_norm_op;
 mod dropout;
+mod embedding;
 mod flatten;
 mod identity;
 mod lanes;
@@ -19,6 +20,7 @@ pub use activation::{
 };
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use identity::Identity;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
