@@ -31,6 +31,7 @@ mod param;
 pub mod regularize;
 pub mod schedule;
 mod sequential;
+mod summary;
 
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;
@@ -40,3 +41,4 @@ pub use param::{Buffer, Param};
 pub use sequential::Sequential;
 /// `#[derive(Module)]`: see [`Module`].
 pub use strata_derive::Module;
+pub use summary::{summary, summary_with_input, Summary, SummaryExt, SummaryRow};

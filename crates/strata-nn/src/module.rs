@@ -52,6 +52,13 @@ pub trait Module: Send + Sync {
     /// [`ModuleExt::train`] / [`ModuleExt::eval`]). Dropout and BatchNorm override it.
     fn set_training(&self, _training: bool) {}
 
+    /// This module's own train/eval mode: `Some(true)` in training, `Some(false)` in
+    /// evaluation, `None` for modules that behave the same in both (the default). Lets
+    /// tools such as [`crate::summary`] switch to evaluation and restore the mode after.
+    fn is_training(&self) -> Option<bool> {
+        None
+    }
+
     /// Hyperparameters for summaries and `Debug`, e.g. `"in=784, out=10, bias=true"`.
     fn extra_repr(&self) -> String {
         String::new()

@@ -53,6 +53,10 @@ impl Module for Dropout {
         self.training.store(training, Ordering::Relaxed);
     }
 
+    fn is_training(&self) -> Option<bool> {
+        Some(self.training.load(Ordering::Relaxed))
+    }
+
     fn extra_repr(&self) -> String {
         format!("p={}", self.p)
     }
@@ -61,6 +65,8 @@ impl Module for Dropout {
 impl Forward for Dropout {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
         if !self.training.load(Ordering::Relaxed) || self.p == 0.0 {
+            // Still reported, so that summaries list the layer in evaluation mode too.
+            hooks::emit(self, input);
             return Ok(input.clone());
         }
         let keep = 1.0 - self.p;

@@ -1,12 +1,29 @@
 //! Layers. One file per layer (or family), each with its tests.
 
 mod activation;
+mod batch_norm;
+mod batch_norm_op;
 mod dropout;
+mod embedding;
+mod flatten;
+mod identity;
+mod lanes;
+mod layer_norm;
+mod layer_norm_op;
 mod linear;
+mod prelu;
+mod swish;
 
 pub use activation::{
     GELUTanh, Hardtanh, LeakyReLU, Mish, ReLU, SiLU, Sigmoid, Softplus, Softsign, Tanh, ELU, GELU,
     SELU,
 };
+pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use flatten::Flatten;
+pub use identity::Identity;
+pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::Linear;
+pub use prelu::PReLU;
+pub use swish::Swish;
