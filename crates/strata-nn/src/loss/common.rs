@@ -50,12 +50,13 @@ pub(crate) fn expect_same_shape(op: &'static str, input: &Tensor, target: &Tenso
     }))
 }
 
-/// A shape error: `got` is the offending shape, `expected` says what was wanted.
+/// A shape error: `got` is the offending shape, `expected` says what was wanted
+/// ("`op`: got shape [5], expected ...").
 pub(crate) fn shape_error(op: &'static str, got: &[usize], expected: String) -> crate::Error {
     tensor_error(strata_core::Error::Shape {
         op,
         got: got.into(),
-        expected,
+        expected: format!("expected {expected}"),
     })
 }
 

@@ -147,7 +147,10 @@ impl CrossEntropyLoss {
         }
         let rows = class_rows(OP, input)?;
         let weights = class_weights(OP, self.weight.as_ref(), input.shape(), rows.classes)?;
-        if target.dtype().is_float() {
+        // A float target of the input's shape holds probabilities; one of the per-sample
+        // shape is class indices of the wrong dtype (reported by `class_indices`).
+        let float = target.dtype().is_float();
+        if float && target.shape() != rows.sample_shape.as_slice() {
             return self.forward_probabilities(input, target, rows, weights);
         }
         let targets = class_indices(OP, target, input.shape(), &rows, self.ignore_index)?;
