@@ -172,6 +172,57 @@ pub(crate) fn par_chunks<T: Send>(
         .for_each(|(k, chunk)| f(k * per_chunk, chunk));
 }
 
+/// `out[i] = f(i, a[i], b[i])` for every `i` (equal lengths), in parallel above the size
+/// threshold. The slices are walked by iterators, without bounds checks, so a loss that
+/// ignores `i` compiles to a vector loop.
+pub(crate) fn par_map2<T: Copy + Send + Sync>(
+    out: &mut [T],
+    a: &[T],
+    b: &[T],
+    cost_per_item: usize,
+    f: impl Fn(usize, T, T) -> T + Sync,
+) {
+    par_chunks(out, 1, cost_per_item, |start, chunk| {
+        let span = start..start + chunk.len();
+        let (a, b) = (&a[span.clone()], &b[span]);
+        for (k, ((o, &x), &y)) in chunk.iter_mut().zip(a).zip(b).enumerate() {
+            *o = f(start + k, x, y);
+        }
+    });
+}
+
+/// `Σ f(i, a[i], b[i])` over equal-length slices, in f64, in parallel above the size
+/// threshold; each task adds into eight independent accumulators (a single running sum
+/// would be a chain of dependent additions).
+pub(crate) fn par_sum2<T: Copy + Sync>(
+    a: &[T],
+    b: &[T],
+    cost_per_item: usize,
+    f: impl Fn(usize, T, T) -> f64 + Sync,
+) -> f64 {
+    const LANES: usize = 8;
+    par_sum(a.len(), cost_per_item, |range| {
+        let start = range.start;
+        let (a, b) = (&a[range.clone()], &b[range]);
+        let mut acc = [0.0f64; LANES];
+        let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let done = a.len() - ca.remainder().len();
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (j, (xa, xb)) in ca.zip(cb).enumerate() {
+            for (k, ((s, &x), &y)) in acc.iter_mut().zip(xa).zip(xb).enumerate() {
+                *s += f(start + j * LANES + k, x, y);
+            }
+        }
+        let rest: f64 = ra
+            .iter()
+            .zip(rb)
+            .enumerate()
+            .map(|(k, (&x, &y))| f(start + done + k, x, y))
+            .sum();
+        acc.iter().sum::<f64>() + rest
+    })
+}
+
 /// `f(range)` summed over `0..n` split into ranges, in parallel when the work is large.
 /// The partial sums are added in a fixed order, so the result does not depend on timing.
 pub(crate) fn par_sum(

@@ -17,9 +17,10 @@ use super::class_target::{
     DEFAULT_IGNORE_INDEX,
 };
 use super::common::{expect_same_dtype, f64_of, par_chunks, shape_error, with_float_type, OutGrad};
+use super::fast_exp::{lane_max, lane_sum, lane_sum2, SoftmaxFloat};
 use super::Reduction;
 use crate::{Error, Result};
-use strata_core::{BackwardOp, FloatElement, Tensor};
+use strata_core::{BackwardOp, Tensor};
 
 const OP: &str = "cross_entropy";
 
@@ -209,7 +210,7 @@ struct Setup<T> {
     total_weight: T,
 }
 
-impl<T: FloatElement> Setup<T> {
+impl<T: SoftmaxFloat> Setup<T> {
     fn new(classes: usize, eps: f64, weights: Option<Vec<f64>>) -> Self {
         let total: f64 = weights.as_ref().map_or(classes as f64, |w| w.iter().sum());
         Setup {
@@ -230,6 +231,12 @@ impl<T: FloatElement> Setup<T> {
     fn spread(&self) -> T {
         self.eps / T::from_f64(self.classes as f64)
     }
+
+    /// A target probability mixed with the uniform distribution: `(1 - ε) t + ε / C`.
+    #[inline(always)]
+    fn smoothed(&self, t: T) -> T {
+        (T::one() - self.eps) * t + self.spread()
+    }
 }
 
 /// Per-row statistics kept for the backward pass: the row maximum and `ln Σ e^(x - max)`,
@@ -240,51 +247,51 @@ struct RowStats<T> {
     ln_sum: T,
 }
 
+/// The row's statistics: its maximum and `ln Σ e^(x - max)`.
 #[inline(always)]
-fn row_max<T: FloatElement>(x: &[T]) -> T {
-    x.iter().fold(T::neg_infinity(), |a, &b| a.max(b))
+fn row_stats<T: SoftmaxFloat>(x: &[T]) -> RowStats<T> {
+    let max = lane_max(x);
+    let sum = lane_sum(x, |v| (v - max).softmax_exp());
+    RowStats {
+        max,
+        ln_sum: sum.ln(),
+    }
 }
 
 /// Loss and statistics of one row with class-index target `target`.
 #[inline]
-fn index_row<T: FloatElement>(x: &[T], target: Option<usize>, s: &Setup<T>) -> (T, RowStats<T>) {
-    let max = row_max(x);
-    let mut sum = T::zero();
-    // Σ_c w[c] (max - x[c]): the smoothing term, accumulated in the same sweep.
-    let mut smooth = T::zero();
-    let smoothing = s.eps > T::zero() && target.is_some();
-    match (&s.weights, smoothing) {
-        (_, false) => x.iter().for_each(|&v| sum += (v - max).exp()),
-        (None, true) => x.iter().for_each(|&v| {
-            sum += (v - max).exp();
-            smooth += max - v;
-        }),
-        (Some(w), true) => x.iter().zip(w).for_each(|(&v, &wc)| {
-            sum += (v - max).exp();
-            smooth += wc * (max - v);
-        }),
-    }
-    let stats = RowStats {
-        max,
-        ln_sum: sum.ln(),
-    };
+fn index_row<T: SoftmaxFloat>(x: &[T], target: Option<usize>, s: &Setup<T>) -> (T, RowStats<T>) {
+    let stats = row_stats(x);
     let Some(y) = target else {
         return (T::zero(), stats);
     };
+    let RowStats { max, ln_sum } = stats;
     // lse - x[y], written so that no large numbers cancel.
-    let nll = s.weight(y) * ((max - x[y]) + stats.ln_sum);
-    let loss = if smoothing {
-        let uniform = smooth + s.total_weight * stats.ln_sum;
-        (T::one() - s.eps) * nll + s.spread() * uniform
-    } else {
-        nll
+    let nll = s.weight(y) * ((max - x[y]) + ln_sum);
+    if s.eps == T::zero() {
+        return (nll, stats);
+    }
+    // Σ_c w[c] (lse - x[c]) = Σ_c w[c] (max - x[c]) + W ln_sum
+    let spread = match &s.weights {
+        None => lane_sum(x, |v| max - v),
+        Some(w) => lane_sum2(x, w, |v, wc| wc * (max - v)),
     };
-    (loss, stats)
+    let uniform = spread + s.total_weight * ln_sum;
+    ((T::one() - s.eps) * nll + s.spread() * uniform, stats)
+}
+
+/// `out[c] = softmax(x)[c] · a` for a row with statistics `stats`.
+#[inline(always)]
+fn write_scaled_softmax<T: SoftmaxFloat>(x: &[T], stats: RowStats<T>, a: T, out: &mut [T]) {
+    let RowStats { max, ln_sum } = stats;
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = ((v - max) - ln_sum).softmax_exp() * a;
+    }
 }
 
 /// Gradient of one row's loss times `scale`, written to `out`.
 #[inline]
-fn index_row_grad<T: FloatElement>(
+fn index_row_grad<T: SoftmaxFloat>(
     x: &[T],
     target: Option<usize>,
     stats: RowStats<T>,
@@ -298,28 +305,21 @@ fn index_row_grad<T: FloatElement>(
     };
     let keep = T::one() - s.eps;
     let wy = s.weight(y);
-    // softmax · a - b[c], then the target class loses scale (1 - ε) w[y].
+    // softmax · a - b w[c], then the target class loses scale (1 - ε) w[y].
     let a = scale * (keep * wy + s.spread() * s.total_weight);
-    let RowStats { max, ln_sum } = stats;
-    let p = |v: T| ((v - max) - ln_sum).exp();
+    write_scaled_softmax(x, stats, a, out);
     if s.eps > T::zero() {
         let b = scale * s.spread();
         match &s.weights {
-            None => out.iter_mut().zip(x).for_each(|(o, &v)| *o = p(v) * a - b),
-            Some(w) => out
-                .iter_mut()
-                .zip(x)
-                .zip(w)
-                .for_each(|((o, &v), &wc)| *o = p(v) * a - b * wc),
+            None => out.iter_mut().for_each(|o| *o -= b),
+            Some(w) => out.iter_mut().zip(w).for_each(|(o, &wc)| *o -= b * wc),
         }
-    } else {
-        out.iter_mut().zip(x).for_each(|(o, &v)| *o = p(v) * a);
     }
     out[y] -= scale * keep * wy;
 }
 
 /// The reduced (or per-sample) loss tensor from per-row losses.
-fn reduce<T: FloatElement>(
+fn reduce<T: SoftmaxFloat>(
     losses: Vec<T>,
     reduction: Reduction,
     sample_shape: &[usize],
@@ -335,7 +335,7 @@ fn reduce<T: FloatElement>(
     })
 }
 
-fn index_loss<T: FloatElement>(
+fn index_loss<T: SoftmaxFloat>(
     rows: ClassRows,
     targets: Vec<Option<usize>>,
     setup: Setup<T>,
@@ -372,7 +372,7 @@ struct IndexBackward<T> {
     denominator: f64,
 }
 
-impl<T: FloatElement> BackwardOp for IndexBackward<T> {
+impl<T: SoftmaxFloat> BackwardOp for IndexBackward<T> {
     fn name(&self) -> &'static str {
         OP
     }
@@ -404,23 +404,29 @@ impl<T: FloatElement> BackwardOp for IndexBackward<T> {
 
 /// Loss and statistics of one row against probabilities `t`.
 #[inline]
-fn probability_row<T: FloatElement>(x: &[T], t: &[T], s: &Setup<T>) -> (T, RowStats<T>) {
-    let max = row_max(x);
-    let (keep, spread) = (T::one() - s.eps, s.spread());
-    let mut sum = T::zero();
-    // Σ_c q[c] (max - x[c]) and Σ_c q[c], with q = w · smoothed target.
-    let (mut spread_sum, mut mass) = (T::zero(), T::zero());
-    for (c, (&v, &tc)) in x.iter().zip(t).enumerate() {
-        sum += (v - max).exp();
-        let q = s.weight(c) * (keep * tc + spread);
-        spread_sum += q * (max - v);
-        mass += q;
-    }
-    let ln_sum = sum.ln();
-    (spread_sum + mass * ln_sum, RowStats { max, ln_sum })
+fn probability_row<T: SoftmaxFloat>(x: &[T], t: &[T], s: &Setup<T>) -> (T, RowStats<T>) {
+    let stats = row_stats(x);
+    let max = stats.max;
+    // Σ_c q[c] (lse - x[c]) = Σ_c q[c] (max - x[c]) + (Σ_c q[c]) ln_sum, where
+    // q = w · smoothed target.
+    let (spread_sum, mass) = match &s.weights {
+        None => {
+            let (keep, spread) = (T::one() - s.eps, s.spread());
+            (
+                lane_sum2(x, t, |v, tc| (keep * tc + spread) * (max - v)),
+                lane_sum(t, |tc| keep * tc + spread),
+            )
+        }
+        Some(_) => {
+            let q = |c: usize| s.weight(c) * s.smoothed(t[c]);
+            let spread_sum = x.iter().enumerate().map(|(c, &v)| q(c) * (max - v)).sum();
+            (spread_sum, (0..x.len()).map(q).sum())
+        }
+    };
+    (spread_sum + mass * stats.ln_sum, stats)
 }
 
-fn probability_loss<T: FloatElement>(
+fn probability_loss<T: SoftmaxFloat>(
     rows: ClassRows,
     target_rows: Tensor,
     setup: Setup<T>,
@@ -458,7 +464,7 @@ struct ProbabilityBackward<T> {
     reduction: Reduction,
 }
 
-impl<T: FloatElement> BackwardOp for ProbabilityBackward<T> {
+impl<T: SoftmaxFloat> BackwardOp for ProbabilityBackward<T> {
     fn name(&self) -> &'static str {
         OP
     }
@@ -477,7 +483,7 @@ impl<T: FloatElement> BackwardOp for ProbabilityBackward<T> {
         }
         let g = OutGrad::<T>::new(grad, self.reduction, self.stats.len() as f64)?;
         let (x, t) = (rows.read::<T>()?, target.read::<T>()?);
-        let (keep, spread) = (T::one() - s.eps, s.spread());
+        let keep = T::one() - s.eps;
         let sweep = |f: &RowGrad<T>| -> strata_core::Result<Tensor> {
             let mut out = vec![T::zero(); rows.numel()];
             par_chunks(&mut out, c, 2 * c, |start, chunk| {
@@ -492,11 +498,11 @@ impl<T: FloatElement> BackwardOp for ProbabilityBackward<T> {
         // d/dx[c] = softmax[c] Σ_k q[k] - q[c]
         let grad_input = if rows.requires_grad() {
             Some(sweep(&|x, t, st, scale, out| {
-                let q = |c: usize| s.weight(c) * (keep * t[c] + spread);
+                let q = |c: usize| s.weight(c) * s.smoothed(t[c]);
                 let mass: T = (0..x.len()).map(q).sum();
+                write_scaled_softmax(x, st, scale * mass, out);
                 for (c, o) in out.iter_mut().enumerate() {
-                    let p = ((x[c] - st.max) - st.ln_sum).exp();
-                    *o = scale * (p * mass - q(c));
+                    *o -= scale * q(c);
                 }
             })?)
         } else {

@@ -3,7 +3,7 @@
 //! optional broadcast weights, reduced in the same pass.
 
 use super::common::{
-    expect_float, expect_same_dtype, expect_same_shape, f64_of, par_chunks, par_sum, to_core,
+    expect_float, expect_same_dtype, expect_same_shape, f64_of, par_map2, par_sum2, to_core,
     with_float_type, Broadcast, OutGrad,
 };
 use super::Reduction;
@@ -78,6 +78,32 @@ fn factors<T: FloatElement>(op: &'static str, w: &Weights, shape: &[usize]) -> R
     Ok((weight, pos_weight))
 }
 
+/// Runs `$body` with `$w` and `$p` bound to closures giving the weight and the pos_weight
+/// of element `i`: the constant 1 where absent, so the common unweighted loop carries no
+/// per-element branch or index arithmetic.
+macro_rules! with_factors {
+    ($weight:expr, $pos_weight:expr, |$w:ident, $p:ident| $body:expr) => {
+        match ($weight, $pos_weight) {
+            (None, None) => {
+                let ($w, $p) = (|_: usize| T::one(), |_: usize| T::one());
+                $body
+            }
+            (Some(wb), None) => {
+                let ($w, $p) = (|i: usize| wb.at(i), |_: usize| T::one());
+                $body
+            }
+            (None, Some(pb)) => {
+                let ($w, $p) = (|_: usize| T::one(), |i: usize| pb.at(i));
+                $body
+            }
+            (Some(wb), Some(pb)) => {
+                let ($w, $p) = (|i: usize| wb.at(i), |i: usize| pb.at(i));
+                $body
+            }
+        }
+    };
+}
+
 fn forward<T: FloatElement, L: PointwiseLoss>(
     loss: L,
     x: &Tensor,
@@ -89,31 +115,29 @@ fn forward<T: FloatElement, L: PointwiseLoss>(
     let (xs, ts) = (x.read::<T>()?, t.read::<T>()?);
     let (xs, ts) = (&*xs, &*ts);
     let n = xs.len();
-    let element = |i: usize| -> T {
-        let p = pos_weight.as_ref().map_or(T::one(), |b| b.at(i));
-        let v = loss.value(xs[i], ts[i], p);
-        weight.as_ref().map_or(v, |b| v * b.at(i))
-    };
-    Ok(match reduction {
-        Reduction::None => {
-            let mut out = vec![T::zero(); n];
-            par_chunks(&mut out, 1, COST, |start, chunk| {
-                for (k, o) in chunk.iter_mut().enumerate() {
-                    *o = element(start + k);
+    Ok(with_factors!(
+        weight.as_ref(),
+        pos_weight.as_ref(),
+        |w, p| {
+            let element = |i: usize, x: T, t: T| loss.value(x, t, p(i)) * w(i);
+            match reduction {
+                Reduction::None => {
+                    let mut out = vec![T::zero(); n];
+                    par_map2(&mut out, xs, ts, COST, element);
+                    Tensor::from_vec(out, x.shape())?
                 }
-            });
-            Tensor::from_vec(out, x.shape())?
+                Reduction::Sum | Reduction::Mean => {
+                    let total = par_sum2(xs, ts, COST, |i, x, t| f64_of(element(i, x, t)));
+                    let value = if reduction == Reduction::Mean {
+                        total / n as f64
+                    } else {
+                        total
+                    };
+                    Tensor::scalar(T::from_f64(value))
+                }
+            }
         }
-        Reduction::Sum | Reduction::Mean => {
-            let total = par_sum(n, COST, |range| range.map(|i| f64_of(element(i))).sum());
-            let value = if reduction == Reduction::Mean {
-                total / n as f64
-            } else {
-                total
-            };
-            Tensor::scalar(T::from_f64(value))
-        }
-    })
+    ))
 }
 
 struct PointwiseBackward<L> {
@@ -149,19 +173,22 @@ impl<L: PointwiseLoss> PointwiseBackward<L> {
         let g = OutGrad::<T>::new(grad, self.reduction, x.numel() as f64)?;
         let (xs, ts) = (x.read::<T>()?, t.read::<T>()?);
         let (xs, ts) = (&*xs, &*ts);
-        // The factor of element i: upstream gradient times weight.
-        let factor = |i: usize| -> T {
-            let gi = g.at(i);
-            weight.as_ref().map_or(gi, |b| gi * b.at(i))
-        };
-        let partial = |which_target: bool| -> Result<Tensor> {
+        // grad[i] = g[i] · w[i] · ∂l/∂(x or t), specialised on the factors present and on
+        // whether the upstream gradient is one number or one per element.
+        let partial = |of_target: bool| -> Result<Tensor> {
             let mut out = vec![T::zero(); xs.len()];
-            par_chunks(&mut out, 1, COST, |start, chunk| {
-                for (k, o) in chunk.iter_mut().enumerate() {
-                    let i = start + k;
-                    let p = pos_weight.as_ref().map_or(T::one(), |b| b.at(i));
-                    let (dx, dt) = loss.grads(xs[i], ts[i], p);
-                    *o = factor(i) * if which_target { dt } else { dx };
+            with_factors!(weight.as_ref(), pos_weight.as_ref(), |w, p| {
+                let d = |i: usize, x: T, t: T| {
+                    let (dx, dt) = loss.grads(x, t, p(i));
+                    w(i) * if of_target { dt } else { dx }
+                };
+                match &g {
+                    OutGrad::Scalar(g) => {
+                        par_map2(&mut out, xs, ts, COST, |i, x, t| *g * d(i, x, t))
+                    }
+                    OutGrad::PerElement(g) => {
+                        par_map2(&mut out, xs, ts, COST, |i, x, t| g[i] * d(i, x, t))
+                    }
                 }
             });
             Ok(Tensor::from_vec(out, x.shape())?)
