@@ -148,8 +148,9 @@ impl CrossEntropyLoss {
         }
         let rows = class_rows(OP, input)?;
         let weights = class_weights(OP, self.weight.as_ref(), input.shape(), rows.classes)?;
-        // A float target of the input's shape holds probabilities; one of the per-sample
-        // shape is class indices of the wrong dtype (reported by `class_indices`).
+        // A float target holds class probabilities (its shape is checked there), unless it
+        // has the per-sample shape: then it is class indices of the wrong dtype, which
+        // `class_indices` reports.
         let float = target.dtype().is_float();
         if float && target.shape() != rows.sample_shape.as_slice() {
             return self.forward_probabilities(input, target, rows, weights);
