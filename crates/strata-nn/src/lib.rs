@@ -25,6 +25,7 @@ mod error;
 pub mod hooks;
 pub mod init;
 pub mod layers;
+pub mod loss;
 mod module;
 pub mod optim;
 mod param;
@@ -35,6 +36,11 @@ mod summary;
 
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;
+pub use loss::{
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
+    mse_loss, nll_loss, smooth_l1_loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
+    L1Loss, MSELoss, NLLLoss, Reduction, SmoothL1Loss,
+};
 pub use module::{parameters_of, walk, Forward, LoadReport, Module, ModuleExt, Visit, Visitor};
 pub use optim::{Adagrad, Adam, AdamW, Optimizer, ParamGroup, RMSprop, SGD};
 pub use param::{Buffer, Param};
