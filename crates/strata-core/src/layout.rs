@@ -155,8 +155,11 @@ impl Layout {
     }
 
     /// True when the elements are laid out row-major without gaps (dims of size 1 may have
-    /// any stride).
+    /// any stride; a tensor without elements is contiguous).
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true;
+        }
         let mut expected = 1;
         for (&s, &st) in self.shape.iter().zip(&self.strides).rev() {
             if s != 1 && st != expected {
