@@ -239,7 +239,8 @@ impl Layout {
     pub(crate) fn narrow(&self, dim: usize, start: usize, len: usize) -> Layout {
         let mut shape = self.shape.clone();
         shape[dim] = len;
-        let offset = if len == 0 {
+        // An empty result keeps the offset: past the end of an empty buffer is out of range.
+        let offset = if len == 0 || self.shape.contains(&0) {
             self.offset
         } else {
             self.offset + start * self.strides[dim]
