@@ -103,9 +103,9 @@ impl Tensor {
     ///
     /// ```
     /// use strata_core::Tensor;
-    /// let t = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 0.0, 0.0], &[2, 3])?;
-    /// assert_eq!(t.var(&[1], 1, false)?.to_vec::<f64>()?, vec![1.0, 4.0 / 3.0]);
-    /// assert_eq!(t.var(&[0], 0, true)?.to_vec::<f64>()?, vec![2.25, 1.0, 2.25]);
+    /// let t = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 2.0, 4.0, 6.0], &[2, 3])?;
+    /// assert_eq!(t.var(&[1], 1, false)?.to_vec::<f64>()?, vec![1.0, 4.0]);
+    /// assert_eq!(t.var(&[0], 0, true)?.to_vec::<f64>()?, vec![0.25, 1.0, 2.25]);
     /// # Ok::<(), strata_core::Error>(())
     /// ```
     pub fn var<D: Dim>(&self, dims: &[D], correction: usize, keepdim: bool) -> Result<Tensor> {
