@@ -155,8 +155,11 @@ impl Layout {
     }
 
     /// True when the elements are laid out row-major without gaps (dims of size 1 may have
-    /// any stride).
+    /// any stride; a tensor without elements is contiguous).
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true;
+        }
         let mut expected = 1;
         for (&s, &st) in self.shape.iter().zip(&self.strides).rev() {
             if s != 1 && st != expected {
@@ -236,7 +239,8 @@ impl Layout {
     pub(crate) fn narrow(&self, dim: usize, start: usize, len: usize) -> Layout {
         let mut shape = self.shape.clone();
         shape[dim] = len;
-        let offset = if len == 0 {
+        // An empty result keeps the offset: past the end of an empty buffer is out of range.
+        let offset = if len == 0 || self.shape.contains(&0) {
             self.offset
         } else {
             self.offset + start * self.strides[dim]

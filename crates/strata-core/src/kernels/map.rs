@@ -284,6 +284,10 @@ pub(crate) fn assign<T: Copy + Send + Sync>(
     let walk = Walk::<2>::new(shape, [dst_strides, src_strides], [dst_offset, src_offset]);
     let [sd, ss] = walk.inner_strides;
     let n = walk.inner;
+    if n == 0 {
+        // An empty shape: the run offsets may point past the (empty) buffers.
+        return;
+    }
     walk.for_runs(0..walk.runs(), |_, [bd, bs]| {
         if sd == 1 && ss == 1 {
             dst[bd..bd + n].copy_from_slice(&src[bs..bs + n]);

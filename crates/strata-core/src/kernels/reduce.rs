@@ -89,6 +89,9 @@ pub(crate) fn map_rows<T: Sync, U: Send>(
 /// (the reduction over leading dims, e.g. a bias gradient, without a transposing copy).
 pub(crate) fn sum_columns<T: FloatElement>(data: &[T], inner: usize) -> Vec<T> {
     let mut out = vec![T::zero(); inner];
+    if inner == 0 {
+        return out;
+    }
     for row in data.chunks_exact(inner) {
         for (o, &v) in out.iter_mut().zip(row) {
             *o += v;

@@ -1,11 +1,14 @@
 //! Reductions: sum and mean over all or given dims (with `keepdim`), and `sum_to_shape`,
-//! the reduction that undoes broadcasting in backward passes.
+//! the reduction that undoes broadcasting in backward passes. The other reductions have
+//! their own files: `variance.rs` (var, std), `reduce_extrema.rs` (max, min and their
+//! indices) and `softmax.rs` (logsumexp).
 
 use super::{float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
+use crate::kernels::map::map3;
 use crate::kernels::reduce::{map_rows, rows, sum_columns, sum_slice, sum_slice_par};
 use crate::layout::{resolve_dims, Dim};
-use crate::{Error, Result, Tensor};
+use crate::{Error, FloatElement, Result, Tensor};
 
 /// The output shape of a reduction over `dims`.
 pub(crate) fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
@@ -221,6 +224,30 @@ impl Tensor {
     }
 }
 
+/// `f(x, a, b)` elementwise over `x`, where `a` and `b` have the shape of `x` with the
+/// reduced dims kept as 1 (they broadcast): the one-pass backward of var and logsumexp.
+pub(crate) fn map_with_kept<T: FloatElement>(
+    x: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    op: &'static str,
+    f: impl Fn(T, T, T) -> T + Sync,
+) -> Result<Tensor> {
+    let shape = x.shape();
+    let sa = a.layout().broadcast_strides(op, shape)?;
+    let sb = b.layout().broadcast_strides(op, shape)?;
+    let (dx, da, db) = (x.storage_read(), a.storage_read(), b.storage_read());
+    let xl = x.layout();
+    let v = map3(
+        (slice_of::<T>(&dx, op)?, xl.strides(), xl.offset()),
+        (slice_of::<T>(&da, op)?, &sa, a.layout().offset()),
+        (slice_of::<T>(&db, op)?, &sb, b.layout().offset()),
+        shape,
+        f,
+    );
+    Ok(Tensor::from_data(T::into_storage(v), shape))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{gradcheck, GradcheckOptions, Tensor};
@@ -286,5 +313,15 @@ mod tests {
         let x = Tensor::full(&[1_000_000], 0.1, crate::DType::F32);
         let s = x.sum_all().unwrap().item().unwrap();
         assert!((s - 100_000.0).abs() < 1.0, "{s}");
+    }
+    #[test]
+    fn sums_over_empty_dims_are_zero() {
+        let e = Tensor::zeros(&[3, 0]);
+        assert_eq!(
+            e.sum(&[1], false).unwrap().to_vec::<f32>().unwrap(),
+            vec![0.0; 3]
+        );
+        assert_eq!(e.sum(&[0], false).unwrap().shape(), &[0]);
+        assert_eq!(e.sum_all().unwrap().item().unwrap(), 0.0);
     }
 }

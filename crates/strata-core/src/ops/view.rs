@@ -426,6 +426,22 @@ mod tests {
     }
 
     #[test]
+    fn views_of_empty_tensors_read_as_empty() {
+        // Narrowing a non-empty dim of an empty tensor must not move the offset past the
+        // (empty) buffer.
+        let e = Tensor::zeros(&[0, 3]);
+        let v = e.narrow(1, 1, 2).unwrap();
+        assert_eq!(v.shape(), &[0, 2]);
+        assert!(v.is_contiguous());
+        assert_eq!(v.to_vec::<f32>().unwrap(), Vec::<f32>::new());
+        assert_eq!(v.t().unwrap().contiguous().shape(), &[2, 0]);
+        assert_eq!(
+            e.slice(1, 1, 3, 2).unwrap().to_vec::<f32>().unwrap().len(),
+            0
+        );
+    }
+
+    #[test]
     fn view_errors_name_the_problem() {
         let x = Tensor::zeros(&[3, 4]);
         assert!(x
