@@ -1,0 +1,107 @@
+//! [`GaussianNoise`]: add independent normal noise to every pixel.
+
+use super::image::{make, with_image};
+use super::Transform;
+use crate::{DataError, Result};
+use strata_core::{Generator, Tensor};
+
+/// Adds noise drawn from `N(mean, std²)` to every element, then clips to `[0, 1]` unless
+/// told not to (torchvision v2's `GaussianNoise`).
+///
+/// ```
+/// use strata_core::{Generator, Tensor};
+/// use strata_data::transforms::{GaussianNoise, Transform};
+/// let img = Tensor::full(&[1, 8, 8], 0.5, strata_core::DType::F32);
+/// let out = GaussianNoise::new(0.1)?.apply(&img, &mut Generator::new(0))?;
+/// assert_ne!(out.to_vec::<f32>()?, img.to_vec::<f32>()?);
+/// # Ok::<(), strata_data::DataError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct GaussianNoise {
+    mean: f64,
+    std: f64,
+    clip: bool,
+}
+
+impl GaussianNoise {
+    /// Zero-mean noise with standard deviation `std` (>= 0), clipped to `[0, 1]`.
+    pub fn new(std: f64) -> Result<Self> {
+        if !std.is_finite() || std < 0.0 {
+            return Err(DataError::invalid(
+                "GaussianNoise",
+                format!("std must be finite and >= 0, got {std}"),
+            ));
+        }
+        Ok(GaussianNoise {
+            mean: 0.0,
+            std,
+            clip: true,
+        })
+    }
+
+    /// The noise mean (default 0).
+    pub fn mean(mut self, mean: f64) -> Self {
+        self.mean = mean;
+        self
+    }
+
+    /// Whether to clip the result to `[0, 1]` (default true).
+    pub fn clip(mut self, clip: bool) -> Self {
+        self.clip = clip;
+        self
+    }
+}
+
+impl Transform for GaussianNoise {
+    fn apply(&self, input: &Tensor, rng: &mut Generator) -> Result<Tensor> {
+        with_image(input, "GaussianNoise", |d, src| {
+            let out = src
+                .iter()
+                .map(|&x| {
+                    let y = x + (self.mean + self.std * rng.normal()) as f32;
+                    if self.clip {
+                        y.clamp(0.0, 1.0)
+                    } else {
+                        y
+                    }
+                })
+                .collect();
+            make(d, out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_has_the_requested_moments() {
+        let img = Tensor::full(&[1, 100, 100], 0.5, strata_core::DType::F32);
+        let t = GaussianNoise::new(0.05).unwrap().mean(0.01).clip(false);
+        let v = t
+            .apply(&img, &mut Generator::new(3))
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        let n = v.len() as f64;
+        let mean = v.iter().map(|&x| x as f64 - 0.5).sum::<f64>() / n;
+        let var = v
+            .iter()
+            .map(|&x| (x as f64 - 0.5 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!((mean - 0.01).abs() < 0.002, "{mean}");
+        assert!((var.sqrt() - 0.05).abs() < 0.002, "{var}");
+        let clipped = GaussianNoise::new(1.0)
+            .unwrap()
+            .apply(&img, &mut Generator::new(3))
+            .unwrap();
+        assert!(clipped
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&x| (0.0..=1.0).contains(&x)));
+        assert!(GaussianNoise::new(-1.0).is_err());
+    }
+}
