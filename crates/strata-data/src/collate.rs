@@ -44,6 +44,9 @@ fn stack_as<T: Element>(tensors: &[Tensor]) -> Result<Tensor> {
     let shape = tensors[0].shape();
     let mut out = Vec::with_capacity(tensors.len() * tensors[0].numel());
     for t in tensors {
+        if t.numel() == 0 {
+            continue; // nothing to copy (and strata-core calls empty tensors non-contiguous)
+        }
         if t.is_contiguous() {
             out.extend_from_slice(&t.read::<T>()?);
         } else {
@@ -112,5 +115,7 @@ mod tests {
             vec![0.0, 3.0, 2.0, 5.0]
         );
         assert!(stack(&[]).is_err());
+        let empty = stack(&[Tensor::zeros(&[2, 0]), Tensor::zeros(&[2, 0])]).unwrap();
+        assert_eq!(empty.shape(), &[2, 2, 0]);
     }
 }

@@ -84,12 +84,115 @@ fn element_type(code: u8) -> Option<(&'static str, usize)> {
     }
 }
 
+/// Checks the header and the length of an (uncompressed) IDX file: its dimensions, element
+/// type code and header length.
+fn parse_header(bytes: &[u8], path: &Path) -> Result<(Vec<usize>, u8, usize)> {
+    let Some(magic) = bytes.get(..4) else {
+        return Err(DataError::format(
+            path,
+            format!(
+                "truncated: {} byte(s), too short for the 4-byte IDX magic number",
+                bytes.len()
+            ),
+        ));
+    };
+    let (type_code, ndim) = (magic[2], magic[3] as usize);
+    let element = element_type(type_code);
+    let Some((type_name, size)) = element.filter(|_| magic[0] == 0 && magic[1] == 0 && ndim > 0)
+    else {
+        return Err(DataError::format(
+            path,
+            format!(
+                "not an IDX file: magic number 0x{:02X}{:02X}{:02X}{:02X} (expected 00 00, a type code 08/09/0B/0C/0D/0E and at least one dimension, e.g. 0x00000803 for MNIST images)",
+                magic[0], magic[1], magic[2], magic[3]
+            ),
+        ));
+    };
+    let header_len = 4 + 4 * ndim;
+    let Some(header) = bytes.get(4..header_len) else {
+        return Err(DataError::format(
+            path,
+            format!(
+                "truncated header: {ndim} dimension(s) need {header_len} header bytes, the file has {}",
+                bytes.len()
+            ),
+        ));
+    };
+    let dims: Vec<usize> = header
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(size, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| DataError::format(path, format!("dimensions {dims:?} are too large")))?;
+    let body = bytes.len() - header_len;
+    if body < expected {
+        return Err(DataError::format(
+            path,
+            format!(
+                "truncated: dimensions {dims:?} of {type_name} need {expected} data bytes after the {header_len}-byte header, but only {body} follow"
+            ),
+        ));
+    }
+    if body > expected {
+        return Err(DataError::format(
+            path,
+            format!(
+                "{} unexpected byte(s) after the data (dimensions {dims:?} of {type_name} take {expected} bytes after the {header_len}-byte header)",
+                body - expected
+            ),
+        ));
+    }
+    Ok((dims, type_code, header_len))
+}
+
+/// The elements of a checked body (big-endian).
+fn decode_body(type_code: u8, body: &[u8]) -> IdxData {
+    match type_code {
+        0x08 => IdxData::U8(body.to_vec()),
+        0x09 => IdxData::I8(body.iter().map(|&b| b as i8).collect()),
+        0x0B => IdxData::I16(
+            body.chunks_exact(2)
+                .map(|c| i16::from_be_bytes([c[0], c[1]]))
+                .collect(),
+        ),
+        0x0C => IdxData::I32(
+            body.chunks_exact(4)
+                .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        0x0D => IdxData::F32(
+            body.chunks_exact(4)
+                .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        _ => IdxData::F64(
+            body.chunks_exact(8)
+                .map(|c| f64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect(),
+        ),
+    }
+}
+
 impl IdxArray {
     /// Reads and parses the IDX file at `path` (gzip is detected and decompressed).
     pub fn load(path: impl AsRef<Path>) -> Result<IdxArray> {
         let path = path.as_ref();
-        let bytes = read_maybe_gzip(path)?;
-        IdxArray::parse(&bytes, path)
+        let mut bytes = read_maybe_gzip(path)?;
+        let (dims, type_code, header_len) = parse_header(&bytes, path)?;
+        if type_code == 0x08 {
+            // Reuse the buffer: MNIST's training images are 47 MB.
+            bytes.drain(..header_len);
+            return Ok(IdxArray {
+                dims,
+                data: IdxData::U8(bytes),
+            });
+        }
+        Ok(IdxArray {
+            dims,
+            data: decode_body(type_code, &bytes[header_len..]),
+        })
     }
 
     /// Parses the bytes of an IDX file (raw or gzip). `path` names the source in errors.
@@ -106,90 +209,11 @@ impl IdxArray {
     /// ```
     pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray> {
         let bytes = gunzip_if_gzip(bytes, path)?;
-        let bytes: &[u8] = &bytes;
-        let Some(magic) = bytes.get(..4) else {
-            return Err(DataError::format(
-                path,
-                format!(
-                    "truncated: {} byte(s), too short for the 4-byte IDX magic number",
-                    bytes.len()
-                ),
-            ));
-        };
-        let (type_code, ndim) = (magic[2], magic[3] as usize);
-        let element = element_type(type_code);
-        if magic[0] != 0 || magic[1] != 0 || element.is_none() || ndim == 0 {
-            return Err(DataError::format(
-                path,
-                format!(
-                    "not an IDX file: magic number 0x{:02X}{:02X}{:02X}{:02X} (expected 00 00, a type code 08/09/0B/0C/0D/0E and at least one dimension, e.g. 0x00000803 for MNIST images)",
-                    magic[0], magic[1], magic[2], magic[3]
-                ),
-            ));
-        }
-        let (type_name, size) = element.unwrap_or(("u8", 1));
-        let header_len = 4 + 4 * ndim;
-        let Some(header) = bytes.get(4..header_len) else {
-            return Err(DataError::format(
-                path,
-                format!(
-                    "truncated header: {ndim} dimension(s) need {header_len} header bytes, the file has {}",
-                    bytes.len()
-                ),
-            ));
-        };
-        let dims: Vec<usize> = header
-            .chunks_exact(4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-            .collect();
-        let expected = dims
-            .iter()
-            .try_fold(size, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| DataError::format(path, format!("dimensions {dims:?} are too large")))?;
-        let body = &bytes[header_len..];
-        if body.len() < expected {
-            return Err(DataError::format(
-                path,
-                format!(
-                    "truncated: dimensions {dims:?} of {type_name} need {expected} data bytes after the {header_len}-byte header, but only {} follow",
-                    body.len()
-                ),
-            ));
-        }
-        if body.len() > expected {
-            return Err(DataError::format(
-                path,
-                format!(
-                    "{} unexpected byte(s) after the data (dimensions {dims:?} of {type_name} take {expected} bytes after the {header_len}-byte header)",
-                    body.len() - expected
-                ),
-            ));
-        }
-        let data = match type_code {
-            0x08 => IdxData::U8(body.to_vec()),
-            0x09 => IdxData::I8(body.iter().map(|&b| b as i8).collect()),
-            0x0B => IdxData::I16(
-                body.chunks_exact(2)
-                    .map(|c| i16::from_be_bytes([c[0], c[1]]))
-                    .collect(),
-            ),
-            0x0C => IdxData::I32(
-                body.chunks_exact(4)
-                    .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
-            0x0D => IdxData::F32(
-                body.chunks_exact(4)
-                    .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
-            _ => IdxData::F64(
-                body.chunks_exact(8)
-                    .map(|c| f64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                    .collect(),
-            ),
-        };
-        Ok(IdxArray { dims, data })
+        let (dims, type_code, header_len) = parse_header(&bytes, path)?;
+        Ok(IdxArray {
+            dims,
+            data: decode_body(type_code, &bytes[header_len..]),
+        })
     }
 
     /// Builds an array from dimensions and elements (their counts must agree).

@@ -181,6 +181,18 @@ struct Affine {
     shear: f64,
 }
 
+/// `floor(v)` as an integer (saturating), without the libm call `f64::floor` becomes on
+/// baseline x86-64.
+#[inline(always)]
+fn floor_i64(v: f64) -> i64 {
+    let t = v as i64;
+    if (t as f64) > v {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
+}
+
 /// Resamples every channel of `src` through the inverse of `p` about the image centre.
 fn warp(d: Dims, src: &[f32], p: &Affine, fill: f32) -> Vec<f32> {
     // Forward (offsets from the centre, y down): out = s * R(angle) * Shear(shear) * in + t
@@ -197,36 +209,53 @@ fn warp(d: Dims, src: &[f32], p: &Affine, fill: f32) -> Vec<f32> {
     let cy = (d.h as f64 - 1.0) / 2.0;
     let mut out = vec![fill; src.len()];
     let (w, h) = (d.w as i64, d.h as i64);
+    let plane = d.plane();
     for y in 0..d.h {
         let dy = y as f64 - cy - p.ty;
+        // Source coordinates of (x, y) are (sx0 + a x, sy0 + c x): step along the row.
+        let dx0 = -cx - p.tx;
+        let (mut sx, mut sy) = (cx + a * dx0 + b * dy - a, cy + c * dx0 + e * dy - c);
         for x in 0..d.w {
-            let dx = x as f64 - cx - p.tx;
-            let sx = cx + a * dx + b * dy;
-            let sy = cy + c * dx + e * dy;
-            let (x0f, y0f) = (sx.floor(), sy.floor());
-            let (fx, fy) = ((sx - x0f) as f32, (sy - y0f) as f32);
-            let (x0, y0) = (x0f as i64, y0f as i64);
+            sx += a;
+            sy += c;
+            let (x0, y0) = (floor_i64(sx), floor_i64(sy));
             if x0 < -1 || y0 < -1 || x0 >= w || y0 >= h {
                 continue; // all four neighbours outside: stays fill
             }
-            let weights = [
-                (y0, x0, (1.0 - fy) * (1.0 - fx)),
-                (y0, x0 + 1, (1.0 - fy) * fx),
-                (y0 + 1, x0, fy * (1.0 - fx)),
-                (y0 + 1, x0 + 1, fy * fx),
+            let (fx, fy) = ((sx - x0 as f64) as f32, (sy - y0 as f64) as f32);
+            let w00 = (1.0 - fy) * (1.0 - fx);
+            let w01 = (1.0 - fy) * fx;
+            let w10 = fy * (1.0 - fx);
+            let w11 = fy * fx;
+            let at = y * d.w + x;
+            if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
+                // All four neighbours inside (most pixels).
+                let i = y0 as usize * d.w + x0 as usize;
+                for ch in 0..d.c {
+                    let q = &src[ch * plane..(ch + 1) * plane];
+                    out[ch * plane + at] =
+                        w00 * q[i] + w01 * q[i + 1] + w10 * q[i + d.w] + w11 * q[i + d.w + 1];
+                }
+                continue;
+            }
+            let neighbours = [
+                (y0, x0, w00),
+                (y0, x0 + 1, w01),
+                (y0 + 1, x0, w10),
+                (y0 + 1, x0 + 1, w11),
             ];
             for ch in 0..d.c {
-                let plane = &src[ch * d.plane()..(ch + 1) * d.plane()];
+                let q = &src[ch * plane..(ch + 1) * plane];
                 let mut v = 0.0f32;
-                for &(yy, xx, wgt) in &weights {
+                for &(yy, xx, wgt) in &neighbours {
                     let px = if (0..h).contains(&yy) && (0..w).contains(&xx) {
-                        plane[yy as usize * d.w + xx as usize]
+                        q[yy as usize * d.w + xx as usize]
                     } else {
                         fill
                     };
                     v += wgt * px;
                 }
-                out[ch * d.plane() + y * d.w + x] = v;
+                out[ch * plane + at] = v;
             }
         }
     }
@@ -270,6 +299,35 @@ mod tests {
         let any = Tensor::rand(&[2, 6, 7]);
         let same = r(0.0).apply(&any, &mut Generator::new(0)).unwrap();
         assert_eq!(same.to_vec::<f32>().unwrap(), any.to_vec::<f32>().unwrap());
+    }
+
+    #[test]
+    fn floor_matches_f64_floor() {
+        for v in [
+            -2.0,
+            -1.5,
+            -1.0,
+            -0.25,
+            0.0,
+            0.25,
+            1.0,
+            1.75,
+            1e30,
+            -1e30,
+            f64::NAN,
+        ] {
+            assert_eq!(floor_i64(v), v.floor() as i64, "{v}");
+        }
+        // A vanishing scale sends coordinates to infinity: no overflow, all fill.
+        let t = RandomAffine::new().scale(1e-300, 1e-300).unwrap().fill(0.5);
+        let out = t
+            .apply(&Tensor::ones(&[1, 4, 4]), &mut Generator::new(0))
+            .unwrap();
+        assert!(out
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.5 || v == 1.0));
     }
 
     #[test]

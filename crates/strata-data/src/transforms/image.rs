@@ -39,6 +39,10 @@ pub(crate) fn with_image<R>(
         h: image.shape()[1],
         w: image.shape()[2],
     };
+    if image.numel() == 0 {
+        // strata-core reports empty tensors (a zero dim) as non-contiguous, so `read` fails.
+        return f(dims, &[]);
+    }
     let image = image.contiguous();
     let data = image.read::<f32>()?;
     f(dims, &data)
