@@ -119,6 +119,20 @@ fn seeds_are_valid_where_they_should_be() {
     assert_eq!(IdxArray::parse(&s[12], p()).unwrap().dims(), &[10_000]);
 }
 
+#[test]
+fn inputs_found_by_cargo_fuzz() {
+    // An empty u8 array [6432249, ..., 0, ...] whose other dimensions overflowed the strides
+    // of the tensor built from it (a panic in strata-core's `contiguous_strides`).
+    let crash = [
+        0x0, 0x0, 0x8, 0x8, 0x0, 0x62, 0x24, 0x39, 0x8e, 0x44, 0x1, 0x0, 0x0, 0x0, 0x0, 0x0, 0xff,
+        0xec, 0x5c, 0x7e, 0x49, 0xff, 0x0, 0x8, 0x0, 0x0, 0x0, 0x2, 0x3, 0x99, 0x9a, 0x5b, 0x62,
+        0x5c, 0x38, 0x93,
+    ];
+    let e = IdxArray::parse(&crash, p()).unwrap_err().to_string();
+    assert!(e.contains("are too large"), "{e}");
+    parse_everything(&crash);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 

@@ -16,11 +16,17 @@ use strata_core::Tensor;
 /// The elements of an IDX file, in the file's element type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum IdxData {
+    /// Type code `0x08` (MNIST images and labels).
     U8(Vec<u8>),
+    /// Type code `0x09`.
     I8(Vec<i8>),
+    /// Type code `0x0B`.
     I16(Vec<i16>),
+    /// Type code `0x0C`.
     I32(Vec<i32>),
+    /// Type code `0x0D`.
     F32(Vec<f32>),
+    /// Type code `0x0E`.
     F64(Vec<f64>),
 }
 
@@ -122,10 +128,17 @@ fn parse_header(bytes: &[u8], path: &Path) -> Result<(Vec<usize>, u8, usize)> {
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
+    // The non-zero dimensions must multiply without overflow too: a tensor of shape
+    // [2^32 - 1, 2^32 - 1, 0] is empty, yet its strides would overflow.
+    let too_large = || DataError::format(path, format!("dimensions {dims:?} are too large"));
+    dims.iter()
+        .filter(|&&d| d > 0)
+        .try_fold(size, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(too_large)?;
     let expected = dims
         .iter()
         .try_fold(size, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| DataError::format(path, format!("dimensions {dims:?} are too large")))?;
+        .ok_or_else(too_large)?;
     let body = bytes.len() - header_len;
     if body < expected {
         return Err(DataError::format(
@@ -385,6 +398,12 @@ mod tests {
         let mut long = good.clone();
         long.push(0);
         assert!(err(&long).contains("1 unexpected byte(s) after the data"));
+        // Empty arrays whose other dimensions overflow (found by cargo fuzz).
+        let mut empty = vec![0, 0, 8, 4];
+        empty.extend([255; 12]);
+        empty.extend([0; 4]);
+        let e = err(&empty);
+        assert!(e.contains("are too large"), "{e}");
         // Huge dimensions are rejected before anything is allocated.
         let huge = [
             0, 0, 0x0E, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,

@@ -187,19 +187,17 @@ fn decode_pixels(
         detail: e.to_string(),
     })?;
     let (h, w) = (height as u32, width as u32);
-    let resize = |img: &image::DynamicImage| {
-        if img.height() == h && img.width() == w {
-            img.clone()
-        } else {
-            img.resize_exact(w, h, FilterType::Triangle)
-        }
+    let image = if image.height() == h && image.width() == w {
+        image
+    } else {
+        image.resize_exact(w, h, FilterType::Triangle)
     };
     let plane = height * width;
     if grey {
-        let img = resize(&image).into_luma8();
+        let img = image.into_luma8();
         Ok(img.into_raw())
     } else {
-        let img = resize(&image).into_rgb8();
+        let img = image.into_rgb8();
         let interleaved = img.as_raw();
         let mut planar = vec![0u8; 3 * plane];
         for (i, px) in interleaved.chunks_exact(3).enumerate() {

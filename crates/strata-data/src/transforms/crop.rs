@@ -55,8 +55,18 @@ impl Transform for RandomCrop {
     fn apply(&self, input: &Tensor, rng: &mut Generator) -> Result<Tensor> {
         with_image(input, "RandomCrop", |d, src| {
             let p = self.padding;
-            let (ph, pw) = (d.h + 2 * p, d.w + 2 * p);
-            if self.height > ph || self.width > pw {
+            let pad = |n: usize| n.checked_add(p.checked_mul(2)?);
+            let (Some(ph), Some(pw)) = (pad(d.h), pad(d.w)) else {
+                return Err(DataError::invalid(
+                    "RandomCrop",
+                    format!("padding {p} is too large"),
+                ));
+            };
+            let fits =
+                d.c.max(1)
+                    .checked_mul(self.height.max(1))
+                    .and_then(|n| n.checked_mul(self.width.max(1)));
+            if self.height > ph || self.width > pw || fits.is_none() {
                 return Err(DataError::invalid(
                     "RandomCrop",
                     format!(
@@ -65,8 +75,8 @@ impl Transform for RandomCrop {
                     ),
                 ));
             }
-            let top = rng.below((ph - self.height + 1) as u64) as usize;
-            let left = rng.below((pw - self.width + 1) as u64) as usize;
+            let top = rng.below(((ph - self.height) as u64).saturating_add(1)) as usize;
+            let left = rng.below(((pw - self.width) as u64).saturating_add(1)) as usize;
             let out_dims = Dims {
                 c: d.c,
                 h: self.height,
