@@ -154,10 +154,8 @@ pub fn assert_close(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64, wh
     let mut worst: Option<(usize, f64, f64, f64)> = None;
     for (i, (&x, &y)) in a.iter().zip(&e).enumerate() {
         let excess = (x - y).abs() - (atol + rtol * y.abs());
-        if excess > 0.0 || x.is_nan() != y.is_nan() {
-            if worst.is_none_or(|w| excess > w.3) {
-                worst = Some((i, x, y, excess));
-            }
+        if (excess > 0.0 || x.is_nan() != y.is_nan()) && worst.is_none_or(|w| excess > w.3) {
+            worst = Some((i, x, y, excess));
         }
     }
     if let Some((i, x, y, _)) = worst {
