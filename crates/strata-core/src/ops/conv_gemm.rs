@@ -63,12 +63,13 @@ impl ConvGeom {
         self.y_channels * self.k() * self.win.out_len()
     }
     /// Sample ranges to hand to threads (one range when the pass is small or there is one
-    /// thread).
+    /// thread). A few ranges per thread, so that a thread slowed down by other work on the
+    /// machine does not hold up the others.
     fn batch_ranges(&self) -> Vec<Range<usize>> {
         let threads = num_threads();
         let total = self.batch.saturating_mul(self.macs_per_sample());
         let parts = if threads > 1 && total >= PARALLEL_MACS {
-            self.batch.min(threads)
+            self.batch.min(4 * threads)
         } else {
             1
         };

@@ -6,10 +6,10 @@
 //! gradient onto those positions; padding acts as −∞ (it is never the maximum).
 
 use super::float_dispatch;
-use super::pool_window::{for_each_plane, pool_window, taps};
+use super::pool_window::{axis_taps, for_each_plane, for_each_plane_pair, pool_window};
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::im2col::Window2d;
-use crate::{Error, Result, Tensor};
+use crate::{Error, FloatElement, Result, Tensor};
 
 /// Options of [`Tensor::max_pool2d`], as `(height, width)` pairs. [`MaxPool2dParams::new`]
 /// gives PyTorch's defaults for a square kernel (stride = kernel, no padding, no dilation,
@@ -75,6 +75,58 @@ impl MaxPool1dParams {
 /// that no index is ever out of range).
 const NO_INDEX: u32 = u32::MAX;
 
+/// The position in `plane` (rows of `w`) of the maximum of the window whose `ny × nx` taps
+/// sit at rows `y0 + i·dh` and columns `x0 + j·dw`: the first maximum, or the last NaN
+/// (PyTorch's rule).
+///
+/// Which tap holds the maximum is data: a branch on it mispredicts about once per window,
+/// which costs more than the rest of the work. So the maximum is found with `max`
+/// instructions, then the taps equal to it are collected in a bit mask whose lowest bit is
+/// the first of them, all without data-dependent branches.
+#[inline(always)]
+fn window_argmax<T: FloatElement>(
+    plane: &[T],
+    w: usize,
+    (ny, y0, dh): (usize, usize, usize),
+    (nx, x0, dw): (usize, usize, usize),
+) -> usize {
+    if ny <= 8 && nx <= 8 {
+        let (mut m, mut nan) = (T::neg_infinity(), false);
+        for i in 0..ny {
+            let r = (y0 + i * dh) * w + x0;
+            for j in 0..nx {
+                let v = plane[r + j * dw];
+                m = if v > m { v } else { m };
+                nan |= v.is_nan();
+            }
+        }
+        if !nan {
+            let mut hits = 0u64;
+            for i in 0..ny {
+                let r = (y0 + i * dh) * w + x0;
+                for j in 0..nx {
+                    hits |= u64::from(plane[r + j * dw] == m) << (i * 8 + j);
+                }
+            }
+            let t = hits.trailing_zeros() as usize;
+            return (y0 + (t >> 3) * dh) * w + x0 + (t & 7) * dw;
+        }
+    }
+    // Windows larger than 8x8 or holding a NaN: PyTorch's loop, one tap at a time.
+    let (mut best, mut at) = (T::neg_infinity(), y0 * w + x0);
+    for i in 0..ny {
+        let r = (y0 + i * dh) * w + x0;
+        for j in 0..nx {
+            let v = plane[r + j * dw];
+            if v > best || v.is_nan() {
+                best = v;
+                at = r + j * dw;
+            }
+        }
+    }
+    at
+}
+
 /// Max pooling of a checked window: the values and, per output, the position of the
 /// maximum inside its plane (`iy * w + ix`).
 fn max_pool_forward(
@@ -90,48 +142,33 @@ fn max_pool_forward(
             "planes of 2^32 or more elements are not supported",
         ));
     }
-    let (l, hw) = (win.out_len(), win.in_len());
+    let (l, hw, w) = (win.out_len(), win.in_len(), win.w);
     let planes = if hw == 0 { 0 } else { x.numel() / hw };
+    let rows = axis_taps(win.oh, (win.sh, win.ph, win.dh, win.kh), win.h);
+    let cols = axis_taps(win.ow, (win.sw, win.pw, win.dw, win.kw), w);
+    let (dh, dw) = (win.dh, win.dw);
     let mut idx = vec![NO_INDEX; planes * l];
     let out = float_dispatch!(x.dtype(), op, T => {
         let xc = x.detach().contiguous();
         let xs = xc.read::<T>()?;
-        let (v, h) = ((win.sh, win.ph, win.dh, win.kh), (win.sw, win.pw, win.dw, win.kw));
-        // Pass 1: the arg-max of every window (first maximum wins; NaN propagates, as in
-        // PyTorch).
-        for_each_plane(&mut idx, l, l * win.taps(), |p, ids| {
-            let plane = &xs[p * hw..(p + 1) * hw];
-            for oy in 0..win.oh {
-                let (ky0, ky1) = taps(oy, v, win.h);
-                for ox in 0..win.ow {
-                    let (kx0, kx1) = taps(ox, h, win.w);
-                    if ky0 >= ky1 || kx0 >= kx1 {
-                        continue;
-                    }
-                    let row = |ky: usize| oy * win.sh + ky * win.dh - win.ph;
-                    let col = |kx: usize| ox * win.sw + kx * win.dw - win.pw;
-                    let mut best = T::neg_infinity();
-                    let mut at = row(ky0) * win.w + col(kx0);
-                    for ky in ky0..ky1 {
-                        let r = row(ky) * win.w;
-                        for kx in kx0..kx1 {
-                            let val = plane[r + col(kx)];
-                            if val > best || val.is_nan() {
-                                best = val;
-                                at = r + col(kx);
-                            }
-                        }
-                    }
-                    ids[oy * win.ow + ox] = at as u32;
-                }
-            }
-        });
-        // Pass 2: the values at those positions.
+        let xs: &[T] = &xs;
         let mut vals = vec![T::neg_infinity(); planes * l];
-        for_each_plane(&mut vals, l, l, |p, o| {
-            for (o, &i) in o.iter_mut().zip(&idx[p * l..(p + 1) * l]) {
-                if i != NO_INDEX {
-                    *o = xs[p * hw + i as usize];
+        for_each_plane_pair((&mut vals, l), (&mut idx, l), l * win.taps(), |p, vo, io| {
+            let plane = &xs[p * hw..(p + 1) * hw];
+            let mut o = 0;
+            for &(ny, y0) in &rows {
+                for &(nx, x0) in &cols {
+                    if ny > 0 && nx > 0 {
+                        // Constant sizes for the common kernels let the loops unroll.
+                        let at = match (ny, nx) {
+                            (2, 2) => window_argmax(plane, w, (2, y0, dh), (2, x0, dw)),
+                            (3, 3) => window_argmax(plane, w, (3, y0, dh), (3, x0, dw)),
+                            _ => window_argmax(plane, w, (ny, y0, dh), (nx, x0, dw)),
+                        };
+                        vo[o] = plane[at];
+                        io[o] = at as u32;
+                    }
+                    o += 1;
                 }
             }
         });

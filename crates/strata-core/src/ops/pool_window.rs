@@ -96,26 +96,34 @@ pub(super) fn pool_window(
     Ok((win, out_shape))
 }
 
-/// The taps `k` in `0..kernel` whose coordinate `o * stride − pad + k * dil` lies in
-/// `0..size`, as a range.
-#[inline]
-pub(super) fn taps(
-    o: usize,
+/// For each output position `o` in `0..n_out` along one axis, the taps of its window that
+/// fall inside `0..size`: their count and the input coordinate of the first (the others
+/// follow every `dil`). A tap `k` sits at `o * stride − pad + k * dil`.
+pub(super) fn axis_taps(
+    n_out: usize,
     (stride, pad, dil, kernel): (usize, usize, usize, usize),
     size: usize,
-) -> (usize, usize) {
-    let start = o * stride;
-    let lo = if pad > start {
-        (pad - start).div_ceil(dil)
-    } else {
-        0
-    };
-    let hi = if size + pad > start {
-        ((size - 1 + pad - start) / dil + 1).min(kernel)
-    } else {
-        0
-    };
-    (lo.min(hi), hi)
+) -> Vec<(usize, usize)> {
+    (0..n_out)
+        .map(|o| {
+            let start = o * stride;
+            let lo = if pad > start {
+                (pad - start).div_ceil(dil)
+            } else {
+                0
+            };
+            let hi = if size + pad > start {
+                ((size - 1 + pad - start) / dil + 1).min(kernel)
+            } else {
+                0
+            };
+            if lo >= hi {
+                (0, 0)
+            } else {
+                (hi - lo, start + lo * dil - pad)
+            }
+        })
+        .collect()
 }
 
 /// Calls `f(i, chunk)` for the consecutive `len`-element chunks of `out` (one per plane), on
@@ -136,6 +144,31 @@ pub(super) fn for_each_plane<T: Send>(
             .for_each(|(i, c)| f(i, c));
     } else {
         out.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+    }
+}
+
+/// [`for_each_plane`] over two outputs at once: `f(i, a_chunk, b_chunk)` with chunks of
+/// `a_len` and `b_len` elements.
+pub(super) fn for_each_plane_pair<A: Send, B: Send>(
+    (a, a_len): (&mut [A], usize),
+    (b, b_len): (&mut [B], usize),
+    cost_per_plane: usize,
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    if a_len == 0 || b_len == 0 {
+        return;
+    }
+    let planes = a.len() / a_len;
+    if planes > 1 && planes.saturating_mul(cost_per_plane) >= PAR_MIN_ELEMS && num_threads() > 1 {
+        a.par_chunks_mut(a_len)
+            .zip(b.par_chunks_mut(b_len))
+            .enumerate()
+            .for_each(|(i, (x, y))| f(i, x, y));
+    } else {
+        a.chunks_mut(a_len)
+            .zip(b.chunks_mut(b_len))
+            .enumerate()
+            .for_each(|(i, (x, y))| f(i, x, y));
     }
 }
 
