@@ -147,7 +147,7 @@ fn avg_forward(
     out_shape: &[usize],
 ) -> Result<Tensor> {
     let (hw, l) = (aw.in_len(), aw.out_len());
-    let planes = if hw == 0 { 0 } else { x.numel() / hw };
+    let planes = x.numel().checked_div(hw).unwrap_or(0);
     let cost = hw.max(l);
     Ok(float_dispatch!(x.dtype(), op, T => {
         let xc = x.detach().contiguous();

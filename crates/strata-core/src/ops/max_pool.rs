@@ -143,7 +143,7 @@ fn max_pool_forward(
         ));
     }
     let (l, hw, w) = (win.out_len(), win.in_len(), win.w);
-    let planes = if hw == 0 { 0 } else { x.numel() / hw };
+    let planes = x.numel().checked_div(hw).unwrap_or(0);
     let rows = axis_taps(win.oh, (win.sh, win.ph, win.dh, win.kh), win.h);
     let cols = axis_taps(win.ow, (win.sw, win.pw, win.dw, win.kw), w);
     let (dh, dw) = (win.dh, win.dw);
