@@ -430,6 +430,22 @@ mod tests {
             e.starts_with("conv1d: got shape [2, 3, 7], weight [4, 2, 3]"),
             "{e}"
         );
+        // Absurd sizes are errors, not arithmetic overflows.
+        let huge = usize::MAX / 2;
+        let e = err(
+            &x,
+            &[4, 3, 3, 3],
+            None,
+            params((1, 1), (huge, 0), (1, 1), 1),
+        );
+        assert!(e.contains("is too large"), "{e}");
+        let e = err(
+            &x,
+            &[4, 3, 3, 3],
+            None,
+            params((1, 1), (0, 0), (huge, 1), 1),
+        );
+        assert!(e.contains("is too large"), "{e}");
         let xi = Tensor::zeros_dtype(&[1, 1, 3, 3], crate::DType::I64);
         assert!(xi.conv2d(&xi, None, d).is_err());
         let x64 = Tensor::zeros_dtype(&[1, 1, 3, 3], crate::DType::F64);

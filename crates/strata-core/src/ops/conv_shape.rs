@@ -14,6 +14,30 @@ fn spatial(dims: &[usize]) -> String {
         .join("x")
 }
 
+/// The padded size `size + 2·pad` and the window extent `dil·(k − 1) + 1` of one spatial dim,
+/// or an error when either is too large for the index arithmetic of the kernels (sizes are
+/// kept below `usize::MAX / 4`, so no later sum or product of them can overflow).
+pub(super) fn padded_and_extent(
+    op: &'static str,
+    shape: &[usize],
+    (size, pad, k, dil): (usize, usize, usize, usize),
+) -> Result<(usize, usize)> {
+    let wide = |v: usize| v as u128;
+    let padded = wide(size) + 2 * wide(pad);
+    let extent = wide(dil) * wide(k.saturating_sub(1)) + 1;
+    let limit = wide(usize::MAX / 4);
+    if padded > limit || extent > limit {
+        return Err(Error::shape(
+            op,
+            shape,
+            format!(
+                "the padded size ({size} + 2 x {pad}) or the window extent ({dil} x ({k} - 1) + 1)                  is too large"
+            ),
+        ));
+    }
+    Ok((padded as usize, extent as usize))
+}
+
 /// Errors unless every entry of a stride or dilation is at least 1.
 fn check_positive(op: &'static str, arg: &'static str, v: &[usize]) -> Result<()> {
     if v.contains(&0) {
@@ -125,33 +149,32 @@ pub(super) fn check_conv(
     }
     check_bias(op, b, cout, w)?;
     let (sp, k) = (&xs[2..], &ws[2..]);
-    let mut out = Vec::with_capacity(d);
+    let mut sizes = Vec::with_capacity(d);
     for i in 0..d {
-        let extent = dilation[i] * k[i].saturating_sub(1) + 1;
-        if k[i] == 0 || sp[i] + 2 * padding[i] < extent {
-            return Err(Error::shape(
-                op,
-                xs,
-                format!(
-                    "the padded input {} (padding {padding:?}) is smaller than the kernel {} \
-                     (weight {ws:?}, dilation {dilation:?}), or the kernel is empty",
-                    spatial(
-                        &sp.iter()
-                            .zip(padding)
-                            .map(|(s, p)| s + 2 * p)
-                            .collect::<Vec<_>>()
-                    ),
-                    spatial(
-                        &k.iter()
-                            .zip(dilation)
-                            .map(|(k, d)| d * k.saturating_sub(1) + 1)
-                            .collect::<Vec<_>>()
-                    ),
-                ),
-            ));
-        }
-        out.push((sp[i] + 2 * padding[i] - extent) / stride[i] + 1);
+        sizes.push(padded_and_extent(
+            op,
+            xs,
+            (sp[i], padding[i], k[i], dilation[i]),
+        )?);
     }
+    if k.contains(&0) || sizes.iter().any(|&(padded, extent)| padded < extent) {
+        let (padded, extents): (Vec<usize>, Vec<usize>) = sizes.iter().copied().unzip();
+        return Err(Error::shape(
+            op,
+            xs,
+            format!(
+                "the padded input {} (padding {padding:?}) is smaller than the kernel {} \
+                 (weight {ws:?}, dilation {dilation:?}), or the kernel is empty",
+                spatial(&padded),
+                spatial(&extents),
+            ),
+        ));
+    }
+    let out: Vec<usize> = sizes
+        .iter()
+        .zip(stride)
+        .map(|(&(padded, extent), &s)| (padded - extent) / s + 1)
+        .collect();
     let win = Window2d::from_dims(sp, (k, stride, padding, dilation), &out);
     Ok(ConvGeom {
         batch: xs[0],
@@ -224,6 +247,8 @@ pub(super) fn check_conv_transpose(
     let (sp, k) = (&xs[2..], &ws[2..]);
     let mut out = Vec::with_capacity(d);
     for i in 0..d {
+        // The convolution this op transposes must have sane sizes too.
+        padded_and_extent(op, xs, (0, padding[i], k[i], dilation[i]))?;
         if output_padding[i] >= stride[i] && output_padding[i] >= dilation[i] {
             return Err(Error::invalid(
                 op,
@@ -234,11 +259,19 @@ pub(super) fn check_conv_transpose(
                 ),
             ));
         }
-        let full = (sp[i] as i64 - 1) * stride[i] as i64
-            + (dilation[i] * k[i].saturating_sub(1)) as i64
-            + output_padding[i] as i64
+        let wide = |v: usize| v as i128;
+        let full = (wide(sp[i]) - 1) * wide(stride[i])
+            + wide(dilation[i]) * (wide(k[i]) - 1)
+            + wide(output_padding[i])
             + 1;
-        let size = full - 2 * padding[i] as i64;
+        let size = full - 2 * wide(padding[i]);
+        if size > wide(usize::MAX / 4) {
+            return Err(Error::shape(
+                op,
+                xs,
+                format!("the output size {size} along dim {} is too large", i + 2),
+            ));
+        }
         if k[i] == 0 || sp[i] == 0 || size <= 0 {
             return Err(Error::shape(
                 op,

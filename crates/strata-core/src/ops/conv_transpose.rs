@@ -405,6 +405,11 @@ mod tests {
         );
         let e = err(&[4, 2, 3, 3], params((1, 0), (0, 0), (0, 0), (1, 1), 1));
         assert!(e.contains("`stride`"), "{e}");
+        let e = err(
+            &[4, 2, 3, 3],
+            params((usize::MAX, 1), (0, 0), (0, 0), (1, 1), 1),
+        );
+        assert!(e.contains("is too large"), "{e}");
         let b = Tensor::zeros(&[4]);
         let e = x
             .conv_transpose2d(&Tensor::zeros(&[4, 2, 3, 3]), Some(&b), d)

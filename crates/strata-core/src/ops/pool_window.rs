@@ -3,6 +3,7 @@
 //! window that fall inside the input, and a loop over planes that goes parallel when the
 //! work is large.
 
+use super::conv_shape::padded_and_extent;
 use crate::kernels::im2col::Window2d;
 use crate::kernels::parallel::{num_threads, PAR_MIN_ELEMS};
 use crate::{Error, Result, Tensor};
@@ -30,19 +31,18 @@ fn pool_out_size(
             format!("padding {p} must be at most half the kernel size {k}"),
         ));
     }
-    let extent = d * (k - 1) + 1;
-    if size + 2 * p < extent {
+    let (padded, extent) = padded_and_extent(op, shape, (size, p, k, d))?;
+    if padded < extent {
         return Err(Error::shape(
             op,
             shape,
             format!(
-                "the padded input size {} is smaller than the window extent {extent} \
-                 (kernel {k}, dilation {d}, padding {p})",
-                size + 2 * p
+                "the padded input size {padded} is smaller than the window extent {extent} \
+                 (kernel {k}, dilation {d}, padding {p})"
             ),
         ));
     }
-    let span = size + 2 * p - extent;
+    let span = padded - extent;
     let mut out = if ceil_mode {
         span.div_ceil(s)
     } else {
@@ -216,6 +216,7 @@ mod tests {
         assert!(e(MaxPool2dParams::new(5))
             .contains("padded input size 4 is smaller than the window extent 5"));
         assert!(e(p2((3, 3), (1, 1), (0, 0), (2, 2), false)).contains("window extent 5"));
+        assert!(e(p2((2, 2), (1, 1), (0, 0), (usize::MAX, 1), false)).contains("is too large"));
         let e = Tensor::zeros(&[4, 4])
             .max_pool2d(MaxPool2dParams::new(2))
             .unwrap_err()
