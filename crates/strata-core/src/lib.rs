@@ -41,6 +41,10 @@ pub use dtype::{DType, Element, FloatElement};
 pub use error::{Error, Result, ShapeDisplay};
 pub use kernels::parallel::num_threads;
 pub use layout::{broadcast_shape, contiguous_strides, Dim, Layout};
+pub use ops::avg_pool::{AvgPool1dParams, AvgPool2dParams};
+pub use ops::conv::{Conv1dParams, Conv2dParams};
+pub use ops::conv_transpose::{ConvTranspose1dParams, ConvTranspose2dParams};
+pub use ops::max_pool::{MaxPool1dParams, MaxPool2dParams};
 pub use random::{
     global_generator_state, manual_seed, set_global_generator_state, with_global_generator,
     Generator, GeneratorState,

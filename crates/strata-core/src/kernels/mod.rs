@@ -2,6 +2,7 @@
 //! elementwise maps. Ops call these; users do not.
 
 pub(crate) mod alloc;
+pub(crate) mod im2col;
 pub(crate) mod map;
 pub mod math;
 pub mod parallel;

@@ -2,13 +2,22 @@
 //! backward rules side by side.
 
 pub(crate) mod activation;
+pub(crate) mod adaptive_pool;
+pub(crate) mod avg_pool;
 pub(crate) mod binary;
 pub(crate) mod compare;
+pub(crate) mod conv;
+pub(crate) mod conv_gemm;
+pub(crate) mod conv_shape;
+pub(crate) mod conv_transpose;
 pub(crate) mod convert;
 pub(crate) mod inplace;
 pub(crate) mod index;
 pub(crate) mod join;
 pub(crate) mod matmul;
+pub(crate) mod max_pool;
+pub(crate) mod pad;
+pub(crate) mod pool_window;
 pub(crate) mod reduce;
 pub(crate) mod reduce_extrema;
 pub(crate) mod softmax;

@@ -1,0 +1,280 @@
+//! im2col and col2im: the unfolding that turns a 2-D convolution into a matrix product.
+//!
+//! For a window geometry ([`Window2d`]) over `channels` planes of `h × w`, the column matrix
+//! has one row per (channel, kernel row, kernel column) tap and one column per output
+//! position: `col[(c, ki, kj), (oy, ox)] = x[c, oy*sh - ph + ki*dh, ox*sw - pw + kj*dw]`, or 0
+//! where that position falls in the padding. `col2im` is its adjoint: it adds every column
+//! entry back onto the input position it came from.
+//!
+//! Both walk the column matrix row by row and output row by output row, so the inner loop is
+//! a contiguous copy (stride 1) or a strided gather, with the padded borders filled apart
+//! instead of tested per element.
+
+/// The geometry of a 2-D sliding window: input plane, kernel, stride, padding, dilation and
+/// the number of output positions (given explicitly: a transposed convolution may use a
+/// window whose output count is not the one the input size implies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window2d {
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub ph: usize,
+    pub pw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Window2d {
+    /// The window of one or two spatial dims, given per dim as input size, kernel, stride,
+    /// padding, dilation and output size. A 1-D window is a 2-D window of height 1.
+    pub fn from_dims(
+        input: &[usize],
+        (kernel, stride, padding, dilation): (&[usize], &[usize], &[usize], &[usize]),
+        output: &[usize],
+    ) -> Window2d {
+        // Entry `i` of the 2-D view: the row dim is absent (`none`) for a 1-D window.
+        let d = input.len();
+        let at = |v: &[usize], i: usize, none: usize| {
+            if i + d < 2 {
+                none
+            } else {
+                v[i + d - 2]
+            }
+        };
+        Window2d {
+            h: at(input, 0, 1),
+            w: at(input, 1, 1),
+            kh: at(kernel, 0, 1),
+            kw: at(kernel, 1, 1),
+            sh: at(stride, 0, 1),
+            sw: at(stride, 1, 1),
+            ph: at(padding, 0, 0),
+            pw: at(padding, 1, 0),
+            dh: at(dilation, 0, 1),
+            dw: at(dilation, 1, 1),
+            oh: at(output, 0, 1),
+            ow: at(output, 1, 1),
+        }
+    }
+
+    /// Elements of one input plane.
+    pub fn in_len(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Output positions of one plane (the column count of the column matrix).
+    pub fn out_len(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// Kernel taps per channel.
+    pub fn taps(&self) -> usize {
+        self.kh * self.kw
+    }
+
+    /// True when the column matrix of a plane is the plane itself (a 1x1 kernel, stride 1,
+    /// no padding): the convolution is then a plain matrix product and needs no unfolding.
+    pub fn is_pointwise(&self) -> bool {
+        self.kh == 1
+            && self.kw == 1
+            && self.sh == 1
+            && self.sw == 1
+            && self.ph == 0
+            && self.pw == 0
+            && self.oh == self.h
+            && self.ow == self.w
+    }
+}
+
+/// The output positions `o` in `0..n_out` whose input coordinate `o * stride + tap - pad`
+/// lies in `0..size`, as the range `lo..hi` (empty when none does).
+#[inline]
+fn valid_outputs(
+    n_out: usize,
+    size: usize,
+    stride: usize,
+    pad: usize,
+    tap: usize,
+) -> (usize, usize) {
+    let lo = if pad > tap {
+        (pad - tap).div_ceil(stride)
+    } else {
+        0
+    };
+    let hi = if size + pad > tap {
+        ((size - 1 + pad - tap) / stride + 1).min(n_out)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Unfolds `channels` contiguous planes of `x` into `col`
+/// (`channels * kh * kw` rows of `oh * ow`), overwriting it.
+pub(crate) fn im2col<T: Copy + Default>(x: &[T], channels: usize, win: &Window2d, col: &mut [T]) {
+    let (ow, l) = (win.ow, win.out_len());
+    let zero = T::default();
+    let mut rows = col[..channels * win.taps() * l].chunks_exact_mut(l);
+    for c in 0..channels {
+        let plane = &x[c * win.in_len()..(c + 1) * win.in_len()];
+        for ki in 0..win.kh {
+            let (y_lo, y_hi) = valid_outputs(win.oh, win.h, win.sh, win.ph, ki * win.dh);
+            for kj in 0..win.kw {
+                let (x_lo, x_hi) = valid_outputs(ow, win.w, win.sw, win.pw, kj * win.dw);
+                let Some(row) = rows.next() else { return };
+                row[..y_lo * ow].fill(zero);
+                row[y_hi * ow..].fill(zero);
+                for oy in y_lo..y_hi {
+                    let iy = oy * win.sh + ki * win.dh - win.ph;
+                    let src = &plane[iy * win.w..(iy + 1) * win.w];
+                    let out = &mut row[oy * ow..(oy + 1) * ow];
+                    out[..x_lo].fill(zero);
+                    out[x_hi..].fill(zero);
+                    if x_lo < x_hi {
+                        let ix0 = x_lo * win.sw + kj * win.dw - win.pw;
+                        let out = &mut out[x_lo..x_hi];
+                        if win.sw == 1 {
+                            out.copy_from_slice(&src[ix0..ix0 + out.len()]);
+                        } else {
+                            for (j, o) in out.iter_mut().enumerate() {
+                                *o = src[ix0 + j * win.sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every entry of `col` onto the position of `x` (contiguous
+/// `channels` planes) it was read from. `x` is accumulated into, not overwritten.
+pub(crate) fn col2im<T: Copy + std::ops::AddAssign>(
+    col: &[T],
+    channels: usize,
+    win: &Window2d,
+    x: &mut [T],
+) {
+    let (ow, l) = (win.ow, win.out_len());
+    let mut rows = col[..channels * win.taps() * l].chunks_exact(l);
+    for c in 0..channels {
+        let plane = &mut x[c * win.in_len()..(c + 1) * win.in_len()];
+        for ki in 0..win.kh {
+            let (y_lo, y_hi) = valid_outputs(win.oh, win.h, win.sh, win.ph, ki * win.dh);
+            for kj in 0..win.kw {
+                let (x_lo, x_hi) = valid_outputs(ow, win.w, win.sw, win.pw, kj * win.dw);
+                let Some(row) = rows.next() else { return };
+                if x_lo >= x_hi {
+                    continue;
+                }
+                let ix0 = x_lo * win.sw + kj * win.dw - win.pw;
+                for oy in y_lo..y_hi {
+                    let iy = oy * win.sh + ki * win.dh - win.ph;
+                    let dst = &mut plane[iy * win.w..(iy + 1) * win.w];
+                    let src = &row[oy * ow + x_lo..oy * ow + x_hi];
+                    if win.sw == 1 {
+                        for (d, &s) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    } else {
+                        for (j, &s) in src.iter().enumerate() {
+                            dst[ix0 + j * win.sw] += s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(h: usize, w: usize, k: (usize, usize), s: usize, p: usize, d: usize) -> Window2d {
+        let out = |n: usize, k: usize| (n + 2 * p - d * (k - 1) - 1) / s + 1;
+        Window2d {
+            h,
+            w,
+            kh: k.0,
+            kw: k.1,
+            sh: s,
+            sw: s,
+            ph: p,
+            pw: p,
+            dh: d,
+            dw: d,
+            oh: out(h, k.0),
+            ow: out(w, k.1),
+        }
+    }
+
+    /// The definition, one element at a time.
+    fn naive_im2col(x: &[f64], c: usize, win: &Window2d) -> Vec<f64> {
+        let l = win.out_len();
+        let mut col = vec![0.0; c * win.taps() * l];
+        for ch in 0..c {
+            for ki in 0..win.kh {
+                for kj in 0..win.kw {
+                    let row = (ch * win.kh + ki) * win.kw + kj;
+                    for oy in 0..win.oh {
+                        for ox in 0..win.ow {
+                            let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
+                            let ix = (ox * win.sw + kj * win.dw) as isize - win.pw as isize;
+                            if iy >= 0 && ix >= 0 && (iy as usize) < win.h && (ix as usize) < win.w
+                            {
+                                col[row * l + oy * win.ow + ox] =
+                                    x[ch * win.in_len() + iy as usize * win.w + ix as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    #[test]
+    fn im2col_matches_the_definition_and_col2im_is_its_adjoint() {
+        let cases = [
+            window(5, 6, (3, 3), 1, 1, 1),
+            window(7, 5, (3, 2), 2, 0, 1),
+            window(8, 8, (3, 3), 1, 2, 2),
+            window(6, 7, (2, 3), 3, 1, 2),
+            window(4, 4, (1, 1), 1, 0, 1),
+            window(3, 3, (3, 3), 2, 1, 1),
+        ];
+        for win in cases {
+            let c = 2;
+            let x: Vec<f64> = (0..c * win.in_len()).map(|i| (i as f64).sin()).collect();
+            let mut col = vec![f64::NAN; c * win.taps() * win.out_len()];
+            im2col(&x, c, &win, &mut col);
+            assert_eq!(col, naive_im2col(&x, c, &win), "{win:?}");
+
+            // <im2col(x), y> == <x, col2im(y)> for any y.
+            let y: Vec<f64> = (0..col.len()).map(|i| (i as f64 * 0.7).cos()).collect();
+            let mut back = vec![0.0; x.len()];
+            col2im(&y, c, &win, &mut back);
+            let lhs: f64 = col.iter().zip(&y).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0), "{win:?}");
+        }
+    }
+
+    #[test]
+    fn valid_outputs_covers_exactly_the_inside() {
+        for (n_out, size, stride, pad, tap) in [(5, 5, 1, 1, 0), (3, 7, 3, 2, 4), (4, 2, 1, 3, 0)] {
+            let (lo, hi) = valid_outputs(n_out, size, stride, pad, tap);
+            for o in 0..n_out {
+                let i = (o * stride + tap) as isize - pad as isize;
+                let inside = i >= 0 && (i as usize) < size;
+                assert_eq!(inside, (lo..hi).contains(&o), "{o}");
+            }
+        }
+    }
+}

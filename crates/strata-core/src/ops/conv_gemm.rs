@@ -1,0 +1,343 @@
+//! The three matrix-product passes of a 2-D convolution `y = x ⋆ w`, shared by `conv2d`
+//! and `conv_transpose2d` (whose forward pass is the input-gradient pass of a convolution,
+//! and whose input gradient is a convolution):
+//!
+//! - [`forward`]: `y[n, g] = w[g] · im2col(x[n, g])`
+//! - [`backward_data`]: `x[n, g] = col2im(w[g]ᵀ · y[n, g])`
+//! - [`backward_weight`]: `w[g] = Σₙ y[n, g] · im2col(x[n, g])ᵀ`
+//!
+//! Layouts: `x` is `[batch, x_channels, h, w]`, `y` is `[batch, y_channels, oh, ow]`, and the
+//! weight is `[y_channels, x_channels / groups, kh, kw]`, all contiguous. Group `g` connects
+//! x channels `g * x_channels/groups ..` to y channels `g * y_channels/groups ..`.
+//!
+//! Work is spread over the batch: each thread takes a contiguous range of samples with its
+//! own column buffer and runs single-threaded products; with a single range (a batch of one,
+//! or one thread) the products themselves run multi-threaded. A pointwise window (1x1,
+//! stride 1, no padding) skips the unfolding: the column matrix is the input itself.
+
+use super::matmul::{product, Mat};
+use crate::kernels::im2col::{col2im, im2col, Window2d};
+use crate::kernels::parallel::num_threads;
+use crate::FloatElement;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Below this many multiply-adds in total, a pass runs on the calling thread.
+const PARALLEL_MACS: usize = 1 << 18;
+
+/// The shapes of a convolution `y = x ⋆ w` as the three passes see them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConvGeom {
+    pub batch: usize,
+    pub groups: usize,
+    pub x_channels: usize,
+    pub y_channels: usize,
+    pub win: Window2d,
+}
+
+impl ConvGeom {
+    fn xg(&self) -> usize {
+        self.x_channels / self.groups
+    }
+    fn yg(&self) -> usize {
+        self.y_channels / self.groups
+    }
+    /// Rows of one group's column matrix (the inner dimension of the forward product).
+    fn k(&self) -> usize {
+        self.xg() * self.win.taps()
+    }
+    /// Elements of one sample of `x`.
+    pub fn x_len(&self) -> usize {
+        self.x_channels * self.win.in_len()
+    }
+    /// Elements of one sample of `y`.
+    pub fn y_len(&self) -> usize {
+        self.y_channels * self.win.out_len()
+    }
+    /// Elements of the weight.
+    pub fn w_len(&self) -> usize {
+        self.y_channels * self.k()
+    }
+    /// Multiply-adds of one pass over one sample.
+    fn macs_per_sample(&self) -> usize {
+        self.y_channels * self.k() * self.win.out_len()
+    }
+    /// Sample ranges to hand to threads (one range when the pass is small or there is one
+    /// thread). A few ranges per thread, so that a thread slowed down by other work on the
+    /// machine does not hold up the others.
+    fn batch_ranges(&self) -> Vec<Range<usize>> {
+        let threads = num_threads();
+        let total = self.batch.saturating_mul(self.macs_per_sample());
+        let parts = if threads > 1 && total >= PARALLEL_MACS {
+            self.batch.min(4 * threads)
+        } else {
+            1
+        };
+        let per = self.batch.div_ceil(parts.max(1)).max(1);
+        (0..self.batch.div_ceil(per))
+            .map(|i| i * per..((i + 1) * per).min(self.batch))
+            .collect()
+    }
+    /// Group `g`'s weight block `[yg, k]` as a matrix, transposed when `t`.
+    fn w_mat(&self, g: usize, t: bool) -> Mat {
+        let (k, offset) = (self.k(), g * self.yg() * self.k());
+        if t {
+            Mat {
+                offset,
+                rs: 1,
+                cs: k,
+            }
+        } else {
+            Mat {
+                offset,
+                rs: k,
+                cs: 1,
+            }
+        }
+    }
+    /// Group `g` of sample `n` of `y` as a `[yg, out_len]` matrix.
+    fn y_mat(&self, n: usize, g: usize) -> Mat {
+        let l = self.win.out_len();
+        Mat {
+            offset: n * self.y_len() + g * self.yg() * l,
+            rs: l,
+            cs: 1,
+        }
+    }
+    /// The column buffer a thread needs (none for a pointwise window).
+    fn col_buffer<T: FloatElement>(&self) -> Vec<T> {
+        if self.win.is_pointwise() {
+            Vec::new()
+        } else {
+            vec![T::zero(); self.k() * self.win.out_len()]
+        }
+    }
+    /// Group `g` of sample `n` of `x` as its `[k, out_len]` column matrix: `x` itself for a
+    /// pointwise window, else unfolded into `col`.
+    fn columns<'a, T: FloatElement>(
+        &self,
+        x: &'a [T],
+        n: usize,
+        g: usize,
+        col: &'a mut [T],
+    ) -> (&'a [T], Mat) {
+        let l = self.win.out_len();
+        let start = n * self.x_len() + g * self.xg() * self.win.in_len();
+        if self.win.is_pointwise() {
+            return (
+                x,
+                Mat {
+                    offset: start,
+                    rs: l,
+                    cs: 1,
+                },
+            );
+        }
+        im2col(&x[start..], self.xg(), &self.win, col);
+        (
+            col,
+            Mat {
+                offset: 0,
+                rs: l,
+                cs: 1,
+            },
+        )
+    }
+}
+
+/// `y = x ⋆ w + bias` (bias per y channel): returns `[batch, y_channels, oh, ow]`
+/// contiguous.
+pub(crate) fn forward<T: FloatElement>(
+    geom: &ConvGeom,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+) -> Vec<T> {
+    let (l, yg, k) = (geom.win.out_len(), geom.yg(), geom.k());
+    let mut y = vec![T::zero(); geom.batch * geom.y_len()];
+    if geom.batch == 0 {
+        return y;
+    }
+    let ranges = geom.batch_ranges();
+    let threaded = ranges.len() == 1;
+    let chunk = ranges[0].len() * geom.y_len();
+    y.par_chunks_mut(chunk.max(1))
+        .zip(ranges)
+        .for_each(|(ys, range)| {
+            let mut col = geom.col_buffer::<T>();
+            for (i, n) in range.enumerate() {
+                for g in 0..geom.groups {
+                    let (src, cols) = geom.columns(x, n, g, &mut col);
+                    let dst = &mut ys[i * geom.y_len() + g * yg * l..][..yg * l];
+                    // SAFETY: every matrix lies inside its buffer: `dst` is [yg, l], `w` holds
+                    // [y_channels, k] and `src` the [k, l] columns of this sample and group.
+                    unsafe {
+                        product(
+                            (yg, l, k),
+                            dst.as_mut_ptr(),
+                            (l, 1),
+                            w,
+                            geom.w_mat(g, false),
+                            src,
+                            cols,
+                            threaded,
+                        )
+                    };
+                }
+                if let Some(b) = bias {
+                    add_bias(&mut ys[i * geom.y_len()..][..geom.y_len()], b, l);
+                }
+            }
+        });
+    y
+}
+
+/// The gradient with respect to `x` given the gradient `gy` of `y = x ⋆ w` (equivalently,
+/// the transposed convolution of `gy`), plus `bias` per x channel: returns
+/// `[batch, x_channels, h, w]` contiguous.
+pub(crate) fn backward_data<T: FloatElement>(
+    geom: &ConvGeom,
+    gy: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+) -> Vec<T> {
+    let (l, hw, xg, yg, k) = (
+        geom.win.out_len(),
+        geom.win.in_len(),
+        geom.xg(),
+        geom.yg(),
+        geom.k(),
+    );
+    let mut gx = vec![T::zero(); geom.batch * geom.x_len()];
+    if geom.batch == 0 {
+        return gx;
+    }
+    let ranges = geom.batch_ranges();
+    let threaded = ranges.len() == 1;
+    let chunk = ranges[0].len() * geom.x_len();
+    gx.par_chunks_mut(chunk.max(1))
+        .zip(ranges)
+        .for_each(|(xs, range)| {
+            let mut col = geom.col_buffer::<T>();
+            for (i, n) in range.enumerate() {
+                for g in 0..geom.groups {
+                    let dst = &mut xs[i * geom.x_len() + g * xg * hw..][..xg * hw];
+                    if geom.win.is_pointwise() {
+                        // SAFETY: `dst` is [xg, hw] = [k, l]; wᵀ is [k, yg]; gy's block [yg, l].
+                        unsafe {
+                            product(
+                                (k, l, yg),
+                                dst.as_mut_ptr(),
+                                (l, 1),
+                                w,
+                                geom.w_mat(g, true),
+                                gy,
+                                geom.y_mat(n, g),
+                                threaded,
+                            )
+                        };
+                    } else {
+                        // SAFETY: `col` is [k, l]; wᵀ is [k, yg]; gy's block is [yg, l].
+                        unsafe {
+                            product(
+                                (k, l, yg),
+                                col.as_mut_ptr(),
+                                (l, 1),
+                                w,
+                                geom.w_mat(g, true),
+                                gy,
+                                geom.y_mat(n, g),
+                                threaded,
+                            )
+                        };
+                        col2im(&col, xg, &geom.win, dst);
+                    }
+                }
+                if let Some(b) = bias {
+                    add_bias(&mut xs[i * geom.x_len()..][..geom.x_len()], b, hw);
+                }
+            }
+        });
+    gx
+}
+
+/// The gradient with respect to `w` given the gradient `gy` of `y = x ⋆ w`: returns
+/// `[y_channels, x_channels / groups, kh, kw]` contiguous.
+pub(crate) fn backward_weight<T: FloatElement>(geom: &ConvGeom, gy: &[T], x: &[T]) -> Vec<T> {
+    let (l, yg, k) = (geom.win.out_len(), geom.yg(), geom.k());
+    let ranges = geom.batch_ranges();
+    let threaded = ranges.len() == 1;
+    // One partial sum per range, added in range order (deterministic for a thread count).
+    let partials: Vec<Vec<T>> = ranges
+        .into_par_iter()
+        .map(|range| {
+            let mut acc = vec![T::zero(); geom.w_len()];
+            let mut block = vec![T::zero(); yg * k];
+            let mut col = geom.col_buffer::<T>();
+            for n in range {
+                for g in 0..geom.groups {
+                    let (src, cols) = geom.columns(x, n, g, &mut col);
+                    let cols_t = Mat {
+                        offset: cols.offset,
+                        rs: cols.cs,
+                        cs: cols.rs,
+                    };
+                    // SAFETY: `block` is [yg, k]; gy's block is [yg, l]; the transposed
+                    // columns are [l, k] inside `src`.
+                    unsafe {
+                        product(
+                            (yg, k, l),
+                            block.as_mut_ptr(),
+                            (k, 1),
+                            gy,
+                            geom.y_mat(n, g),
+                            src,
+                            cols_t,
+                            threaded,
+                        )
+                    };
+                    let dst = &mut acc[g * yg * k..(g + 1) * yg * k];
+                    for (a, &b) in dst.iter_mut().zip(&block) {
+                        *a += b;
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut parts = partials.into_iter();
+    let mut total = parts
+        .next()
+        .unwrap_or_else(|| vec![T::zero(); geom.w_len()]);
+    for p in parts {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// Adds `bias[c]` to every element of channel `c` of `y` (`[batch, channels, plane]`).
+pub(crate) fn add_bias<T: FloatElement>(y: &mut [T], bias: &[T], plane: usize) {
+    if plane == 0 || bias.is_empty() {
+        return;
+    }
+    for (i, row) in y.chunks_exact_mut(plane).enumerate() {
+        let b = bias[i % bias.len()];
+        for v in row {
+            *v += b;
+        }
+    }
+}
+
+/// Per-channel sums of `gy` (`[batch, channels, plane]`): the gradient of a bias.
+pub(crate) fn bias_grad<T: FloatElement>(gy: &[T], channels: usize, plane: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); channels];
+    if plane == 0 || channels == 0 {
+        return out;
+    }
+    for (i, row) in gy.chunks_exact(plane).enumerate() {
+        out[i % channels] += row.iter().copied().sum::<T>();
+    }
+    out
+}
