@@ -1,6 +1,7 @@
 //! Low-level CPU kernels shared by the ops: parallel scheduling, strided walks and
 //! elementwise maps. Ops call these; users do not.
 
+pub(crate) mod exp;
 pub(crate) mod map;
 pub mod parallel;
 pub(crate) mod reduce;
