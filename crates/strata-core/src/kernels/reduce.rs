@@ -67,6 +67,30 @@ pub(crate) fn rows<'a, T: crate::Element>(
     }
 }
 
+/// The column view of a reduction over the sorted `dims` of a contiguous layout when they
+/// are consecutive and followed by more elements: the storage range and
+/// `(outer, n, inner)`, where each of the `outer` blocks holds `n` rows of `inner` columns
+/// and every column reduces to one value. Column kernels walk the rows in memory order,
+/// vectorised across columns, instead of the transposing copy that [`rows`] would make.
+/// `None` when [`rows`] needs no copy (`inner == 1`) or the view does not apply.
+pub(crate) fn columns(
+    layout: &Layout,
+    dims: &[usize],
+) -> Option<(std::ops::Range<usize>, (usize, usize, usize))> {
+    let (&first, &last) = (dims.first()?, dims.last()?);
+    if last - first + 1 != dims.len() {
+        return None;
+    }
+    let shape = layout.shape();
+    let n: usize = shape[first..=last].iter().product();
+    let inner: usize = shape[last + 1..].iter().product();
+    if inner <= 1 || n == 0 {
+        return None;
+    }
+    let range = layout.contiguous_range()?;
+    Some((range, (shape[..first].iter().product(), n, inner)))
+}
+
 /// Applies `f` to each of the `outer` rows of `inner` elements, in parallel when large.
 pub(crate) fn map_rows<T: Sync, U: Send>(
     data: &[T],

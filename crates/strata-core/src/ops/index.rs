@@ -298,8 +298,8 @@ impl BackwardOp for ScatterAddBackward {
 
 impl Tensor {
     /// The entries `indices` (a 1-D `i64` tensor) of dimension `dim`, in that order
-    /// (repeats allowed): `out[.., j, ..] = self[.., indices[j], ..]`. Negative indices are an
-    /// error. The backward pass scatter-adds the gradient rows back (this is the lookup of
+    /// (repeats allowed): `out[.., j, ..] = self[.., indices[j], ..]`. A 0-d index selects one
+    /// entry and keeps `dim` with size 1, as in PyTorch. Negative indices are an error. The backward pass scatter-adds the gradient rows back (this is the lookup of
     /// an embedding table; a contiguous source with `dim = 0` copies whole rows).
     ///
     /// ```
@@ -315,8 +315,12 @@ impl Tensor {
         const OP: &str = "index_select";
         let d = dim.resolve(self.ndim(), OP)?;
         check_index_dtype(OP, indices)?;
-        if indices.ndim() != 1 {
-            return Err(Error::shape(OP, indices.shape(), "expected 1-D indices"));
+        if indices.ndim() > 1 {
+            return Err(Error::shape(
+                OP,
+                indices.shape(),
+                "expected 1-D indices (or one index as a 0-d tensor)",
+            ));
         }
         let size = self.shape()[d];
         let idx = indices
@@ -492,6 +496,12 @@ mod tests {
             f64s(&z),
             f64s(&x.select(0, 1).unwrap().transpose(0, 1).unwrap())
         );
+        // A 0-d index keeps the dim with size 1.
+        let one = x
+            .index_select(2, &Tensor::from_vec(vec![3i64], &[]).unwrap())
+            .unwrap();
+        assert_eq!(one.shape(), &[2, 3, 1]);
+        assert_eq!(f64s(&one), vec![3.0, 7.0, 11.0, 15.0, 19.0, 23.0]);
         // Empty index list and empty source dims.
         assert_eq!(
             x.index_select(0, &ids(&[], &[0])).unwrap().shape(),

@@ -12,7 +12,7 @@
 use super::reduce::reduced_shape;
 use super::{numeric_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
-use crate::kernels::reduce::{map_rows, rows};
+use crate::kernels::reduce::{columns, map_rows, rows};
 use crate::layout::Dim;
 use crate::storage::StorageData;
 use crate::{Element, Error, Result, Tensor};
@@ -41,6 +41,34 @@ fn extreme<T: Element, const MAX: bool>(row: &[T]) -> (T, i64) {
     (best, at as i64)
 }
 
+/// [`extreme`] for every column of contiguous `[outer, n, inner]` data (see `columns`),
+/// walking the rows in memory order.
+fn extreme_columns<T: Element, const MAX: bool>(
+    data: &[T],
+    (outer, n, inner): (usize, usize, usize),
+) -> (Vec<T>, Vec<i64>) {
+    let (mut values, mut indices) = (Vec::with_capacity(outer * inner), vec![0i64; outer * inner]);
+    for (block, idx) in data
+        .chunks_exact(n * inner)
+        .zip(indices.chunks_exact_mut(inner))
+    {
+        let start = values.len();
+        values.extend_from_slice(&block[..inner]);
+        let best = &mut values[start..];
+        for (r, row) in block.chunks_exact(inner).enumerate().skip(1) {
+            for ((b, i), &v) in best.iter_mut().zip(idx.iter_mut()).zip(row) {
+                let better = if MAX { v > *b } else { v < *b };
+                // The first NaN wins and then stays (nothing compares better than NaN).
+                if better || (is_nan(&v) && !is_nan(b)) {
+                    *b = v;
+                    *i = r as i64;
+                }
+            }
+        }
+    }
+    (values, indices)
+}
+
 fn check_nonempty(x: &Tensor, dim: usize, op: &'static str) -> Result<()> {
     if x.shape()[dim] == 0 {
         return Err(Error::shape(
@@ -63,6 +91,13 @@ fn extreme_kernel<const MAX: bool>(
     numeric_dispatch!(x.dtype(), op, T => {
         let data = x.storage_read();
         let src = slice_of::<T>(&data, op)?;
+        if let Some((r, dims)) = columns(x.layout(), &[dim]) {
+            let (values, indices) = extreme_columns::<T, MAX>(&src[r], dims);
+            return Ok((
+                Tensor::from_data(T::into_storage(values), &keep_shape),
+                Tensor::from_data(StorageData::I64(indices), &keep_shape),
+            ));
+        }
         let (buf, inner) = rows(src, x.layout(), &[dim]);
         let (values, indices): (Vec<T>, Vec<i64>) =
             map_rows(&buf, outer, inner, extreme::<T, MAX>).into_iter().unzip();
@@ -327,6 +362,25 @@ mod tests {
         assert_eq!(v.to_vec::<i64>().unwrap(), vec![4, 12]);
         assert_eq!(i.to_vec::<i64>().unwrap(), vec![0, 1]);
         assert_eq!(ints.min_all().unwrap().to_scalar::<i64>().unwrap(), -9);
+        // The column path (reducing a leading dim of contiguous data): NaN and ties too.
+        let c = t64(&[1.0, 9.0, f64::NAN, 5.0, 3.0, 2.0, 3.0, 9.0], &[4, 2]);
+        let (v, i) = c.max(0, false).unwrap();
+        assert!(v.to_vec::<f64>().unwrap()[0].is_nan());
+        assert_eq!(v.to_vec::<f64>().unwrap()[1], 9.0);
+        assert_eq!(i.to_vec::<i64>().unwrap(), vec![1, 0]);
+        assert_eq!(
+            c.argmin(0, false).unwrap().to_vec::<i64>().unwrap(),
+            vec![1, 2]
+        );
+        let d = t64(&[4.0, 2.0, 4.0, 2.0], &[2, 2]);
+        assert_eq!(
+            d.argmax(0, false).unwrap().to_vec::<i64>().unwrap(),
+            vec![0, 0]
+        );
+        assert_eq!(
+            d.argmin(0, false).unwrap().to_vec::<i64>().unwrap(),
+            vec![0, 0]
+        );
         // On a transposed view.
         let tv = x.transpose(0, 1).unwrap(); // [[2,1],[7,1],[7,0]]
         assert_eq!(

@@ -6,6 +6,7 @@
 //! normalised on its own, vectorised across the columns. When `d` is the last dim
 //! (`inner == 1`) each block is one contiguous row. Blocks are independent, so large inputs
 //! spread them over threads. Non-contiguous inputs are copied to contiguous first.
+//! Exponentials use `FloatElement::exp_v` (vectorisable for f32, see `kernels/exp.rs`).
 
 use super::reduce::{map_with_kept, reduced_shape, reduction_dims};
 use super::{around, float_dispatch, slice_of};
@@ -16,19 +17,66 @@ use crate::layout::Dim;
 use crate::{Element, FloatElement, Result, Tensor};
 use rayon::prelude::*;
 
-/// The maximum of a slice, NaN if it holds one, -inf if it is empty.
+/// The maximum of a slice, NaN if it holds one, -inf if it is empty (eight independent
+/// lanes, so the loop vectorises).
 #[inline]
 fn max_or_nan<T: FloatElement>(s: &[T]) -> T {
-    s.iter().fold(
-        T::neg_infinity(),
-        |m, &v| {
-            if v > m || v.is_nan() {
-                v
-            } else {
-                m
-            }
-        },
-    )
+    let mut acc = [T::neg_infinity(); 8];
+    let mut nan = false;
+    let chunks = s.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+            nan |= c[i].is_nan();
+        }
+    }
+    let mut m = T::neg_infinity();
+    for &v in acc.iter().chain(tail) {
+        m = if v > m { v } else { m };
+        nan |= v.is_nan();
+    }
+    if nan {
+        T::nan()
+    } else {
+        m
+    }
+}
+
+/// `Σ a·b` (or `Σ a` when `b` is `None`) in eight lanes, so the loop vectorises.
+#[inline]
+fn dot<T: FloatElement>(a: &[T], b: Option<&[T]>) -> T {
+    let Some(b) = b else {
+        return sum_slice(a);
+    };
+    let mut acc = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: T = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(T::zero(), |s, (&x, &y)| s + x * y);
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().fold(tail, |s, &v| s + v)
+}
+
+/// `Σ exp(v - m)` over a slice, through a small stack buffer so that the exponentials
+/// vectorise; chunk totals are accumulated in f64.
+fn sum_exp<T: FloatElement>(s: &[T], m: T) -> f64 {
+    let mut buf = [T::zero(); 256];
+    let mut total = 0.0;
+    for chunk in s.chunks(256) {
+        let b = &mut buf[..chunk.len()];
+        for (o, &v) in b.iter_mut().zip(chunk) {
+            *o = (v - m).exp_v();
+        }
+        total += Element::to_f64(sum_slice(b));
+    }
+    total
 }
 
 /// Calls `f(block_index, out_block, scratch)` for each block of `block` elements of `out`,
@@ -61,7 +109,7 @@ fn softmax_block<T: FloatElement, const LOG: bool>(
     if inner == 1 {
         let m = max_or_nan(x);
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = (v - m).exp();
+            *o = (v - m).exp_v();
         }
         let s = sum_slice(out);
         if LOG {
@@ -90,7 +138,7 @@ fn softmax_block<T: FloatElement, const LOG: bool>(
     }
     for (orow, row) in out.chunks_exact_mut(inner).zip(x.chunks_exact(inner)) {
         for (((o, &v), &m), s) in orow.iter_mut().zip(row).zip(mx.iter()).zip(sum.iter_mut()) {
-            *o = (v - m).exp();
+            *o = (v - m).exp_v();
             *s += *o;
         }
     }
@@ -124,6 +172,17 @@ fn softmax_backward_block<T: FloatElement, const LOG: bool>(
     inner: usize,
     scratch: &mut Vec<T>,
 ) {
+    if inner == 1 {
+        let s = dot(g, (!LOG).then_some(y));
+        for ((o, &gv), &yv) in out.iter_mut().zip(g).zip(y) {
+            *o = if LOG {
+                gv - yv.exp_v() * s
+            } else {
+                yv * (gv - s)
+            };
+        }
+        return;
+    }
     scratch.clear();
     scratch.resize(inner, T::zero());
     let sum = &mut scratch[..];
@@ -139,7 +198,7 @@ fn softmax_backward_block<T: FloatElement, const LOG: bool>(
     for ((orow, grow), yrow) in rows {
         for (((o, &gv), &yv), &s) in orow.iter_mut().zip(grow).zip(yrow).zip(sum.iter()) {
             *o = if LOG {
-                gv - yv.exp() * s
+                gv - yv.exp_v() * s
             } else {
                 yv * (gv - s)
             };
@@ -220,8 +279,7 @@ fn logsumexp_row<T: FloatElement>(row: &[T]) -> T {
     if !m.is_finite() {
         return m;
     }
-    let s: f64 = row.iter().map(|&v| Element::to_f64((v - m).exp())).sum();
-    m + <T as Element>::from_f64(s.ln())
+    m + <T as Element>::from_f64(sum_exp(row, m).ln())
 }
 
 /// d/dx logsumexp = exp(x - y).
@@ -240,7 +298,7 @@ impl BackwardOp for LogsumexpBackward {
         let x = &inputs[0];
         let g = grad.reshape(&self.keep_shape)?;
         let gx = float_dispatch!(x.dtype(), "logsumexp", T => {
-            map_with_kept::<T>(x, &self.output, &g, "logsumexp", |x, y, g| g * (x - y).exp())?
+            map_with_kept::<T>(x, &self.output, &g, "logsumexp", |x, y, g| g * (x - y).exp_v())?
         });
         Ok(vec![Some(gx)])
     }

@@ -3,7 +3,7 @@
 use super::reduce::{map_with_kept, reduced_shape, reduction_dims};
 use super::{float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
-use crate::kernels::reduce::{map_rows, rows, sum_slice};
+use crate::kernels::reduce::{columns, map_rows, rows, sum_slice};
 use crate::layout::Dim;
 use crate::{Element, Error, FloatElement, Result, Tensor};
 
@@ -26,6 +26,38 @@ fn sum_sq_dev<T: FloatElement>(s: &[T], mean: f64) -> f64 {
     total
 }
 
+/// Column variances of contiguous `[outer, n, inner]` data (see `columns`), two passes per
+/// block with f64 accumulators.
+fn var_columns<T: FloatElement>(
+    data: &[T],
+    (outer, n, inner): (usize, usize, usize),
+    correction: usize,
+) -> Vec<T> {
+    let dof = n.saturating_sub(correction) as f64;
+    let mut out = Vec::with_capacity(outer * inner);
+    let (mut mean, mut ss) = (vec![0.0f64; inner], vec![0.0f64; inner]);
+    for block in data.chunks_exact(n * inner) {
+        mean.fill(0.0);
+        ss.fill(0.0);
+        for row in block.chunks_exact(inner) {
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += Element::to_f64(v);
+            }
+        }
+        for m in mean.iter_mut() {
+            *m /= n as f64;
+        }
+        for row in block.chunks_exact(inner) {
+            for ((s, &m), &v) in ss.iter_mut().zip(&mean).zip(row) {
+                let d = Element::to_f64(v) - m;
+                *s += d * d;
+            }
+        }
+        out.extend(ss.iter().map(|&s| <T as Element>::from_f64(s / dof)));
+    }
+    out
+}
+
 /// Variance over the sorted `dims` (two passes per row: the mean, then the squared
 /// deviations), keeping them as size 1. Divides by `max(0, n - correction)`.
 fn var_kernel(x: &Tensor, dims: &[usize], correction: usize) -> Result<Tensor> {
@@ -33,6 +65,10 @@ fn var_kernel(x: &Tensor, dims: &[usize], correction: usize) -> Result<Tensor> {
     Ok(float_dispatch!(x.dtype(), "var", T => {
         let data = x.storage_read();
         let src = slice_of::<T>(&data, "var")?;
+        if let Some((r, dims)) = columns(x.layout(), dims) {
+            let v = var_columns(&src[r], dims, correction);
+            return Ok(Tensor::from_data(T::into_storage(v), &keep_shape));
+        }
         let outer: usize = keep_shape.iter().product();
         let (buf, inner) = rows(src, x.layout(), dims);
         let v = map_rows(&buf, outer, inner, |row: &[T]| {
@@ -172,6 +208,26 @@ mod tests {
         let s = x.std_all(1).unwrap().item().unwrap();
         let va = x.var_all(1).unwrap().item().unwrap();
         assert!((s * s - va).abs() < 1e-12);
+    }
+
+    #[test]
+    fn column_path_matches_the_row_path() {
+        // Leading dims of contiguous data take the column kernel; the same reduction of a
+        // permuted copy takes the row kernel.
+        let x = Tensor::randn(&[3, 4, 5]).to_dtype(crate::DType::F64);
+        let p = x.permute(&[2, 0, 1]).unwrap(); // [5, 3, 4], not contiguous
+        let cols = x.var(&[0, 1], 1, false).unwrap().to_vec::<f64>().unwrap();
+        let rows = p.var(&[1, 2], 1, false).unwrap().to_vec::<f64>().unwrap();
+        for (a, b) in cols.iter().zip(&rows) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        let mid = x.var(&[1], 0, true).unwrap();
+        assert_eq!(mid.shape(), &[3, 1, 5]);
+        let want = x.transpose(1, 2).unwrap().var(&[2], 0, true).unwrap();
+        let (a, b) = (mid.to_vec::<f64>().unwrap(), want.to_vec::<f64>().unwrap());
+        for (a, b) in a.iter().zip(&b) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
     }
 
     #[test]
