@@ -3,6 +3,7 @@
 
 pub(crate) mod alloc;
 pub(crate) mod im2col;
+pub mod lanes;
 pub(crate) mod map;
 pub mod math;
 pub mod parallel;

@@ -11,57 +11,20 @@
 use super::reduce::{map_with_kept, reduced_shape, reduction_dims};
 use super::{around, float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
+use crate::kernels::lanes::{lane_sum2, max_or_nan};
 use crate::kernels::parallel::{num_threads, PAR_MIN_ELEMS};
 use crate::kernels::reduce::{map_rows, rows, sum_slice};
 use crate::layout::Dim;
 use crate::{Element, FloatElement, Result, Tensor};
 use rayon::prelude::*;
 
-/// The maximum of a slice, NaN if it holds one, -inf if it is empty (eight independent
-/// lanes, so the loop vectorises).
-#[inline]
-fn max_or_nan<T: FloatElement>(s: &[T]) -> T {
-    let mut acc = [T::neg_infinity(); 8];
-    let mut nan = false;
-    let chunks = s.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for i in 0..8 {
-            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
-            nan |= c[i].is_nan();
-        }
-    }
-    let mut m = T::neg_infinity();
-    for &v in acc.iter().chain(tail) {
-        m = if v > m { v } else { m };
-        nan |= v.is_nan();
-    }
-    if nan {
-        T::nan()
-    } else {
-        m
-    }
-}
-
-/// `Σ a·b` (or `Σ a` when `b` is `None`) in eight lanes, so the loop vectorises.
+/// `Σ a·b` (or `Σ a` when `b` is `None`).
 #[inline]
 fn dot<T: FloatElement>(a: &[T], b: Option<&[T]>) -> T {
-    let Some(b) = b else {
-        return sum_slice(a);
-    };
-    let mut acc = [T::zero(); 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: T = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .fold(T::zero(), |s, (&x, &y)| s + x * y);
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
+    match b {
+        Some(b) => lane_sum2(a, b, |x, y| x * y),
+        None => sum_slice(a),
     }
-    acc.iter().fold(tail, |s, &v| s + v)
 }
 
 /// `Σ exp(v - m)` over a slice, through a small stack buffer so that the exponentials

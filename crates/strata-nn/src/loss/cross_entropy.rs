@@ -17,10 +17,10 @@ use super::class_target::{
     DEFAULT_IGNORE_INDEX,
 };
 use super::common::{expect_same_dtype, f64_of, par_chunks, shape_error, with_float_type, OutGrad};
-use super::fast_exp::{lane_max, lane_sum, lane_sum2, SoftmaxFloat};
 use super::Reduction;
 use crate::{Error, Result};
-use strata_core::{BackwardOp, Tensor};
+use strata_core::kernels::lanes::{lane_max, lane_sum, lane_sum2};
+use strata_core::{BackwardOp, FloatElement, Tensor};
 
 const OP: &str = "cross_entropy";
 
@@ -211,7 +211,7 @@ struct Setup<T> {
     total_weight: T,
 }
 
-impl<T: SoftmaxFloat> Setup<T> {
+impl<T: FloatElement> Setup<T> {
     fn new(classes: usize, eps: f64, weights: Option<Vec<f64>>) -> Self {
         let total: f64 = weights.as_ref().map_or(classes as f64, |w| w.iter().sum());
         Setup {
@@ -250,9 +250,9 @@ struct RowStats<T> {
 
 /// The row's statistics: its maximum and `ln Σ e^(x - max)`.
 #[inline(always)]
-fn row_stats<T: SoftmaxFloat>(x: &[T]) -> RowStats<T> {
+fn row_stats<T: FloatElement>(x: &[T]) -> RowStats<T> {
     let max = lane_max(x);
-    let sum = lane_sum(x, |v| (v - max).softmax_exp());
+    let sum = lane_sum(x, |v| (v - max).exp_v());
     RowStats {
         max,
         ln_sum: sum.ln(),
@@ -261,7 +261,7 @@ fn row_stats<T: SoftmaxFloat>(x: &[T]) -> RowStats<T> {
 
 /// Loss and statistics of one row with class-index target `target`.
 #[inline]
-fn index_row<T: SoftmaxFloat>(x: &[T], target: Option<usize>, s: &Setup<T>) -> (T, RowStats<T>) {
+fn index_row<T: FloatElement>(x: &[T], target: Option<usize>, s: &Setup<T>) -> (T, RowStats<T>) {
     let stats = row_stats(x);
     let Some(y) = target else {
         return (T::zero(), stats);
@@ -283,16 +283,16 @@ fn index_row<T: SoftmaxFloat>(x: &[T], target: Option<usize>, s: &Setup<T>) -> (
 
 /// `out[c] = softmax(x)[c] · a` for a row with statistics `stats`.
 #[inline(always)]
-fn write_scaled_softmax<T: SoftmaxFloat>(x: &[T], stats: RowStats<T>, a: T, out: &mut [T]) {
+fn write_scaled_softmax<T: FloatElement>(x: &[T], stats: RowStats<T>, a: T, out: &mut [T]) {
     let RowStats { max, ln_sum } = stats;
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = ((v - max) - ln_sum).softmax_exp() * a;
+        *o = ((v - max) - ln_sum).exp_v() * a;
     }
 }
 
 /// Gradient of one row's loss times `scale`, written to `out`.
 #[inline]
-fn index_row_grad<T: SoftmaxFloat>(
+fn index_row_grad<T: FloatElement>(
     x: &[T],
     target: Option<usize>,
     stats: RowStats<T>,
@@ -320,7 +320,7 @@ fn index_row_grad<T: SoftmaxFloat>(
 }
 
 /// The reduced (or per-sample) loss tensor from per-row losses.
-fn reduce<T: SoftmaxFloat>(
+fn reduce<T: FloatElement>(
     losses: Vec<T>,
     reduction: Reduction,
     sample_shape: &[usize],
@@ -336,7 +336,7 @@ fn reduce<T: SoftmaxFloat>(
     })
 }
 
-fn index_loss<T: SoftmaxFloat>(
+fn index_loss<T: FloatElement>(
     rows: ClassRows,
     targets: Vec<Option<usize>>,
     setup: Setup<T>,
@@ -373,7 +373,7 @@ struct IndexBackward<T> {
     denominator: f64,
 }
 
-impl<T: SoftmaxFloat> BackwardOp for IndexBackward<T> {
+impl<T: FloatElement> BackwardOp for IndexBackward<T> {
     fn name(&self) -> &'static str {
         OP
     }
@@ -405,7 +405,7 @@ impl<T: SoftmaxFloat> BackwardOp for IndexBackward<T> {
 
 /// Loss and statistics of one row against probabilities `t`.
 #[inline]
-fn probability_row<T: SoftmaxFloat>(x: &[T], t: &[T], s: &Setup<T>) -> (T, RowStats<T>) {
+fn probability_row<T: FloatElement>(x: &[T], t: &[T], s: &Setup<T>) -> (T, RowStats<T>) {
     let stats = row_stats(x);
     let max = stats.max;
     // Σ_c q[c] (lse - x[c]) = Σ_c q[c] (max - x[c]) + (Σ_c q[c]) ln_sum, where
@@ -427,7 +427,7 @@ fn probability_row<T: SoftmaxFloat>(x: &[T], t: &[T], s: &Setup<T>) -> (T, RowSt
     (spread_sum + mass * stats.ln_sum, stats)
 }
 
-fn probability_loss<T: SoftmaxFloat>(
+fn probability_loss<T: FloatElement>(
     rows: ClassRows,
     target_rows: Tensor,
     setup: Setup<T>,
@@ -465,7 +465,7 @@ struct ProbabilityBackward<T> {
     reduction: Reduction,
 }
 
-impl<T: SoftmaxFloat> BackwardOp for ProbabilityBackward<T> {
+impl<T: FloatElement> BackwardOp for ProbabilityBackward<T> {
     fn name(&self) -> &'static str {
         OP
     }

@@ -36,7 +36,6 @@ mod binary;
 mod class_target;
 mod common;
 mod cross_entropy;
-mod fast_exp;
 mod nll;
 mod pointwise;
 mod regression;

@@ -1,0 +1,45 @@
+//! # Strata
+//!
+//! The crate users depend on: it re-exports the layers of the framework and offers a
+//! [`prelude`] for `use strata::prelude::*;`.
+//!
+//! - [`core`] (`strata-core`): tensors, CPU kernels, reverse-mode autodiff, gradcheck.
+//! - [`nn`] (`strata-nn`): modules, layers, losses, initialisers, optimisers, schedules.
+//! - [`data`] (`strata-data`): datasets, loaders, file formats, augmentation.
+//!
+//! ```
+//! use strata::prelude::*;
+//!
+//! let model = Sequential::new()
+//!     .push(Linear::new(4, 16)?)
+//!     .push(ReLU::new())
+//!     .push(Linear::new(16, 3)?);
+//! let mut opt = Adam::new(model.parameters(), 1e-2);
+//! let x = Tensor::randn(&[8, 4]);
+//! let y = Tensor::from_vec(vec![0i64, 1, 2, 0, 1, 2, 0, 1], &[8])?;
+//! let first = cross_entropy(&model.forward(&x)?, &y)?.item()?;
+//! for _ in 0..50 {
+//!     let loss = cross_entropy(&model.forward(&x)?, &y)?;
+//!     let grads = loss.backward()?;
+//!     opt.step(&grads)?;
+//! }
+//! assert!(cross_entropy(&model.forward(&x)?, &y)?.item()? < first);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use strata_core as core;
+pub use strata_data as data;
+pub use strata_nn as nn;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use strata_core::{manual_seed, no_grad, DType, Generator, Gradients, Tensor};
+    pub use strata_data::{Batch, DataLoader, Dataset, Mnist, Split};
+    pub use strata_nn::loss::{
+        binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss, Reduction,
+    };
+    pub use strata_nn::{
+        Adam, AdamW, Dropout, Forward, Linear, Module, ModuleExt, Optimizer, Param, ReLU,
+        Sequential, SGD,
+    };
+}
