@@ -2,6 +2,7 @@
 //! elementwise maps. Ops call these; users do not.
 
 pub(crate) mod alloc;
+pub mod gemm;
 pub(crate) mod im2col;
 pub mod lanes;
 pub(crate) mod map;

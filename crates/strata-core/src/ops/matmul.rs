@@ -44,13 +44,43 @@ pub(crate) unsafe fn product<T: FloatElement>(
     r: Mat,
     parallel: bool,
 ) {
+    product_into(
+        (m, n, k),
+        dst,
+        (dst_rs, dst_cs),
+        lhs,
+        l,
+        rhs,
+        r,
+        parallel,
+        false,
+    )
+}
+
+/// Like [`product`], adding to `dst` (`dst += lhs · rhs`) when `accumulate` is true.
+///
+/// # Safety
+/// As for [`product`]; with `accumulate`, `dst` must also be initialised.
+pub(crate) unsafe fn product_into<T: FloatElement>(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    (dst_rs, dst_cs): (usize, usize),
+    lhs: &[T],
+    l: Mat,
+    rhs: &[T],
+    r: Mat,
+    parallel: bool,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        for i in 0..m {
-            for j in 0..n {
-                *dst.add(i * dst_rs + j * dst_cs) = T::zero();
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    *dst.add(i * dst_rs + j * dst_cs) = T::zero();
+                }
             }
         }
         return;
@@ -63,7 +93,8 @@ pub(crate) unsafe fn product<T: FloatElement>(
                     acc +=
                         lhs[l.offset + i * l.rs + p * l.cs] * rhs[r.offset + p * r.rs + j * r.cs];
                 }
-                *dst.add(i * dst_rs + j * dst_cs) = acc;
+                let d = dst.add(i * dst_rs + j * dst_cs);
+                *d = if accumulate { *d + acc } else { acc };
             }
         }
         return;
@@ -80,14 +111,14 @@ pub(crate) unsafe fn product<T: FloatElement>(
         dst,
         dst_cs as isize,
         dst_rs as isize,
-        false,
+        accumulate,
         lhs.as_ptr().add(l.offset),
         l.cs as isize,
         l.rs as isize,
         rhs.as_ptr().add(r.offset),
         r.cs as isize,
         r.rs as isize,
-        T::zero(),
+        if accumulate { T::one() } else { T::zero() },
         T::one(),
         false,
         false,
