@@ -1,6 +1,7 @@
 //! Layers. One file per layer (or family), each with its tests.
 
 mod activation;
+pub mod attention;
 mod batch_norm;
 mod batch_norm_op;
 mod dropout;
@@ -18,6 +19,7 @@ pub use activation::{
     GELUTanh, Hardtanh, LeakyReLU, Mish, ReLU, SiLU, Sigmoid, Softplus, Softsign, Tanh, ELU, GELU,
     SELU,
 };
+pub use attention::*;
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
