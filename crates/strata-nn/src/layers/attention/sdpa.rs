@@ -193,7 +193,7 @@ pub(crate) fn causal_exclusion(l: usize, s: usize) -> Result<Tensor> {
 
 /// Softmax over the last dim that gives all-zero rows (and zero gradients) where every
 /// score is `-inf`, instead of NaN. Rows with a finite score are an ordinary softmax.
-fn safe_softmax(scores: &Tensor) -> Result<Tensor> {
+pub(crate) fn safe_softmax(scores: &Tensor) -> Result<Tensor> {
     let alive = scores
         .gt_scalar(f64::NEG_INFINITY)?
         .to_dtype(scores.dtype())
