@@ -8,6 +8,12 @@ use crate::{
 use strata_core::{DType, Tensor};
 
 /// The feed-forward activation of a [`TransformerEncoderLayer`].
+///
+/// ```
+/// use strata_nn::{FeedForwardActivation, TransformerEncoderLayerConfig};
+/// let config = TransformerEncoderLayerConfig { activation: FeedForwardActivation::Gelu, ..Default::default() };
+/// assert_eq!(config.activation, FeedForwardActivation::Gelu);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeedForwardActivation {
     Relu,
@@ -16,6 +22,12 @@ pub enum FeedForwardActivation {
 }
 
 /// Hyperparameters of [`TransformerEncoderLayer`] (PyTorch's defaults).
+///
+/// ```
+/// use strata_nn::TransformerEncoderLayerConfig;
+/// let c = TransformerEncoderLayerConfig::default();
+/// assert_eq!((c.dim_feedforward, c.dropout, c.norm_first, c.batch_first), (2048, 0.1, false, false));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TransformerEncoderLayerConfig {
     /// Hidden size of the feed-forward block (default 2048).
@@ -54,6 +66,18 @@ impl Default for TransformerEncoderLayerConfig {
 
 /// Masks of a Transformer encoder pass (see [`MhaOptions`] for shapes and meaning: bool
 /// `true` = excluded).
+///
+/// ```
+/// use strata_nn::{EncoderMasks, ModuleExt, TransformerEncoderLayer, TransformerEncoderLayerConfig};
+/// use strata_core::Tensor;
+/// let config = TransformerEncoderLayerConfig { dim_feedforward: 8, batch_first: true, ..Default::default() };
+/// let layer = TransformerEncoderLayer::new(4, 2, config)?;
+/// layer.eval();
+/// let pad = Tensor::from_vec(vec![false, false, true], &[1, 3])?; // the last token is padding
+/// let masks = EncoderMasks { key_padding_mask: Some(pad), ..Default::default() };
+/// assert_eq!(layer.forward_masked(&Tensor::randn(&[1, 3, 4]), &masks)?.shape(), &[1, 3, 4]);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct EncoderMasks {
     /// `[L, L]` or `[batch * heads, L, L]`.

@@ -7,6 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use strata_core::{DType, Tensor};
 
 /// Hyperparameters of [`MultiheadAttention`] (PyTorch's defaults).
+///
+/// ```
+/// use strata_nn::{MultiheadAttention, MultiheadAttentionConfig};
+/// use strata_core::DType;
+/// let config = MultiheadAttentionConfig { dropout: 0.1, batch_first: true, dtype: DType::F64, ..Default::default() };
+/// let mha = MultiheadAttention::with_config(8, 2, config)?;
+/// assert_eq!(mha.in_proj_weight().dtype(), DType::F64);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MultiheadAttentionConfig {
     /// Dropout on the attention weights, in training only (default 0).
@@ -31,6 +40,19 @@ impl Default for MultiheadAttentionConfig {
 }
 
 /// Masks and switches of one [`MultiheadAttention::attend`] call (PyTorch's defaults).
+///
+/// ```
+/// use strata_nn::{MhaOptions, MultiheadAttention};
+/// use strata_core::Tensor;
+/// let mha = MultiheadAttention::new(4, 2)?; // [seq, batch, embed]
+/// let x = Tensor::randn(&[3, 1, 4]);
+/// let opts = MhaOptions { is_causal: true, average_attn_weights: false, ..Default::default() };
+/// let (_, w) = mha.attend(&x, &x, &x, &opts)?;
+/// let w = w.unwrap(); // [batch, heads, L, S]
+/// assert_eq!(w.shape(), &[1, 2, 3, 3]);
+/// assert_eq!(w.to_vec::<f32>()?[1..3], [0.0, 0.0]); // query 0 sees only key 0
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct MhaOptions {
     /// `[batch, S]` (or `[S]` for unbatched input). **Bool: `true` = ignore that key**

@@ -8,6 +8,12 @@ use strata_core::{broadcast_shape, with_global_generator, DType, Tensor};
 const OP: &str = "scaled_dot_product_attention";
 
 /// Options of [`scaled_dot_product_attention`] (PyTorch's defaults).
+///
+/// ```
+/// use strata_nn::SdpaOptions;
+/// let causal = SdpaOptions { is_causal: true, scale: Some(0.5), ..Default::default() };
+/// assert!(causal.attn_mask.is_none() && causal.dropout_p == 0.0 && !causal.need_weights);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SdpaOptions {
     /// A mask broadcastable to the scores `[.., L, S]`. A **bool** mask says which keys
@@ -28,6 +34,16 @@ pub struct SdpaOptions {
 }
 
 /// The result of [`scaled_dot_product_attention`].
+///
+/// ```
+/// use strata_nn::{scaled_dot_product_attention, SdpaOptions};
+/// use strata_core::Tensor;
+/// let x = Tensor::randn(&[3, 4]);
+/// let att = scaled_dot_product_attention(&x, &x, &x, &SdpaOptions::default())?;
+/// assert_eq!(att.output.shape(), &[3, 4]);
+/// assert!(att.weights.is_none()); // not asked for
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct AttentionOutput {
     /// `[.., L, Ev]`.
