@@ -1,6 +1,6 @@
 //! `MultiheadAttention`: PyTorch's `nn.MultiheadAttention` (packed q/k/v projection).
 
-use super::sdpa::{causal_exclusion, scaled_dot_product_attention, SdpaOptions};
+use super::sdpa::{causal_bias, scaled_dot_product_attention, SdpaOptions};
 use crate::init::Init;
 use crate::{hooks, Error, Forward, Linear, Module, Param, Result, Visitor};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -433,7 +433,7 @@ impl MultiheadAttention {
             add(additive(&shaped)?)?;
         }
         if options.is_causal {
-            add(additive(&causal_exclusion(l, s)?)?)?;
+            add(causal_bias(l, s, dtype)?)?;
         }
         Ok(total)
     }

@@ -97,10 +97,16 @@ pub fn scaled_dot_product_attention(
         ));
     }
     let scale = options.scale.unwrap_or(1.0 / (e as f64).sqrt());
-    let mut scores = q.matmul(&k.transpose(-2, -1)?)?.mul_scalar(scale)?;
+    // The scale goes on whichever is smaller: q [.., L, E] or the scores [.., L, S].
+    let mut scores = if e <= s {
+        q.mul_scalar(scale)?.matmul(&k.transpose(-2, -1)?)?
+    } else {
+        q.matmul(&k.transpose(-2, -1)?)?.mul_scalar(scale)?
+    };
     let mut masked = false;
     if options.is_causal {
-        scores = scores.masked_fill(&causal_exclusion(l, s)?, f64::NEG_INFINITY)?;
+        // Adding a 0/-inf bias is cheaper than a masked fill (a plain broadcast add).
+        scores = scores.add(&causal_bias(l, s, scores.dtype())?)?;
     }
     if let Some(mask) = &options.attn_mask {
         check_mask(mask, scores.shape())?;
@@ -201,10 +207,19 @@ fn check_mask(mask: &Tensor, scores: &[usize]) -> Result<()> {
     Ok(())
 }
 
-/// Bool `[L, S]`, true above the diagonal (`j > i`): the pairs a causal mask removes.
-pub(crate) fn causal_exclusion(l: usize, s: usize) -> Result<Tensor> {
-    let data: Vec<bool> = (0..l * s).map(|ix| ix % s > ix / s).collect();
-    Ok(Tensor::from_vec(data, &[l, s])?)
+/// `[L, S]` of `dtype`: `-inf` above the diagonal (`j > i`, the pairs a causal mask
+/// removes), 0 elsewhere.
+pub(crate) fn causal_bias(l: usize, s: usize, dtype: DType) -> Result<Tensor> {
+    let data: Vec<f64> = (0..l * s)
+        .map(|ix| {
+            if ix % s > ix / s {
+                f64::NEG_INFINITY
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Ok(Tensor::from_vec(data, &[l, s])?.to_dtype(dtype))
 }
 
 /// Softmax over the last dim that gives all-zero rows (and zero gradients) where every
