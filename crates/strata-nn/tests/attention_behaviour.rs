@@ -563,6 +563,18 @@ fn errors_name_the_shapes() {
     ));
     assert!(e.contains("[3, 3, 4]") && e.contains("[2, 5, 4]"), "{e}");
 
+    let int_mask = SdpaOptions {
+        attn_mask: Some(Tensor::zeros(&[3, 5]).to_dtype(DType::I64)),
+        ..Default::default()
+    };
+    let e = msg(sdpa(&q, &k, &v, &int_mask));
+    assert!(e.contains("i64") && e.contains("[3, 5]"), "{e}");
+    // Empty sequences are not an error and produce no NaN.
+    let empty =
+        scaled_dot_product_attention(&Tensor::randn(&[2, 0, 4]), &k, &v, &SdpaOptions::default())
+            .unwrap();
+    assert_eq!(empty.output.shape(), &[2, 0, 6]);
+
     let e = msg(MultiheadAttention::new(10, 4).map(|_| ()));
     assert!(
         e.contains("embed_dim=10") && e.contains("num_heads=4"),
@@ -602,6 +614,12 @@ fn errors_name_the_shapes() {
         e.contains("[3, 4]") && e.contains("[3, 5]") && e.contains("[4, 3, 5]"),
         "{e}"
     );
+    let o = MhaOptions {
+        key_padding_mask: Some(Tensor::zeros(&[2, 5]).to_dtype(DType::I64)),
+        ..Default::default()
+    };
+    let e = msg(attend(&q, &k, &k, &o));
+    assert!(e.contains("i64"), "{e}");
     let e = msg(attend(
         &f64_randn(&[2, 3, 8, 1]),
         &k,

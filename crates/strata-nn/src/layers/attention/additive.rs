@@ -1,6 +1,6 @@
 //! `AdditiveAttention`: Bahdanau's attention for encoder-decoder models.
 
-use super::sdpa::safe_softmax;
+use super::sdpa::{check_mask_dtype, safe_softmax};
 use crate::{hooks, Error, Forward, Linear, Module, Result, Visitor};
 use strata_core::{DType, Tensor};
 
@@ -138,6 +138,7 @@ impl AdditiveAttention {
                     m,
                 ));
             }
+            check_mask_dtype("AdditiveAttention: mask", m)?;
             let m = m.unsqueeze(1)?;
             scores = if m.dtype() == DType::Bool {
                 scores.masked_fill(&m.logical_not()?, f64::NEG_INFINITY)?

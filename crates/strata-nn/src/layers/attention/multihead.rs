@@ -1,6 +1,6 @@
 //! `MultiheadAttention`: PyTorch's `nn.MultiheadAttention` (packed q/k/v projection).
 
-use super::sdpa::{causal_bias, scaled_dot_product_attention, SdpaOptions};
+use super::sdpa::{causal_bias, check_mask_dtype, scaled_dot_product_attention, SdpaOptions};
 use crate::init::Init;
 use crate::{hooks, Error, Forward, Linear, Module, Param, Result, Visitor};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -386,7 +386,9 @@ impl MultiheadAttention {
     ) -> Result<Option<Tensor>> {
         let h = self.num_heads;
         // Bool masks here mean "excluded": they become -inf where true.
+        let name = self.name();
         let additive = |m: &Tensor| -> Result<Tensor> {
+            check_mask_dtype(&name, m)?;
             Ok(if m.dtype() == DType::Bool {
                 Tensor::zeros_dtype(m.shape(), dtype).masked_fill(m, f64::NEG_INFINITY)?
             } else {

@@ -191,6 +191,7 @@ fn check_inputs(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(usize, usize, usi
 
 /// The mask must broadcast to the scores without enlarging them.
 fn check_mask(mask: &Tensor, scores: &[usize]) -> Result<()> {
+    check_mask_dtype(OP, mask)?;
     let m = mask.shape();
     let fits = m.len() <= scores.len()
         && m.iter()
@@ -240,4 +241,17 @@ pub(crate) fn safe_softmax(scores: &Tensor) -> Result<Tensor> {
         .where_(&alive, &zero)?
         .softmax(-1)?
         .where_(&alive, &zero)?)
+}
+
+/// Masks are bool (which positions) or floating point (added to the scores); integer masks
+/// are refused rather than guessed at.
+pub(crate) fn check_mask_dtype(op: &str, mask: &Tensor) -> Result<()> {
+    if mask.dtype() == DType::Bool || mask.dtype().is_float() {
+        return Ok(());
+    }
+    Err(Error::Input {
+        layer: op.to_string(),
+        expected: format!("a bool or floating-point mask, not {}", mask.dtype()),
+        got: mask.shape().into(),
+    })
 }
