@@ -43,7 +43,9 @@ pub struct TransformerEncoderLayerConfig {
     pub batch_first: bool,
     /// Pre-norm `x + f(norm(x))` (default `false`: post-norm `norm(x + f(x))`).
     pub norm_first: bool,
-    /// Biases in the Linear layers, attention and LayerNorms (default `true`).
+    /// Biases in the Linear layers, attention and LayerNorms (default `true`). Without
+    /// them the LayerNorms keep a `bias` frozen at zero (PyTorch drops it from the state
+    /// dict).
     pub bias: bool,
     /// Dtype of the parameters (default `F32`).
     pub dtype: DType,
