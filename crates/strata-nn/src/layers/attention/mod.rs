@@ -4,6 +4,7 @@
 mod additive;
 mod encoder;
 mod encoder_layer;
+mod fused;
 mod multihead;
 mod positional;
 mod sdpa;

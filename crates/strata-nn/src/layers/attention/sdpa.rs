@@ -2,6 +2,7 @@
 //! `F.scaled_dot_product_attention` (math backend), composed of differentiable core ops:
 //! one batched matmul for the scores, one softmax, one batched matmul with the values.
 
+use super::fused::fused_attention;
 use crate::{Error, Result};
 use strata_core::{broadcast_shape, with_global_generator, DType, Tensor};
 
@@ -97,6 +98,15 @@ pub fn scaled_dot_product_attention(
         ));
     }
     let scale = options.scale.unwrap_or(1.0 / (e as f64).sqrt());
+    let plain = options.attn_mask.is_none() && options.dropout_p == 0.0 && !options.need_weights;
+    if plain {
+        if let Some(output) = fused_attention(q, k, v, scale, options.is_causal)? {
+            return Ok(AttentionOutput {
+                output,
+                weights: None,
+            });
+        }
+    }
     // The scale goes on whichever is smaller: q [.., L, E] or the scores [.., L, S].
     let mut scores = if e <= s {
         q.mul_scalar(scale)?.matmul(&k.transpose(-2, -1)?)?
