@@ -44,13 +44,20 @@ fn pytorch_state_dict_file_loads_and_trains_like_pytorch() {
     let fx = Fixture::load("mlp_sgd_3_steps");
     let dir = scratch("pytorch");
     let path = dir.join("pytorch_mlp.safetensors");
-    let names = ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"];
+    let names = [
+        "0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
+    ];
     // The fixture holds f64; a PyTorch f32 model would save f32. Write both and load each
     // into a model of each dtype (f64 → f32 rounds; f32 → f64 is exact).
     for file_dtype in [DType::F64, DType::F32] {
         let entries: Vec<(String, Tensor)> = names
             .iter()
-            .map(|n| (n.to_string(), fx.get(&format!("param.{n}")).to_dtype(file_dtype)))
+            .map(|n| {
+                (
+                    n.to_string(),
+                    fx.get(&format!("param.{n}")).to_dtype(file_dtype),
+                )
+            })
             .collect();
         write_safetensors(&entries, &path).unwrap();
         for dtype in [DType::F64, DType::F32] {
@@ -60,8 +67,8 @@ fn pytorch_state_dict_file_loads_and_trains_like_pytorch() {
             for (name, t) in model.state_dict() {
                 assert_eq!(t.dtype(), dtype, "{name} keeps the model's dtype");
             }
-            let mut opt = SGD::new(model.parameters(), fx.cfg_f64("lr"))
-                .momentum(fx.cfg_f64("momentum"));
+            let mut opt =
+                SGD::new(model.parameters(), fx.cfg_f64("lr")).momentum(fx.cfg_f64("momentum"));
             let x = fx.get("input").to_dtype(dtype);
             let target = fx.get("target");
             let mut losses = Vec::new();
@@ -83,7 +90,11 @@ fn pytorch_state_dict_file_loads_and_trains_like_pytorch() {
                 &format!("losses, {what}"),
             );
             for (name, t) in model.state_dict() {
-                check(&t, &fx.get(&format!("final.{name}")), &format!("{name}, {what}"));
+                check(
+                    &t,
+                    &fx.get(&format!("final.{name}")),
+                    &format!("{name}, {what}"),
+                );
             }
         }
     }
@@ -109,7 +120,12 @@ fn round_trip_gives_identical_outputs_and_bits() {
         for ((n1, a), (n2, b)) in trained.state_dict().iter().zip(fresh.state_dict().iter()) {
             assert_eq!(n1, n2);
             assert_eq!(a.dtype(), b.dtype());
-            let bits = |t: &Tensor| t.to_vec_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let bits = |t: &Tensor| {
+                t.to_vec_f64()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(bits(a), bits(b), "{n1}");
         }
         // The bytes variants agree with the file variants.
@@ -163,9 +179,17 @@ fn a_float_file_cannot_fill_an_integer_buffer_and_nothing_loads() {
     let msg = err.to_string();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err:?}");
     assert!(msg.contains("bn.safetensors"), "{msg}");
-    assert!(msg.contains("num_batches_tracked: the model has i64, the checkpoint f64"), "{msg}");
+    assert!(
+        msg.contains("num_batches_tracked: the model has i64, the checkpoint f64"),
+        "{msg}"
+    );
     // Nothing was loaded, not even the convertible float entries.
-    let weight = fresh.state_dict().into_iter().find(|(n, _)| n == "weight").unwrap().1;
+    let weight = fresh
+        .state_dict()
+        .into_iter()
+        .find(|(n, _)| n == "weight")
+        .unwrap()
+        .1;
     assert_eq!(weight.to_vec::<f32>().unwrap(), vec![1.0, 1.0]);
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -200,7 +224,9 @@ fn strict_loading_reports_every_problem_at_once_and_non_strict_loads_the_rest() 
     assert_eq!(problems.missing, ["0.bias", "4.weight", "4.bias"]);
     assert_eq!(problems.unexpected, ["extra.weight"]);
     assert_eq!(problems.mismatched.len(), 2, "{problems:?}");
-    assert!(err.to_string().contains("2.weight: model has [8, 8], checkpoint has [5, 8]"));
+    assert!(err
+        .to_string()
+        .contains("2.weight: model has [8, 8], checkpoint has [5, 8]"));
     assert_eq!(target.state_dict()[0].1.to_vec::<f32>().unwrap(), before);
 
     let report = load_weights(&target, &bytes, false).unwrap();
@@ -220,7 +246,10 @@ fn prefixes_select_rename_and_add() {
     let mut entries = rename_prefix(&encoder.state_dict(), "", "encoder.");
     entries.extend(rename_prefix(&head.state_dict(), "", "head."));
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["encoder.weight", "encoder.bias", "head.weight", "head.bias"]);
+    assert_eq!(
+        names,
+        ["encoder.weight", "encoder.bias", "head.weight", "head.bias"]
+    );
     let dir = scratch("prefix");
     let path = dir.join("whole.safetensors");
     write_safetensors(&entries, &path).unwrap();
@@ -262,29 +291,53 @@ fn bad_files_are_checkpoint_errors_naming_the_file_and_the_problem() {
     let good = to_safetensors_bytes(&model).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", vec![], "not a valid safetensors file"),
-        ("truncated", good[..good.len() - 3].to_vec(), "not a valid safetensors file"),
-        ("random", (0..200u32).map(|i| (i * 7919 % 251) as u8).collect(), "not a valid"),
+        (
+            "truncated",
+            good[..good.len() - 3].to_vec(),
+            "not a valid safetensors file",
+        ),
+        (
+            "random",
+            (0..200u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            "not a valid",
+        ),
         (
             "lying_offsets",
-            raw_file(r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,100]}}"#, &[0; 8]),
+            raw_file(
+                r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,100]}}"#,
+                &[0; 8],
+            ),
             "not a valid safetensors file",
         ),
         (
             "shape_vs_bytes",
-            raw_file(r#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, &[0; 8]),
+            raw_file(
+                r#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
+                &[0; 8],
+            ),
             "not a valid safetensors file",
         ),
         (
             "f16",
-            raw_file(r#"{"weight":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, &[0; 4]),
+            raw_file(
+                r#"{"weight":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#,
+                &[0; 4],
+            ),
             "tensor \"weight\" has dtype F16; Strata reads F32, F64, I64 and BOOL",
         ),
         (
             "bad_bool",
-            raw_file(r#"{"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}}"#, &[1, 7]),
+            raw_file(
+                r#"{"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}}"#,
+                &[1, 7],
+            ),
             "holds the byte 7",
         ),
-        ("huge_header_len", u64::MAX.to_le_bytes().to_vec(), "not a valid safetensors file"),
+        (
+            "huge_header_len",
+            u64::MAX.to_le_bytes().to_vec(),
+            "not a valid safetensors file",
+        ),
     ];
     for (name, bytes, want) in cases {
         let path = dir.join(format!("{name}.safetensors"));
@@ -292,7 +345,10 @@ fn bad_files_are_checkpoint_errors_naming_the_file_and_the_problem() {
         let err = load_safetensors(&model, &path, false).unwrap_err();
         let reason = checkpoint_error(&err, &path);
         assert!(reason.contains(want), "{name}: {reason}");
-        assert!(err.to_string().contains(&format!("{name}.safetensors")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{name}.safetensors")),
+            "{err}"
+        );
         let err = TrainingCheckpoint::load(&path).unwrap_err();
         checkpoint_error(&err, &path);
     }
@@ -305,7 +361,10 @@ fn bad_files_are_checkpoint_errors_naming_the_file_and_the_problem() {
     let path = dir.join("weights_only.safetensors");
     fs::write(&path, &good).unwrap();
     let reason = checkpoint_error(&TrainingCheckpoint::load(&path).unwrap_err(), &path);
-    assert!(reason.contains("not a Strata training checkpoint"), "{reason}");
+    assert!(
+        reason.contains("not a Strata training checkpoint"),
+        "{reason}"
+    );
     // Missing keys in a file: a typed mismatch naming the file.
     let path = dir.join("half.safetensors");
     write_safetensors(&model.state_dict()[..1], &path).unwrap();
@@ -326,7 +385,10 @@ fn a_failed_save_leaves_the_existing_checkpoint_intact() {
     // Target directory missing: an error naming the path, nothing created.
     let missing = dir.join("gone").join("w.safetensors");
     let err = save_safetensors(&model, &missing).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }) && err.to_string().contains("gone"), "{err}");
+    assert!(
+        matches!(err, Error::Io { .. }) && err.to_string().contains("gone"),
+        "{err}"
+    );
     assert!(!dir.join("gone").exists());
 
     // Read-only directory holding a good checkpoint.
@@ -345,7 +407,10 @@ fn a_failed_save_leaves_the_existing_checkpoint_intact() {
     } else {
         assert!(matches!(result, Err(Error::Io { .. })), "{result:?}");
         assert_eq!(fs::read(&path).unwrap(), good);
-        let names: Vec<_> = fs::read_dir(&ro).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&ro)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
     fs::remove_dir_all(&dir).unwrap();
@@ -354,7 +419,11 @@ fn a_failed_save_leaves_the_existing_checkpoint_intact() {
 #[cfg(unix)]
 fn set_read_only(dir: &Path, ro: bool) {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(dir, fs::Permissions::from_mode(if ro { 0o555 } else { 0o755 })).unwrap();
+    fs::set_permissions(
+        dir,
+        fs::Permissions::from_mode(if ro { 0o555 } else { 0o755 }),
+    )
+    .unwrap();
 }
 
 #[cfg(not(unix))]
@@ -369,7 +438,13 @@ fn valid_training_bytes() -> Vec<u8> {
     let model = mlp(DType::F32);
     let mut opt = SGD::new(model.parameters(), 0.1).momentum(0.9);
     let x = Tensor::randn(&[3, 4]);
-    let loss = model.forward(&x).unwrap().square().unwrap().mean_all().unwrap();
+    let loss = model
+        .forward(&x)
+        .unwrap()
+        .square()
+        .unwrap()
+        .mean_all()
+        .unwrap();
     opt.step(&loss.backward().unwrap()).unwrap();
     let mut ckpt = TrainingCheckpoint::capture(&model, &opt, None, 1, 1);
     ckpt.metadata.insert("note".into(), "fuzz".into());

@@ -118,10 +118,7 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Decoded> {
     let invalid = |e: safetensors::SafeTensorError| {
         corrupt(
             path,
-            format!(
-                "not a valid safetensors file ({} bytes): {e}",
-                bytes.len()
-            ),
+            format!("not a valid safetensors file ({} bytes): {e}", bytes.len()),
         )
     };
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
@@ -151,18 +148,24 @@ fn decode_tensor(
             shape,
         ),
         Dtype::F64 => Tensor::from_vec(
-            data.chunks_exact(8).map(|b| f64::from_le_bytes(eight(b))).collect::<Vec<f64>>(),
+            data.chunks_exact(8)
+                .map(|b| f64::from_le_bytes(eight(b)))
+                .collect::<Vec<f64>>(),
             shape,
         ),
         Dtype::I64 => Tensor::from_vec(
-            data.chunks_exact(8).map(|b| i64::from_le_bytes(eight(b))).collect::<Vec<i64>>(),
+            data.chunks_exact(8)
+                .map(|b| i64::from_le_bytes(eight(b)))
+                .collect::<Vec<i64>>(),
             shape,
         ),
         Dtype::BOOL => {
             if let Some(bad) = data.iter().find(|&&b| b > 1) {
                 return Err(corrupt(
                     path,
-                    format!("tensor {name:?} is BOOL but holds the byte {bad} (only 0 and 1 are valid)"),
+                    format!(
+                        "tensor {name:?} is BOOL but holds the byte {bad} (only 0 and 1 are valid)"
+                    ),
                 ));
             }
             Tensor::from_vec(data.iter().map(|&b| b == 1).collect::<Vec<bool>>(), shape)
@@ -170,9 +173,7 @@ fn decode_tensor(
         other => {
             return Err(corrupt(
                 path,
-                format!(
-                    "tensor {name:?} has dtype {other:?}; Strata reads F32, F64, I64 and BOOL"
-                ),
+                format!("tensor {name:?} has dtype {other:?}; Strata reads F32, F64, I64 and BOOL"),
             ))
         }
     };

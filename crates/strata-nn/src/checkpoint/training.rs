@@ -288,7 +288,10 @@ impl TrainingCheckpoint {
         let number = |key: &str| -> Result<u64> {
             let v = get(key)?;
             v.parse().map_err(|_| {
-                corrupt(path, format!("metadata {key:?} must be a whole number, got {v:?}"))
+                corrupt(
+                    path,
+                    format!("metadata {key:?} must be a whole number, got {v:?}"),
+                )
             })
         };
         let mut ckpt = TrainingCheckpoint {

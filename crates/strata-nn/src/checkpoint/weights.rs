@@ -139,7 +139,9 @@ pub fn load_weights<M: ModuleExt + ?Sized>(
         let (want, have) = (target.dtype(), src.dtype());
         let convertible = want == have || (want.is_float() && have.is_float());
         if !convertible {
-            problems.push(format!("{name}: the model has {want}, the checkpoint {have}"));
+            problems.push(format!(
+                "{name}: the model has {want}, the checkpoint {have}"
+            ));
         }
     }
     if !problems.is_empty() {
