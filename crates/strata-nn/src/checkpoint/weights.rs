@@ -2,6 +2,9 @@
 //! `.safetensors` files, readable by `safetensors.torch.load_file` and
 //! `model.load_state_dict` in PyTorch, and the other way round.
 //!
+//! Files carry the metadata `format` = `pt`, which Hugging Face loaders expect of PyTorch
+//! weights.
+//!
 //! Dtype rule when loading: floating-point values convert to the dtype of the parameter
 //! or buffer they load into (f64 → f32 rounds to nearest, f32 → f64 is exact); integer
 //! and boolean tensors (BatchNorm's `num_batches_tracked` is i64) must have exactly the
@@ -32,7 +35,11 @@ use strata_core::Tensor;
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 pub fn save_safetensors<M: ModuleExt + ?Sized>(model: &M, path: impl AsRef<Path>) -> Result<()> {
-    write_safetensors(&model.state_dict(), path)
+    let path = path.as_ref();
+    write_atomic(
+        path,
+        &encode(&model.state_dict(), pytorch_metadata(), path)?,
+    )
 }
 
 /// The bytes [`save_safetensors`] would write.
@@ -45,7 +52,12 @@ pub fn save_safetensors<M: ModuleExt + ?Sized>(model: &M, path: impl AsRef<Path>
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 pub fn to_safetensors_bytes<M: ModuleExt + ?Sized>(model: &M) -> Result<Vec<u8>> {
-    encode(&model.state_dict(), HashMap::new(), &memory_path())
+    encode(&model.state_dict(), pytorch_metadata(), &memory_path())
+}
+
+/// The metadata PyTorch's `safetensors.torch.save_file` users put in weights files.
+fn pytorch_metadata() -> HashMap<String, String> {
+    HashMap::from([("format".to_string(), "pt".to_string())])
 }
 
 /// Loads a `.safetensors` file (e.g. saved by PyTorch's `safetensors.torch.save_file(
