@@ -373,3 +373,85 @@ fn decode_rng(
         spare_normal,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn good_meta() -> HashMap<String, String> {
+        meta(&[
+            ("format", FORMAT),
+            ("format_version", VERSION),
+            ("epoch", "2"),
+            ("step", "40"),
+        ])
+    }
+
+    fn reason(tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> String {
+        let bytes = encode(tensors, metadata, &memory_path()).unwrap();
+        match TrainingCheckpoint::from_bytes(&bytes).unwrap_err() {
+            Error::Checkpoint { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn generator_state_with_a_spare_normal_round_trips_exactly() {
+        for spare_normal in [
+            None,
+            Some(-0.123_456_789_012_345_6),
+            Some(f64::MIN_POSITIVE),
+        ] {
+            let ckpt = TrainingCheckpoint {
+                rng: Some(GeneratorState {
+                    words: [u64::MAX, 0, 1 << 63, 0x0123_4567_89ab_cdef],
+                    spare_normal,
+                }),
+                epoch: u64::MAX,
+                step: 7,
+                metadata: BTreeMap::from([("ünïcode key".into(), "{\"json\": true}".into())]),
+                ..Default::default()
+            };
+            let back = TrainingCheckpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap();
+            assert_eq!(back.rng, ckpt.rng);
+            assert_eq!((back.epoch, back.step), (u64::MAX, 7));
+            assert_eq!(back.metadata, ckpt.metadata);
+        }
+    }
+
+    #[test]
+    fn wrong_metadata_and_tensors_are_named() {
+        let mut m = good_meta();
+        m.insert("format_version".into(), "99".into());
+        assert!(reason(&[], m).contains("format version \"99\" is not supported"));
+        let mut m = good_meta();
+        m.insert("step".into(), "-3".into());
+        assert!(reason(&[], m).contains("\"step\" must be a whole number, got \"-3\""));
+        let mut m = good_meta();
+        m.remove("epoch");
+        assert!(reason(&[], m).contains("no \"epoch\" in the metadata"));
+        let stray = vec![("weights.0".to_string(), Tensor::zeros(&[1]))];
+        assert!(reason(&stray, good_meta()).contains("unexpected tensor \"weights.0\""));
+        let bad_rng = vec![
+            ("rng.state".to_string(), Tensor::zeros(&[4])),
+            (
+                "rng.spare_normal".to_string(),
+                Tensor::zeros_dtype(&[0], strata_core::DType::F64),
+            ),
+        ];
+        assert!(reason(&bad_rng, good_meta())
+            .contains("rng.state must be an i64 tensor of shape [4], got f32 [4]"));
+        let half_rng = vec![(
+            "rng.state".to_string(),
+            Tensor::from_vec(vec![1i64; 4], &[4]).unwrap(),
+        )];
+        assert!(reason(&half_rng, good_meta()).contains("must be saved together"));
+    }
+}
