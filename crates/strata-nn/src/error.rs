@@ -82,6 +82,14 @@ pub enum Error {
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
 
+    /// Strict loading of a checkpoint file found missing, unexpected or mis-shaped entries
+    /// (all listed at once).
+    #[error("checkpoint {path} does not match the model: {problems}")]
+    CheckpointMismatch {
+        path: PathBuf,
+        problems: StateDictProblems,
+    },
+
     /// An optimiser or learning-rate scheduler state dict does not fit the optimiser or
     /// scheduler it is loaded into (missing or unexpected keys, other group or parameter
     /// counts, other shapes).

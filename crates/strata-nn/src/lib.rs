@@ -20,6 +20,7 @@
 //! # Ok::<(), strata_nn::Error>(())
 //! ```
 
+pub mod checkpoint;
 pub mod clip;
 mod error;
 pub mod hooks;
@@ -34,6 +35,7 @@ pub mod schedule;
 mod sequential;
 mod summary;
 
+pub use checkpoint::{load_safetensors, save_safetensors, TrainingCheckpoint};
 pub use error::{Error, Result, ShapeConflict, StateDictProblems};
 pub use layers::*;
 pub use loss::{
