@@ -3,6 +3,7 @@
 mod activation;
 mod batch_norm;
 mod batch_norm_op;
+pub mod conv;
 mod dropout;
 mod embedding;
 mod flatten;
@@ -19,6 +20,7 @@ pub use activation::{
     SELU,
 };
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
+pub use conv::*;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
