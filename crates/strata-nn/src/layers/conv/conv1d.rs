@@ -66,7 +66,10 @@ impl Conv1d {
         options.check("Conv1d", in_channels, out_channels)?;
         check_1d(&options)?;
         if kernel == 0 {
-            return Err(Error::config("Conv1d", "kernel size must be positive, got 0".to_string()));
+            return Err(Error::config(
+                "Conv1d",
+                "kernel size must be positive, got 0".to_string(),
+            ));
         }
         let shape = [out_channels, in_channels / options.groups, kernel];
         let weight = init::default_weight(&shape)?;
@@ -80,7 +83,11 @@ impl Conv1d {
 
     /// A convolution from existing weights `[Cout, Cin / groups, k]` and an optional bias
     /// `[Cout]`; `options.bias` is ignored.
-    pub fn from_weights(weight: Tensor, bias: Option<Tensor>, options: ConvOptions) -> Result<Conv1d> {
+    pub fn from_weights(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        options: ConvOptions,
+    ) -> Result<Conv1d> {
         let ws = weight.shape().to_vec();
         if ws.len() != 3 || ws.contains(&0) {
             return Err(Error::config(
@@ -152,7 +159,14 @@ impl Module for Conv1d {
         let o = &self.options;
         format!(
             "{}, {}, kernel_size={}, stride={}, padding={:?}, dilation={}, groups={}, bias={}",
-            self.in_channels, self.out_channels, self.kernel, o.stride.1, o.padding, o.dilation.1, o.groups, o.bias
+            self.in_channels,
+            self.out_channels,
+            self.kernel,
+            o.stride.1,
+            o.padding,
+            o.dilation.1,
+            o.groups,
+            o.bias
         )
     }
 }

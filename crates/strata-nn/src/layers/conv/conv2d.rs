@@ -170,7 +170,11 @@ impl Conv2d {
 
     /// A convolution from existing weights `[Cout, Cin / groups, kH, kW]` and an optional
     /// bias `[Cout]`; `options.bias` is ignored (the bias is there or not).
-    pub fn from_weights(weight: Tensor, bias: Option<Tensor>, options: ConvOptions) -> Result<Conv2d> {
+    pub fn from_weights(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        options: ConvOptions,
+    ) -> Result<Conv2d> {
         let ws = weight.shape().to_vec();
         if ws.len() != 4 || ws.contains(&0) {
             return Err(Error::config(
@@ -253,10 +257,7 @@ impl Forward for Conv2d {
         if !(nd == 3 || nd == 4) || input.shape()[nd - 3] != self.in_channels {
             return Err(Error::Input {
                 layer: format!("Conv2d({})", self.extra_repr()),
-                expected: format!(
-                    "input [N, {c}, H, W] or [{c}, H, W]",
-                    c = self.in_channels
-                ),
+                expected: format!("input [N, {c}, H, W] or [{c}, H, W]", c = self.in_channels),
                 got: input.shape().into(),
             });
         }

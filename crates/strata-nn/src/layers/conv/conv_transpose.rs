@@ -93,7 +93,9 @@ impl ConvTransposeOptions {
         }
         let (s, d, op) = (self.stride, self.dilation, self.output_padding);
         if s.0 == 0 || s.1 == 0 || d.0 == 0 || d.1 == 0 {
-            return fail(format!("stride {s:?} and dilation {d:?} must be at least 1"));
+            return fail(format!(
+                "stride {s:?} and dilation {d:?} must be at least 1"
+            ));
         }
         if (op.0 >= s.0 && op.0 >= d.0) || (op.1 >= s.1 && op.1 >= d.1) {
             return fail(format!(
@@ -123,7 +125,9 @@ fn check_weights(
     if ws.len() != rank || ws.contains(&0) {
         return Err(Error::config(
             what,
-            format!("weight must be a non-empty {rank}-D [in, out / groups, *kernel], got shape {ws:?}"),
+            format!(
+                "weight must be a non-empty {rank}-D [in, out / groups, *kernel], got shape {ws:?}"
+            ),
         ));
     }
     let (cin, cout) = (ws[0], ws[1] * options.groups);
@@ -190,7 +194,12 @@ pub struct ConvTranspose2d {
 impl ConvTranspose2d {
     /// A transposed convolution with PyTorch's default options.
     pub fn new(in_channels: usize, out_channels: usize, kernel: impl Size2d) -> Result<Self> {
-        Self::with_options(in_channels, out_channels, kernel, ConvTransposeOptions::default())
+        Self::with_options(
+            in_channels,
+            out_channels,
+            kernel,
+            ConvTransposeOptions::default(),
+        )
     }
 
     /// A transposed convolution with the given options, freshly initialised.
@@ -215,7 +224,11 @@ impl ConvTranspose2d {
 
     /// A transposed convolution from weights `[Cin, Cout / groups, kH, kW]` and an optional
     /// bias `[Cout]`; `options.bias` is ignored.
-    pub fn from_weights(weight: Tensor, bias: Option<Tensor>, options: ConvTransposeOptions) -> Result<Self> {
+    pub fn from_weights(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        options: ConvTransposeOptions,
+    ) -> Result<Self> {
         let (cin, cout) = check_weights("ConvTranspose2d", &weight, bias.as_ref(), &options, 4)?;
         let has_bias = bias.is_some();
         Ok(ConvTranspose2d {
@@ -223,7 +236,10 @@ impl ConvTranspose2d {
             bias: bias.map(Param::new),
             in_channels: cin,
             out_channels: cout,
-            options: ConvTransposeOptions { bias: has_bias, ..options },
+            options: ConvTransposeOptions {
+                bias: has_bias,
+                ..options
+            },
         })
     }
 
@@ -307,7 +323,12 @@ pub struct ConvTranspose1d {
 impl ConvTranspose1d {
     /// A transposed convolution with PyTorch's default options.
     pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Result<Self> {
-        Self::with_options(in_channels, out_channels, kernel, ConvTransposeOptions::default())
+        Self::with_options(
+            in_channels,
+            out_channels,
+            kernel,
+            ConvTransposeOptions::default(),
+        )
     }
 
     /// A transposed convolution with the given options, freshly initialised.
@@ -331,7 +352,11 @@ impl ConvTranspose1d {
 
     /// A transposed convolution from weights `[Cin, Cout / groups, k]` and an optional bias
     /// `[Cout]`; `options.bias` is ignored.
-    pub fn from_weights(weight: Tensor, bias: Option<Tensor>, options: ConvTransposeOptions) -> Result<Self> {
+    pub fn from_weights(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        options: ConvTransposeOptions,
+    ) -> Result<Self> {
         let (cin, cout) = check_weights("ConvTranspose1d", &weight, bias.as_ref(), &options, 3)?;
         let has_bias = bias.is_some();
         Ok(ConvTranspose1d {
@@ -339,7 +364,10 @@ impl ConvTranspose1d {
             bias: bias.map(Param::new),
             in_channels: cin,
             out_channels: cout,
-            options: ConvTransposeOptions { bias: has_bias, ..options },
+            options: ConvTransposeOptions {
+                bias: has_bias,
+                ..options
+            },
         })
     }
 

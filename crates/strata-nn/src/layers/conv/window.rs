@@ -5,7 +5,10 @@ use crate::{Error, Result};
 
 /// Errors unless every dim's `(kernel, stride, padding, dilation)` is a valid pooling
 /// window; `what` names the layer.
-pub(super) fn check_window(what: &'static str, dims: &[(usize, usize, usize, usize)]) -> Result<()> {
+pub(super) fn check_window(
+    what: &'static str,
+    dims: &[(usize, usize, usize, usize)],
+) -> Result<()> {
     for &(k, s, p, d) in dims {
         if k == 0 || s == 0 || d == 0 {
             return Err(Error::config(
