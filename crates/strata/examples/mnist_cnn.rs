@@ -1,9 +1,10 @@
 //! Trains a LeNet-style CNN on the bundled MNIST with Adam and a cosine learning-rate
 //! schedule: two blocks of 3x3 convolution, ReLU and 2x2 max pooling (32 and 64 channels),
-//! then a 3136-128-10 classifier with dropout. Reaches about 99% test accuracy in 3 epochs.
+//! then a 3136-128-10 classifier with dropout. Inputs are standardised with the MNIST mean
+//! and standard deviation. Reaches about 99% test accuracy in 4 epochs.
 //!
 //! Run: `cargo run --release --example mnist_cnn` (from the repository root; the data is in
-//! `data/mnist`). Set `STRATA_EPOCHS` to change the number of epochs (default 3).
+//! `data/mnist`). Set `STRATA_EPOCHS` to change the number of epochs (default 4).
 
 use std::time::Instant;
 use strata::nn::schedule::{CosineAnnealingLR, LrScheduler, Scheduler};
@@ -11,6 +12,11 @@ use strata::nn::{Conv2d, ConvOptions, Flatten, MaxPool2d};
 use strata::prelude::*;
 
 const BATCH: usize = 64;
+
+/// Standardises pixels in [0, 1] with the training set's mean and standard deviation.
+fn standardise(images: &Tensor) -> strata::core::Result<Tensor> {
+    images.sub_scalar(0.1307)?.mul_scalar(1.0 / 0.3081)
+}
 
 /// Mean loss and accuracy of `model` over a loader, without recording a graph.
 fn evaluate(
@@ -21,7 +27,8 @@ fn evaluate(
     let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
     for batch in loader.epoch(0) {
         let batch = batch?;
-        let logits = no_grad(|| model.forward(&batch.inputs))?;
+        let inputs = standardise(&batch.inputs)?;
+        let logits = no_grad(|| model.forward(&inputs))?;
         let n = batch.targets.numel();
         loss_sum += cross_entropy(&logits, &batch.targets)?.item()? * n as f64;
         let predicted = logits.argmax(1, false)?.to_vec::<i64>()?;
@@ -41,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs: u64 = std::env::var("STRATA_EPOCHS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(4);
     manual_seed(0);
     let started = Instant::now();
     let data_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist");
@@ -67,10 +74,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .push(ReLU::new())
         .push(MaxPool2d::new(2)?)
         .push(Flatten::new())
-        .push(Dropout::new(0.25)?)
         .push(Linear::new(3136, 128)?)
         .push(ReLU::new())
-        .push(Dropout::new(0.25)?)
+        .push(Dropout::new(0.2)?)
         .push(Linear::new(128, 10)?);
     println!("{}", strata::nn::summary(&model, &[1, 1, 28, 28])?);
 
@@ -86,7 +92,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut loss_sum, mut batches) = (0.0, 0usize);
         for batch in train_loader.epoch(epoch) {
             let batch = batch?;
-            let loss = cross_entropy(&model.forward(&batch.inputs)?, &batch.targets)?;
+            let loss = cross_entropy(
+                &model.forward(&standardise(&batch.inputs)?)?,
+                &batch.targets,
+            )?;
             loss_sum += loss.item()?;
             batches += 1;
             let grads = loss.backward()?;

@@ -14,9 +14,10 @@
 /// // A kernel of 4 needs 3 zeros in total: 1 before, 2 after.
 /// assert_eq!(Padding::same_split(4, 1), (1, 2));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Padding {
     /// No padding (PyTorch's `padding='valid'`, the same as `Explicit(0, 0)`).
+    #[default]
     Valid,
     /// Pads so that the output has the input's spatial size (stride 1 only).
     Same,
@@ -31,12 +32,6 @@ impl Padding {
         let total = dilation.saturating_mul(kernel.saturating_sub(1));
         let before = total / 2;
         (before, total - before)
-    }
-}
-
-impl Default for Padding {
-    fn default() -> Self {
-        Padding::Valid
     }
 }
 
