@@ -347,3 +347,38 @@ fn f32_pools_agree_with_f64() {
         "avg",
     );
 }
+
+/// The plain 2x2 / stride 2 window has its own kernel: check it on many ties (values
+/// rounded to a few levels), odd sizes (the last row/column dropped), ceil mode on even
+/// sizes, and infinities.
+#[test]
+fn plain_2x2_max_pool_matches_the_definition_with_ties() {
+    let mut gen = Generator::new(5);
+    for (shape, ceil) in [
+        ([2, 3, 7, 9], false),
+        ([1, 2, 6, 8], true),
+        ([3, 1, 2, 5], false),
+    ] {
+        let raw = Tensor::randn_with(&mut gen, &shape, DType::F64)
+            .to_vec::<f64>()
+            .unwrap();
+        let mut v: Vec<f64> = raw.iter().map(|x| (x * 1.5).round()).collect();
+        v[1] = f64::NEG_INFINITY;
+        v[2] = f64::INFINITY;
+        let x = t(&v, &shape).requires_grad_();
+        let (h, w) = (shape[2], shape[3]);
+        let a = axis(2, 2, 0, 1);
+        let ys = [shape[0], shape[1], a.out(h, ceil), a.out(w, ceil)];
+        let gy = Tensor::randn_with(&mut gen, &ys, DType::F64);
+        let (want_y, want_gx) = naive_max(&v, &gy.to_vec::<f64>().unwrap(), (h, w), a, a, ceil);
+        let params = MaxPool2dParams {
+            ceil_mode: ceil,
+            ..MaxPool2dParams::new(2)
+        };
+        let y = x.max_pool2d(params).unwrap();
+        let g = y.backward_with(&gy).unwrap();
+        let what = format!("{shape:?} ceil {ceil}");
+        assert_close(&y, &t(&want_y, &ys), 0.0, 0.0, &what);
+        assert_close(g.get(&x).unwrap(), &t(&want_gx, &shape), 0.0, 0.0, &what);
+    }
+}

@@ -127,6 +127,58 @@ fn window_argmax<T: FloatElement>(
     at
 }
 
+/// Whether `win` is the common 2x2 window with stride 2, no padding or dilation, whose
+/// windows all lie inside the input (floor mode, or ceil mode on even sizes).
+fn is_plain_2x2(win: &Window2d) -> bool {
+    (
+        win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw,
+    ) == (2, 2, 2, 2, 0, 0, 1, 1)
+        && 2 * win.oh <= win.h
+        && 2 * win.ow <= win.w
+}
+
+/// Max pooling of one plane (`w` columns) with the plain 2x2 window (see [`is_plain_2x2`]):
+/// each output row reads two input rows directly, without tap lists. The maximum is the
+/// first of the four taps equal to the largest; a window holding a NaN takes the general
+/// rule of [`window_argmax`].
+fn max_pool_2x2_plane<T: FloatElement>(
+    plane: &[T],
+    w: usize,
+    ow: usize,
+    vo: &mut [T],
+    io: &mut [u32],
+) {
+    let rows = vo.chunks_exact_mut(ow).zip(io.chunks_exact_mut(ow));
+    for (oy, (vrow, irow)) in rows.enumerate() {
+        let r0 = 2 * oy * w;
+        let top = plane[r0..r0 + 2 * ow].chunks_exact(2);
+        let bottom = plane[r0 + w..r0 + w + 2 * ow].chunks_exact(2);
+        let windows = top.zip(bottom).zip(vrow.iter_mut().zip(irow.iter_mut()));
+        for (ox, ((t, b), (v, i))) in windows.enumerate() {
+            let (a, bb, c, d) = (t[0], t[1], b[0], b[1]);
+            let m = if bb > a { bb } else { a };
+            let m = if c > m { c } else { m };
+            let m = if d > m { d } else { m };
+            let at = if a.is_nan() || bb.is_nan() || c.is_nan() || d.is_nan() {
+                window_argmax(plane, w, (2, 2 * oy, 1), (2, 2 * ox, 1))
+            } else {
+                let offset = if a == m {
+                    0
+                } else if bb == m {
+                    1
+                } else if c == m {
+                    w
+                } else {
+                    w + 1
+                };
+                r0 + 2 * ox + offset
+            };
+            *v = plane[at];
+            *i = at as u32;
+        }
+    }
+}
+
 /// Max pooling of a checked window: the values and, per output, the position of the
 /// maximum inside its plane (`iy * w + ix`).
 fn max_pool_forward(
@@ -153,8 +205,13 @@ fn max_pool_forward(
         let xs = xc.read::<T>()?;
         let xs: &[T] = &xs;
         let mut vals = vec![T::neg_infinity(); planes * l];
+        let plain_2x2 = is_plain_2x2(win);
         for_each_plane_pair((&mut vals, l), (&mut idx, l), l * win.taps(), |p, vo, io| {
             let plane = &xs[p * hw..(p + 1) * hw];
+            if plain_2x2 {
+                max_pool_2x2_plane(plane, w, win.ow, vo, io);
+                return;
+            }
             let mut o = 0;
             for &(ny, y0) in &rows {
                 for &(nx, x0) in &cols {

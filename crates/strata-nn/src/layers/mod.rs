@@ -4,6 +4,7 @@ mod activation;
 pub mod attention;
 mod batch_norm;
 mod batch_norm_op;
+pub mod conv;
 mod dropout;
 mod embedding;
 mod flatten;
@@ -21,6 +22,7 @@ pub use activation::{
 };
 pub use attention::*;
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
+pub use conv::*;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::Flatten;

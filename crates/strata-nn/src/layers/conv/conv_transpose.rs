@@ -1,0 +1,429 @@
+//! `ConvTranspose2d` and `ConvTranspose1d`: transposed ("fractionally strided")
+//! convolutions, the gradient of a convolution with respect to its input, used to upsample
+//! (PyTorch's `nn.ConvTranspose2d`/`nn.ConvTranspose1d`).
+
+use super::Size2d;
+use crate::{hooks, init, Error, Forward, Module, Param, Result, Visitor};
+use strata_core::{ConvTranspose1dParams, ConvTranspose2dParams, Tensor};
+
+/// Options of [`ConvTranspose2d`] and [`ConvTranspose1d`], with PyTorch's defaults (stride 1,
+/// no padding or output padding, dilation 1, one group, with bias). A 1-D layer uses the
+/// width entries (set them with one number).
+///
+/// ```
+/// use strata_nn::ConvTransposeOptions;
+/// let o = ConvTransposeOptions::new().stride(2).padding(1).output_padding(1);
+/// assert_eq!((o.stride, o.padding, o.output_padding), ((2, 2), (1, 1), (1, 1)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTransposeOptions {
+    pub stride: (usize, usize),
+    /// Rows/columns trimmed from each border of the output.
+    pub padding: (usize, usize),
+    /// Extra rows/columns at the bottom/right (smaller than the stride or the dilation).
+    pub output_padding: (usize, usize),
+    pub dilation: (usize, usize),
+    pub groups: usize,
+    pub bias: bool,
+}
+
+impl Default for ConvTransposeOptions {
+    fn default() -> Self {
+        ConvTransposeOptions {
+            stride: (1, 1),
+            padding: (0, 0),
+            output_padding: (0, 0),
+            dilation: (1, 1),
+            groups: 1,
+            bias: true,
+        }
+    }
+}
+
+impl ConvTransposeOptions {
+    /// PyTorch's defaults.
+    pub fn new() -> ConvTransposeOptions {
+        ConvTransposeOptions::default()
+    }
+
+    pub fn stride(mut self, stride: impl Size2d) -> Self {
+        self.stride = stride.into_pair();
+        self
+    }
+
+    pub fn padding(mut self, padding: impl Size2d) -> Self {
+        self.padding = padding.into_pair();
+        self
+    }
+
+    pub fn output_padding(mut self, output_padding: impl Size2d) -> Self {
+        self.output_padding = output_padding.into_pair();
+        self
+    }
+
+    pub fn dilation(mut self, dilation: impl Size2d) -> Self {
+        self.dilation = dilation.into_pair();
+        self
+    }
+
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Checks the options against the channel counts and, for a 1-D layer (`one_d`), that
+    /// every setting is a single number.
+    fn check(&self, what: &'static str, cin: usize, cout: usize, one_d: bool) -> Result<()> {
+        let fail = |reason: String| Err(Error::config(what, reason));
+        if cin == 0 || cout == 0 {
+            return fail(format!(
+                "in_channels and out_channels must be positive, got {cin} and {cout}"
+            ));
+        }
+        let g = self.groups;
+        if g == 0 || cin % g != 0 || cout % g != 0 {
+            return fail(format!(
+                "groups = {g} must be positive and divide in_channels = {cin} and out_channels = {cout}"
+            ));
+        }
+        let (s, d, op) = (self.stride, self.dilation, self.output_padding);
+        if s.0 == 0 || s.1 == 0 || d.0 == 0 || d.1 == 0 {
+            return fail(format!(
+                "stride {s:?} and dilation {d:?} must be at least 1"
+            ));
+        }
+        if (op.0 >= s.0 && op.0 >= d.0) || (op.1 >= s.1 && op.1 >= d.1) {
+            return fail(format!(
+                "output_padding {op:?} must be smaller than either the stride {s:?} or the dilation {d:?}"
+            ));
+        }
+        let square = |(a, b): (usize, usize)| a == b;
+        if one_d && !(square(s) && square(d) && square(op) && square(self.padding)) {
+            return fail(format!(
+                "a 1-D layer takes one stride, padding, output padding and dilation each, got {self:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks weights `[Cin, Cout / groups, *kernel]` (`rank` dims) and a bias `[Cout]`, and
+/// returns `(Cin, Cout)`.
+fn check_weights(
+    what: &'static str,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    options: &ConvTransposeOptions,
+    rank: usize,
+) -> Result<(usize, usize)> {
+    let ws = weight.shape();
+    if ws.len() != rank || ws.contains(&0) {
+        return Err(Error::config(
+            what,
+            format!(
+                "weight must be a non-empty {rank}-D [in, out / groups, *kernel], got shape {ws:?}"
+            ),
+        ));
+    }
+    let (cin, cout) = (ws[0], ws[1] * options.groups);
+    options.check(what, cin, cout, rank == 3)?;
+    if let Some(b) = bias {
+        if b.shape() != [cout] {
+            return Err(Error::config(
+                what,
+                format!("bias must have shape [{cout}], got {:?}", b.shape()),
+            ));
+        }
+    }
+    Ok((cin, cout))
+}
+
+/// Fresh PyTorch-style weights `shape` and bias `[cout]`: fan-in is computed from the
+/// weight shape `[Cin, Cout / groups, *kernel]` as PyTorch does (`Cout / groups · k…`).
+fn fresh(shape: &[usize], cout: usize, bias: bool) -> Result<(Tensor, Option<Tensor>)> {
+    let weight = init::default_weight(shape)?;
+    let bias = if bias {
+        Some(init::default_bias(&[cout], init::fans(shape)?.0)?)
+    } else {
+        None
+    };
+    Ok((weight, bias))
+}
+
+/// Checks the input's rank and channel count.
+fn check_input(layer: &dyn Module, input: &Tensor, cin: usize, spatial: &str) -> Result<()> {
+    let nd = input.ndim();
+    let rank = 2 + spatial.split(',').count();
+    if !(nd == rank || nd == rank - 1) || input.shape()[nd + 1 - rank] != cin {
+        return Err(Error::Input {
+            layer: format!("{}({})", layer.type_name(), layer.extra_repr()),
+            expected: format!("input [N, {cin}, {spatial}] or [{cin}, {spatial}]"),
+            got: input.shape().into(),
+        });
+    }
+    Ok(())
+}
+
+/// A 2-D transposed convolution: input `[N, Cin, H, W]` (or `[Cin, H, W]`), weight
+/// `[Cin, Cout / groups, kH, kW]`, bias `[Cout]`; the output is `[N, Cout, OH, OW]` with
+/// `OH = (H − 1)·stride − 2·padding + dilation·(kH − 1) + output_padding + 1`.
+///
+/// ```
+/// use strata_nn::{ConvTranspose2d, ConvTransposeOptions, Forward};
+/// use strata_core::Tensor;
+/// let up = ConvTranspose2d::with_options(8, 4, 3,
+///     ConvTransposeOptions::new().stride(2).padding(1).output_padding(1))?;
+/// assert_eq!(up.weight().shape(), &[8, 4, 3, 3]);
+/// assert_eq!(up.forward(&Tensor::randn(&[2, 8, 5, 5]))?.shape(), &[2, 4, 10, 10]);
+/// assert!(ConvTranspose2d::with_options(8, 4, 3, ConvTransposeOptions::new().output_padding(1)).is_err());
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
+pub struct ConvTranspose2d {
+    weight: Param,
+    bias: Option<Param>,
+    in_channels: usize,
+    out_channels: usize,
+    options: ConvTransposeOptions,
+}
+
+impl ConvTranspose2d {
+    /// A transposed convolution with PyTorch's default options.
+    pub fn new(in_channels: usize, out_channels: usize, kernel: impl Size2d) -> Result<Self> {
+        Self::with_options(
+            in_channels,
+            out_channels,
+            kernel,
+            ConvTransposeOptions::default(),
+        )
+    }
+
+    /// A transposed convolution with the given options, freshly initialised.
+    pub fn with_options(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: impl Size2d,
+        options: ConvTransposeOptions,
+    ) -> Result<Self> {
+        let k = kernel.into_pair();
+        options.check("ConvTranspose2d", in_channels, out_channels, false)?;
+        if k.0 == 0 || k.1 == 0 {
+            return Err(Error::config(
+                "ConvTranspose2d",
+                format!("kernel size must be positive, got {k:?}"),
+            ));
+        }
+        let shape = [in_channels, out_channels / options.groups, k.0, k.1];
+        let (weight, bias) = fresh(&shape, out_channels, options.bias)?;
+        Self::from_weights(weight, bias, options)
+    }
+
+    /// A transposed convolution from weights `[Cin, Cout / groups, kH, kW]` and an optional
+    /// bias `[Cout]`; `options.bias` is ignored.
+    pub fn from_weights(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        options: ConvTransposeOptions,
+    ) -> Result<Self> {
+        let (cin, cout) = check_weights("ConvTranspose2d", &weight, bias.as_ref(), &options, 4)?;
+        let has_bias = bias.is_some();
+        Ok(ConvTranspose2d {
+            weight: Param::new(weight),
+            bias: bias.map(Param::new),
+            in_channels: cin,
+            out_channels: cout,
+            options: ConvTransposeOptions {
+                bias: has_bias,
+                ..options
+            },
+        })
+    }
+
+    /// The weight `[Cin, Cout / groups, kH, kW]`.
+    pub fn weight(&self) -> &Param {
+        &self.weight
+    }
+
+    /// The bias `[Cout]`, if any.
+    pub fn bias(&self) -> Option<&Param> {
+        self.bias.as_ref()
+    }
+
+    pub fn in_channels(&self) -> usize {
+        self.in_channels
+    }
+
+    pub fn out_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    pub fn options(&self) -> &ConvTransposeOptions {
+        &self.options
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        visitor.param("weight", &self.weight);
+        if let Some(b) = &self.bias {
+            visitor.param("bias", b);
+        }
+    }
+
+    fn extra_repr(&self) -> String {
+        let o = &self.options;
+        let k = &self.weight.shape()[2..];
+        format!(
+            "{}, {}, kernel_size={k:?}, stride={:?}, padding={:?}, output_padding={:?}, dilation={:?}, groups={}, bias={}",
+            self.in_channels, self.out_channels, o.stride, o.padding, o.output_padding, o.dilation, o.groups, o.bias
+        )
+    }
+}
+
+impl Forward for ConvTranspose2d {
+    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+        check_input(self, input, self.in_channels, "H, W")?;
+        let o = &self.options;
+        let params = ConvTranspose2dParams {
+            stride: o.stride,
+            padding: o.padding,
+            output_padding: o.output_padding,
+            dilation: o.dilation,
+            groups: o.groups,
+        };
+        let y = input.conv_transpose2d(&self.weight, self.bias.as_deref(), params)?;
+        hooks::emit(self, &y);
+        Ok(y)
+    }
+}
+
+/// A 1-D transposed convolution: input `[N, Cin, L]` (or `[Cin, L]`), weight
+/// `[Cin, Cout / groups, k]`, bias `[Cout]`; the output length is
+/// `(L − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1`.
+///
+/// ```
+/// use strata_nn::{ConvTranspose1d, ConvTransposeOptions, Forward};
+/// use strata_core::Tensor;
+/// let up = ConvTranspose1d::with_options(4, 2, 4, ConvTransposeOptions::new().stride(2).padding(1))?;
+/// assert_eq!(up.forward(&Tensor::randn(&[3, 4, 6]))?.shape(), &[3, 2, 12]);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
+pub struct ConvTranspose1d {
+    weight: Param,
+    bias: Option<Param>,
+    in_channels: usize,
+    out_channels: usize,
+    options: ConvTransposeOptions,
+}
+
+impl ConvTranspose1d {
+    /// A transposed convolution with PyTorch's default options.
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Result<Self> {
+        Self::with_options(
+            in_channels,
+            out_channels,
+            kernel,
+            ConvTransposeOptions::default(),
+        )
+    }
+
+    /// A transposed convolution with the given options, freshly initialised.
+    pub fn with_options(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        options: ConvTransposeOptions,
+    ) -> Result<Self> {
+        options.check("ConvTranspose1d", in_channels, out_channels, true)?;
+        if kernel == 0 {
+            return Err(Error::config(
+                "ConvTranspose1d",
+                "kernel size must be positive, got 0".to_string(),
+            ));
+        }
+        let shape = [in_channels, out_channels / options.groups, kernel];
+        let (weight, bias) = fresh(&shape, out_channels, options.bias)?;
+        Self::from_weights(weight, bias, options)
+    }
+
+    /// A transposed convolution from weights `[Cin, Cout / groups, k]` and an optional bias
+    /// `[Cout]`; `options.bias` is ignored.
+    pub fn from_weights(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        options: ConvTransposeOptions,
+    ) -> Result<Self> {
+        let (cin, cout) = check_weights("ConvTranspose1d", &weight, bias.as_ref(), &options, 3)?;
+        let has_bias = bias.is_some();
+        Ok(ConvTranspose1d {
+            weight: Param::new(weight),
+            bias: bias.map(Param::new),
+            in_channels: cin,
+            out_channels: cout,
+            options: ConvTransposeOptions {
+                bias: has_bias,
+                ..options
+            },
+        })
+    }
+
+    /// The weight `[Cin, Cout / groups, k]`.
+    pub fn weight(&self) -> &Param {
+        &self.weight
+    }
+
+    /// The bias `[Cout]`, if any.
+    pub fn bias(&self) -> Option<&Param> {
+        self.bias.as_ref()
+    }
+
+    pub fn in_channels(&self) -> usize {
+        self.in_channels
+    }
+
+    pub fn out_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    pub fn options(&self) -> &ConvTransposeOptions {
+        &self.options
+    }
+}
+
+impl Module for ConvTranspose1d {
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        visitor.param("weight", &self.weight);
+        if let Some(b) = &self.bias {
+            visitor.param("bias", b);
+        }
+    }
+
+    fn extra_repr(&self) -> String {
+        let o = &self.options;
+        format!(
+            "{}, {}, kernel_size={}, stride={}, padding={}, output_padding={}, dilation={}, groups={}, bias={}",
+            self.in_channels, self.out_channels, self.weight.shape()[2], o.stride.1, o.padding.1, o.output_padding.1, o.dilation.1, o.groups, o.bias
+        )
+    }
+}
+
+impl Forward for ConvTranspose1d {
+    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+        check_input(self, input, self.in_channels, "L")?;
+        let o = &self.options;
+        let params = ConvTranspose1dParams {
+            stride: o.stride.1,
+            padding: o.padding.1,
+            output_padding: o.output_padding.1,
+            dilation: o.dilation.1,
+            groups: o.groups,
+        };
+        let y = input.conv_transpose1d(&self.weight, self.bias.as_deref(), params)?;
+        hooks::emit(self, &y);
+        Ok(y)
+    }
+}
