@@ -276,10 +276,13 @@ impl Spec {
 
         // 1. Input projection of every step at once, plus the biases that add to it.
         let mut gate_buf = vec![T::zero(); steps * b * gh];
+        // Products read a row-major right operand about twice as fast as a transposed view,
+        // so the weights are transposed once per call.
+        let w_ih_t = transpose(&w_ih, gh, i);
         gemm(
             MatMut::row_major(&mut gate_buf, steps * b, gh)?,
             MatRef::row_major(&xs, steps * b, i)?,
-            MatRef::row_major(&w_ih, gh, i)?.t(),
+            MatRef::row_major(&w_ih_t, i, gh)?,
             false,
         )?;
         let mut bias_x = vec![T::zero(); gh];
@@ -336,7 +339,8 @@ impl Spec {
         };
         // Where kernels write what only backward needs, when nothing is saved.
         let mut scratch = vec![T::zero(); h];
-        let w_hh_t = MatRef::row_major(&w_hh, gh, h)?.t();
+        let w_hh_t = transpose(&w_hh, gh, h);
+        let w_hh_t = MatRef::row_major(&w_hh_t, h, gh)?;
         let (bh, bgh) = (b * h, b * gh);
         for s in 0..steps {
             let t = self.time(s);
@@ -630,6 +634,17 @@ impl RecurrentBackward {
             db_hh,
         })
     }
+}
+
+/// The transpose of a row-major `rows × cols` matrix, row-major.
+fn transpose<T: FloatElement>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); rows * cols];
+    for (r, row) in src.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    out
 }
 
 fn float_error(got: DType) -> strata_core::Error {
