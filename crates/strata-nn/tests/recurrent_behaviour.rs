@@ -277,7 +277,7 @@ fn gradcheck_through_stacked_bidirectional_layers_with_lengths() {
                         .unwrap();
                     let mut parts = vec![out.reshape(&[4 * 3 * 6])?, h_n.reshape(&[4 * 3 * 3])?];
                     parts.extend(c_n.map(|c| c.reshape(&[36])).transpose()?);
-                    Ok(Tensor::cat(&parts, 0)?)
+                    Tensor::cat(&parts, 0)
                 },
                 &inputs,
                 GradcheckOptions::default(),
@@ -613,7 +613,7 @@ fn unbatched_inputs_and_cells_agree_with_the_layers() {
 fn user_mistakes_are_errors_with_clear_messages() {
     let lstm = LSTM::new(4, 5).unwrap();
     let msg =
-        |r: strata_nn::Result<(Tensor, (Tensor, Tensor))>| r.err().expect("an error").to_string();
+        |r: strata_nn::Result<(Tensor, (Tensor, Tensor))>| r.expect_err("an error").to_string();
 
     let err = msg(lstm.forward_with_state(&Tensor::zeros(&[2, 3, 4, 1]), None));
     assert_eq!(err, "LSTM(4, 5): expected input [T, B, I] or unbatched [T, I] with I = 4, got input of shape [2, 3, 4, 1]");
