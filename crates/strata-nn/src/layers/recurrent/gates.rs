@@ -106,22 +106,31 @@ pub(crate) fn lstm_forward<T: FloatElement>(
     tanh_c: &mut [T],
 ) {
     let n = h.len();
-    let (gi, gf, gg, go) = split4(pre, n);
+    // Activations first, one simple loop per function (few live registers, so each loop
+    // vectorises fully), then the state update.
+    let (sig_if, rest) = pre.split_at_mut(2 * n);
+    let (gg, go) = rest.split_at_mut(n);
+    for v in sig_if.iter_mut() {
+        *v = v.sigmoid_v();
+    }
+    for v in gg.iter_mut() {
+        *v = v.tanh_v();
+    }
+    let go = &mut go[..n];
+    for v in go.iter_mut() {
+        *v = v.sigmoid_v();
+    }
+    let (gi, gf) = sig_if.split_at(n);
+    let (gi, gf, gg) = (&gi[..n], &gf[..n], &gg[..n]);
     let (c, tanh_c) = (&mut c[..n], &mut tanh_c[..n]);
     for j in 0..n {
-        let i = gi[j].sigmoid_v();
-        let f = gf[j].sigmoid_v();
-        let g = gg[j].tanh_v();
-        let o = go[j].sigmoid_v();
-        let c_new = f * c[j] + i * g;
-        let tc = c_new.tanh_v();
-        gi[j] = i;
-        gf[j] = f;
-        gg[j] = g;
-        go[j] = o;
-        c[j] = c_new;
-        tanh_c[j] = tc;
-        h[j] = o * tc;
+        c[j] = gf[j] * c[j] + gi[j] * gg[j];
+    }
+    for j in 0..n {
+        tanh_c[j] = c[j].tanh_v();
+    }
+    for j in 0..n {
+        h[j] = go[j] * tanh_c[j];
     }
 }
 
