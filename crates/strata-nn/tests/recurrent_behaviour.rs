@@ -289,8 +289,17 @@ fn gradcheck_through_stacked_bidirectional_layers_with_lengths() {
 
 #[test]
 fn padded_batch_with_lengths_matches_each_sequence_run_alone() {
-    let (t, b, i, h) = (5, 3, 2, 4);
-    let lengths = [5usize, 2, 4];
+    check_lengths_against_unpadded(5, 3, 2, 4, &[5, 2, 4]);
+}
+
+#[test]
+fn lengths_on_steps_large_enough_to_split_rows_across_threads() {
+    // 24 rows of 128 units: the step kernels split the rows over the pool.
+    let lengths: Vec<usize> = (0..24).map(|r| 1 + r % 3).collect();
+    check_lengths_against_unpadded(3, 24, 3, 128, &lengths);
+}
+
+fn check_lengths_against_unpadded(t: usize, b: usize, i: usize, h: usize, lengths: &[usize]) {
     for kind in KINDS {
         for batch_first in [false, true] {
             let config = RecurrentConfig {
@@ -309,7 +318,7 @@ fn padded_batch_with_lengths_matches_each_sequence_run_alone() {
             let c0 = randn(&mut gen, &[4, b, h], DType::F64);
             let lstm = kind == Kind::Lstm;
             let (out, h_n, c_n) = net
-                .run(&x, Some(&h0), lstm.then_some(&c0), Some(&lengths))
+                .run(&x, Some(&h0), lstm.then_some(&c0), Some(lengths))
                 .unwrap();
             let grads = project(&mut Generator::new(2), &out, &h_n, c_n.as_ref())
                 .backward()

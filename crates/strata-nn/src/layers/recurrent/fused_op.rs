@@ -18,7 +18,8 @@
 //! The op has one output, a flat buffer `[out (T·B·H) | h_n (B·H) | c_n (B·H, LSTM)]`, which
 //! [`recurrent_layer`] splits with views (their backward feeds this op's backward).
 
-use super::gates::{self, CellKind};
+use super::gates::CellKind;
+use super::step::{backward_rows, forward_rows, BackwardRows, ForwardRows, StepShape};
 use strata_core::kernels::gemm::{gemm, MatMut, MatRef};
 use strata_core::{BackwardOp, DType, FloatElement, Result, Tensor};
 
@@ -255,10 +256,6 @@ impl Spec {
         }
     }
 
-    fn active(&self, t: usize, row: usize) -> bool {
-        self.lengths.as_ref().is_none_or(|l| t < l[row])
-    }
-
     fn forward<T: FloatElement>(
         &self,
         x: &Tensor,
@@ -336,11 +333,15 @@ impl Spec {
         } else {
             Vec::new()
         };
+        let (bh, bgh) = (b * h, b * gh);
         // Where kernels write what only backward needs, when nothing is saved.
-        let mut scratch = vec![T::zero(); h];
+        let mut scratch = if lstm_or_gru && !save {
+            vec![T::zero(); bh]
+        } else {
+            Vec::new()
+        };
         let w_hh_t = transpose(&w_hh, gh, h);
         let w_hh_t = MatRef::row_major(&w_hh_t, h, gh)?;
-        let (bh, bgh) = (b * h, b * gh);
         for s in 0..steps {
             let t = self.time(s);
             if save {
@@ -356,36 +357,32 @@ impl Spec {
             } else {
                 gemm(MatMut::row_major(step_gates, b, gh)?, h_mat, w_hh_t, true)?;
             }
-            let out_step = &mut packed[t * bh..(t + 1) * bh];
-            for row in 0..b {
-                if !self.active(t, row) {
-                    continue;
-                }
-                let gr = &mut step_gates[row * gh..(row + 1) * gh];
-                let hr = &mut state_h[row * h..(row + 1) * h];
-                let r = row * h + t * bh;
-                match self.kind {
-                    CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_forward(self.kind, gr, hr),
-                    CellKind::Lstm => {
-                        let cr = &mut state_c[row * h..(row + 1) * h];
-                        let tc = if save {
-                            &mut extra_b[r..r + h]
-                        } else {
-                            &mut scratch[..]
-                        };
-                        gates::lstm_forward(gr, hr, cr, tc);
-                    }
-                    CellKind::Gru => {
-                        let hn = if save {
-                            &mut extra_a[r..r + h]
-                        } else {
-                            &mut scratch[..]
-                        };
-                        gates::gru_forward(gr, &hh[row * gh..(row + 1) * gh], &b_hn, hr, hn);
-                    }
-                }
-                out_step[row * h..(row + 1) * h].copy_from_slice(hr);
-            }
+            let extra: &mut [T] = match self.kind {
+                CellKind::Lstm if save => &mut extra_b[t * bh..(t + 1) * bh],
+                CellKind::Gru if save => &mut extra_a[t * bh..(t + 1) * bh],
+                CellKind::Lstm | CellKind::Gru => &mut scratch,
+                CellKind::RnnTanh | CellKind::RnnRelu => &mut [],
+            };
+            let shape = StepShape {
+                kind: self.kind,
+                h,
+                t,
+                lengths: self.lengths.as_deref(),
+            };
+            forward_rows(
+                &shape,
+                ForwardRows {
+                    first_row: 0,
+                    rows: b,
+                    gates: step_gates,
+                    hh: &hh,
+                    b_hn: &b_hn,
+                    h: &mut state_h,
+                    c: &mut state_c,
+                    out: &mut packed[t * bh..(t + 1) * bh],
+                    extra,
+                },
+            );
         }
         let tail = steps * bh;
         packed[tail..tail + bh].copy_from_slice(&state_h);
@@ -540,40 +537,34 @@ impl RecurrentBackward {
         let w_hh_mat = MatRef::row_major(&w_hh, gh, h)?;
         for s in (0..steps).rev() {
             let t = spec.time(s);
-            for row in 0..b {
-                if !spec.active(t, row) {
-                    continue; // the state passes through untouched
-                }
-                let r = t * bh + row * h;
-                let gr = t * bgh + row * gh;
-                let dh_row = &mut dh[row * h..(row + 1) * h];
-                let dout_row = &d_out[r..r + h];
-                let act = &acts[gr..gr + gh];
-                let dg = &mut dgx[gr..gr + gh];
-                match kind {
-                    CellKind::RnnTanh | CellKind::RnnRelu => {
-                        gates::rnn_backward(kind, act, dout_row, dh_row, dg)
-                    }
-                    CellKind::Lstm => gates::lstm_backward(
-                        act,
-                        &extra[0][r..r + h],
-                        &extra[1][r..r + h],
-                        dout_row,
-                        dh_row,
-                        &mut dc[row * h..(row + 1) * h],
-                        dg,
-                    ),
-                    CellKind::Gru => gates::gru_backward(
-                        act,
-                        &extra[0][r..r + h],
-                        &h_prev[r..r + h],
-                        dout_row,
-                        dh_row,
-                        dg,
-                        &mut dgh[gr..gr + gh],
-                    ),
-                }
-            }
+            let (r, g) = (t * bh..(t + 1) * bh, t * bgh..(t + 1) * bgh);
+            let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[r.clone()]) };
+            let shape = StepShape {
+                kind,
+                h,
+                t,
+                lengths: spec.lengths.as_deref(),
+            };
+            backward_rows(
+                &shape,
+                BackwardRows {
+                    first_row: 0,
+                    rows: b,
+                    acts: &acts[g.clone()],
+                    extra0: saved(0),
+                    extra1: saved(1),
+                    h_prev: &h_prev[r.clone()],
+                    dout: &d_out[r],
+                    dh: &mut dh,
+                    dc: &mut dc,
+                    dgx: &mut dgx[g.clone()],
+                    dgh: if kind == CellKind::Gru {
+                        &mut dgh[g]
+                    } else {
+                        &mut []
+                    },
+                },
+            );
             // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
             let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
             gemm(

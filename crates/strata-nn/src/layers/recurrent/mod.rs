@@ -9,6 +9,7 @@ mod gru;
 mod lstm;
 mod rnn;
 mod stack;
+mod step;
 
 pub use cells::{CellConfig, GRUCell, LSTMCell, RNNCell};
 pub use gru::GRU;
