@@ -706,3 +706,42 @@ fn user_mistakes_are_errors_with_clear_messages() {
         .to_string();
     assert!(err.contains("expected input [B, 3] or [3]"), "{err}");
 }
+
+#[test]
+fn empty_sequences_and_batches_do_not_panic() {
+    let lstm = LSTM::with_config(
+        3,
+        4,
+        RecurrentConfig {
+            bidirectional: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (out, (h_n, c_n)) = lstm
+        .forward_with_state(&Tensor::zeros(&[0, 2, 3]), None)
+        .unwrap();
+    assert_eq!((out.shape(), h_n.shape()), (&[0, 2, 8][..], &[2, 2, 4][..]));
+    assert!(c_n.to_vec::<f32>().unwrap().iter().all(|&v| v == 0.0));
+    let (out, _) = lstm
+        .forward_with_state(&Tensor::zeros(&[5, 0, 3]), None)
+        .unwrap();
+    assert_eq!(out.shape(), &[5, 0, 8]);
+    // A zero length keeps the initial state and outputs zeros.
+    let gru = GRU::new(3, 4).unwrap();
+    let h0 = Tensor::ones(&[1, 2, 4]);
+    let (out, h_n) = gru
+        .forward_with_lengths(&Tensor::randn(&[3, 2, 3]), Some(&h0), &[0, 3])
+        .unwrap();
+    assert_eq!(
+        h_n.narrow(1, 0, 1).unwrap().to_vec::<f32>().unwrap(),
+        vec![1.0; 4]
+    );
+    assert!(out
+        .narrow(1, 0, 1)
+        .unwrap()
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .all(|&v| v == 0.0));
+}
