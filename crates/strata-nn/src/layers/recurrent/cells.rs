@@ -9,6 +9,14 @@ use crate::{hooks, Error, Forward, Module, Result, Visitor};
 use strata_core::{DType, Tensor};
 
 /// Hyperparameters of the cells (PyTorch's defaults).
+///
+/// ```
+/// use strata_nn::{CellConfig, GRUCell, ModuleExt};
+/// use strata_core::DType;
+/// let cell = GRUCell::with_config(3, 4, CellConfig { bias: false, dtype: DType::F64 })?;
+/// assert_eq!(cell.num_parameters(), 12 * 3 + 12 * 4);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CellConfig {
     /// Biases `bias_ih` and `bias_hh` (default `true`).
@@ -175,9 +183,12 @@ macro_rules! cell_module {
         }
 
         impl $t {
+            /// Features per input step.
             pub fn input_size(&self) -> usize {
                 self.cell.input_size
             }
+
+            /// Units of the hidden state.
 
             pub fn hidden_size(&self) -> usize {
                 self.cell.hidden_size

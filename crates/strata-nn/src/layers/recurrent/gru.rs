@@ -97,10 +97,12 @@ impl GRU {
         self.stack.config()
     }
 
+    /// Features per input step.
     pub fn input_size(&self) -> usize {
         self.stack.input_size()
     }
 
+    /// Units of the hidden state.
     pub fn hidden_size(&self) -> usize {
         self.stack.hidden_size()
     }

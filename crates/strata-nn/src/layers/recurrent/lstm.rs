@@ -6,6 +6,14 @@ use crate::{hooks, Forward, Module, Result, Visitor};
 use strata_core::Tensor;
 
 /// The final `(h_n, c_n)` of an [`LSTM`], each `[D·num_layers, B, H]`.
+///
+/// ```
+/// use strata_nn::{LstmState, LSTM};
+/// use strata_core::Tensor;
+/// let (_, state): (Tensor, LstmState) = LSTM::new(2, 3)?.forward_with_state(&Tensor::randn(&[4, 1, 2]), None)?;
+/// assert_eq!(state.1.shape(), &[1, 1, 3]);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 pub type LstmState = (Tensor, Tensor);
 
 /// A multi-layer long short-term memory network, like `torch.nn.LSTM`: per layer and step
@@ -114,10 +122,12 @@ impl LSTM {
         self.stack.config()
     }
 
+    /// Features per input step.
     pub fn input_size(&self) -> usize {
         self.stack.input_size()
     }
 
+    /// Units of the hidden state.
     pub fn hidden_size(&self) -> usize {
         self.stack.hidden_size()
     }

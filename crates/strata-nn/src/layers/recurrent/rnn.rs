@@ -6,6 +6,13 @@ use crate::{hooks, Forward, Module, Result, Visitor};
 use strata_core::Tensor;
 
 /// The non-linearity of an [`RNN`] or [`crate::RNNCell`].
+///
+/// ```
+/// use strata_nn::{RNN, RNNNonlinearity, RecurrentConfig};
+/// let rnn = RNN::with_config(2, 3, RNNNonlinearity::Relu, RecurrentConfig::default())?;
+/// assert_eq!(rnn.nonlinearity(), RNNNonlinearity::Relu);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RNNNonlinearity {
     /// `tanh` (PyTorch's default).
@@ -130,10 +137,12 @@ impl RNN {
         self.nonlinearity
     }
 
+    /// Features per input step.
     pub fn input_size(&self) -> usize {
         self.stack.input_size()
     }
 
+    /// Units of the hidden state.
     pub fn hidden_size(&self) -> usize {
         self.stack.hidden_size()
     }
