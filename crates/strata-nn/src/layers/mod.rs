@@ -14,6 +14,7 @@ mod layer_norm;
 mod layer_norm_op;
 mod linear;
 mod prelu;
+mod recurrent;
 mod swish;
 
 pub use activation::{
@@ -30,4 +31,8 @@ pub use identity::Identity;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::Linear;
 pub use prelu::PReLU;
+pub use recurrent::{
+    CellConfig, GRUCell, LSTMCell, LstmState, RNNCell, RNNNonlinearity, RecurrentConfig, GRU, LSTM,
+    RNN,
+};
 pub use swish::Swish;

@@ -1,0 +1,796 @@
+//! The fused recurrent op: one layer in one direction over a whole sequence, one graph node.
+//!
+//! Forward (time-major `x: [T, B, I]`, `G` gates of `H` units each):
+//! 1. one product `x[T·B, I] · W_ihᵀ` into a gate buffer `[T, B, G·H]`, plus the biases;
+//! 2. per step one product `h[B, H] · W_hhᵀ` accumulated into that step's gate rows (GRU:
+//!    into a scratch row block, since its `n` gate needs `W_hn h + b_hn` on its own);
+//! 3. per step the fused elementwise gate kernel of `gates.rs`, which overwrites the gate
+//!    rows with the activations (kept for backward) and updates the state in place.
+//!
+//! No allocation happens inside the time loop. Backward (BPTT) walks the steps in reverse:
+//! a fused gate-gradient kernel per step, then one product `dgates · W_hh` for the gradient
+//! of the previous state; at the end one product each for `dW_ih`, `dW_hh` and `dx`.
+//!
+//! With `lengths`, a batch row is active at time `t` only when `t < lengths[b]`: inactive
+//! steps leave the state alone and output zero, so the forward direction stops at each
+//! sequence's last valid step and the reverse direction starts there.
+//!
+//! The op has one output, a flat buffer `[out (T·B·H) | h_n (B·H) | c_n (B·H, LSTM)]`, which
+//! [`recurrent_layer`] splits with views (their backward feeds this op's backward).
+
+use super::gates::CellKind;
+use super::step::{backward_rows, forward_rows, BackwardRows, ForwardRows, StepShape};
+use strata_core::kernels::gemm::{gemm, MatMut, MatRef};
+use strata_core::{BackwardOp, DType, FloatElement, Result, Tensor};
+
+const OP: &str = "recurrent";
+
+/// The parameters of one layer-direction: `W_ih [G·H, I]`, `W_hh [G·H, H]`, biases `[G·H]`.
+#[derive(Clone, Copy)]
+pub(crate) struct LayerWeights<'a> {
+    pub w_ih: &'a Tensor,
+    pub w_hh: &'a Tensor,
+    pub b_ih: Option<&'a Tensor>,
+    pub b_hh: Option<&'a Tensor>,
+}
+
+/// What one layer-direction returns: the output sequence `[T, B, H]` (time-major), the final
+/// hidden state `[B, H]` and, for LSTM, the final cell state `[B, H]`.
+#[derive(Debug)]
+pub(crate) struct LayerOutput {
+    pub out: Tensor,
+    pub h_n: Tensor,
+    pub c_n: Option<Tensor>,
+}
+
+/// Sizes of one call.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    t: usize,
+    b: usize,
+    i: usize,
+    h: usize,
+    g: usize,
+}
+
+impl Dims {
+    fn gh(&self) -> usize {
+        self.g * self.h
+    }
+    fn packed_len(&self, kind: CellKind) -> usize {
+        let states = if kind == CellKind::Lstm { 2 } else { 1 };
+        (self.t + states) * self.b * self.h
+    }
+}
+
+/// Runs one layer in one direction. `x: [T, B, I]`, `h0: [B, H]`, `c0: [B, H]` (LSTM only);
+/// `reverse` processes time steps from last to first; `lengths` (one per batch row, each at
+/// most `T`) marks the valid steps. Differentiable w.r.t. every tensor argument.
+pub(crate) fn recurrent_layer(
+    kind: CellKind,
+    x: &Tensor,
+    h0: &Tensor,
+    c0: Option<&Tensor>,
+    w: LayerWeights<'_>,
+    reverse: bool,
+    lengths: Option<&[usize]>,
+) -> Result<LayerOutput> {
+    let dims = check(kind, x, h0, c0, w, lengths)?;
+    let (xc, h0c) = (x.detach().contiguous(), h0.detach().contiguous());
+    let c0c = c0.map(|c| c.detach().contiguous());
+    let wc = Contiguous::of(w);
+    let mut inputs: Vec<&Tensor> = vec![x, h0];
+    inputs.extend(c0);
+    inputs.extend([w.w_ih, w.w_hh]);
+    inputs.extend(w.b_ih);
+    inputs.extend(w.b_hh);
+    let save = strata_core::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
+    let lengths_vec = lengths.map(|l| l.to_vec());
+    let spec = Spec {
+        kind,
+        dims,
+        reverse,
+        lengths: lengths_vec,
+        has_c0: c0.is_some(),
+        has_bias: (w.b_ih.is_some(), w.b_hh.is_some()),
+    };
+    let (packed, saved) = match x.dtype() {
+        DType::F32 => on_pool(|| spec.forward::<f32>(&xc, &h0c, c0c.as_ref(), &wc, save))?,
+        DType::F64 => on_pool(|| spec.forward::<f64>(&xc, &h0c, c0c.as_ref(), &wc, save))?,
+        other => return Err(float_error(other)),
+    };
+    let packed = match saved {
+        Some(saved) => packed.record(&inputs, RecurrentBackward { spec, saved }),
+        None => packed,
+    };
+    let (t, b, h) = (dims.t, dims.b, dims.h);
+    let out = packed.narrow(0, 0, t * b * h)?.reshape(&[t, b, h])?;
+    let h_n = packed.narrow(0, t * b * h, b * h)?.reshape(&[b, h])?;
+    let c_n = match kind {
+        CellKind::Lstm => Some(packed.narrow(0, (t + 1) * b * h, b * h)?.reshape(&[b, h])?),
+        _ => None,
+    };
+    Ok(LayerOutput { out, h_n, c_n })
+}
+
+/// Validates shapes and dtypes so the kernels can index without checks failing.
+fn check(
+    kind: CellKind,
+    x: &Tensor,
+    h0: &Tensor,
+    c0: Option<&Tensor>,
+    w: LayerWeights<'_>,
+    lengths: Option<&[usize]>,
+) -> Result<Dims> {
+    let shape_err = |t: &Tensor, expected: String| strata_core::Error::Shape {
+        op: OP,
+        got: t.shape().into(),
+        expected,
+    };
+    if x.ndim() != 3 {
+        return Err(shape_err(x, "expected input [T, B, I]".into()));
+    }
+    if w.w_ih.ndim() != 2 || w.w_ih.shape()[0] % kind.gates() != 0 || w.w_ih.shape()[0] == 0 {
+        return Err(shape_err(
+            w.w_ih,
+            format!("expected weight_ih [{}·H, I]", kind.gates()),
+        ));
+    }
+    let h = w.w_ih.shape()[0] / kind.gates();
+    let dims = Dims {
+        t: x.shape()[0],
+        b: x.shape()[1],
+        i: x.shape()[2],
+        h,
+        g: kind.gates(),
+    };
+    let gh = dims.gh();
+    if w.w_ih.shape()[1] != dims.i {
+        return Err(shape_err(
+            w.w_ih,
+            format!(
+                "expected weight_ih [{gh}, {}] for input [T, B, {}]",
+                dims.i, dims.i
+            ),
+        ));
+    }
+    if w.w_hh.shape() != [gh, h] {
+        return Err(shape_err(w.w_hh, format!("expected weight_hh [{gh}, {h}]")));
+    }
+    for bias in [w.b_ih, w.b_hh].into_iter().flatten() {
+        if bias.shape() != [gh] {
+            return Err(shape_err(bias, format!("expected bias [{gh}]")));
+        }
+    }
+    if h0.shape() != [dims.b, h] {
+        return Err(shape_err(h0, format!("expected h0 [{}, {h}]", dims.b)));
+    }
+    match (kind, c0) {
+        (CellKind::Lstm, Some(c)) if c.shape() != [dims.b, h] => {
+            return Err(shape_err(c, format!("expected c0 [{}, {h}]", dims.b)))
+        }
+        (CellKind::Lstm, None) => {
+            return Err(strata_core::Error::InvalidArgument {
+                op: OP,
+                arg: "c0",
+                reason: "an LSTM needs an initial cell state".into(),
+            })
+        }
+        _ => {}
+    }
+    let mut all = vec![h0, w.w_ih, w.w_hh];
+    all.extend(c0);
+    all.extend(w.b_ih);
+    all.extend(w.b_hh);
+    for t in all {
+        if t.dtype() != x.dtype() {
+            return Err(strata_core::Error::DTypeMismatch {
+                op: OP,
+                lhs: x.dtype(),
+                rhs: t.dtype(),
+            });
+        }
+    }
+    if let Some(l) = lengths {
+        if l.len() != dims.b || l.iter().any(|&n| n > dims.t) {
+            return Err(strata_core::Error::InvalidArgument {
+                op: OP,
+                arg: "lengths",
+                reason: format!(
+                    "expected {} lengths each at most T = {}, got {l:?}",
+                    dims.b, dims.t
+                ),
+            });
+        }
+    }
+    Ok(dims)
+}
+
+/// Contiguous, detached copies (views where already contiguous) of the weights.
+struct Contiguous {
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Option<Tensor>,
+    b_hh: Option<Tensor>,
+}
+
+impl Contiguous {
+    fn of(w: LayerWeights<'_>) -> Contiguous {
+        let c = |t: &Tensor| t.detach().contiguous();
+        Contiguous {
+            w_ih: c(w.w_ih),
+            w_hh: c(w.w_hh),
+            b_ih: w.b_ih.map(c),
+            b_hh: w.b_hh.map(c),
+        }
+    }
+}
+
+/// Everything about a call except the tensors.
+struct Spec {
+    kind: CellKind,
+    dims: Dims,
+    reverse: bool,
+    lengths: Option<Vec<usize>>,
+    has_c0: bool,
+    has_bias: (bool, bool),
+}
+
+/// Buffers the forward pass keeps for backward (f32 or f64, as flat tensors).
+struct Saved {
+    /// Gate activations per time step, `[T, B, G·H]` (GRU: r, z, n).
+    gates: Tensor,
+    /// The state each step received, `[T, B, H]`.
+    h_prev: Tensor,
+    /// LSTM: the cell state each step received, and `tanh(c_t)`; GRU: `W_hn h + b_hn`.
+    extra: Vec<Tensor>,
+}
+
+impl Spec {
+    /// Time index of processing step `s`.
+    fn time(&self, s: usize) -> usize {
+        if self.reverse {
+            self.dims.t - 1 - s
+        } else {
+            s
+        }
+    }
+
+    fn forward<T: FloatElement>(
+        &self,
+        x: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        w: &Contiguous,
+        save: bool,
+    ) -> Result<(Tensor, Option<Saved>)> {
+        let Dims {
+            t: steps, b, i, h, ..
+        } = self.dims;
+        let gh = self.dims.gh();
+        let (xs, w_ih, w_hh) = (x.read::<T>()?, w.w_ih.read::<T>()?, w.w_hh.read::<T>()?);
+        let b_ih = w.b_ih.as_ref().map(|t| t.read::<T>()).transpose()?;
+        let b_hh = w.b_hh.as_ref().map(|t| t.read::<T>()).transpose()?;
+
+        // 1. Input projection of every step at once, plus the biases that add to it: the
+        //    buffer starts as the bias repeated per row and the product accumulates into it
+        //    (one pass over the buffer instead of zeroing and adding).
+        let mut bias_x = vec![T::zero(); gh];
+        if let Some(bi) = b_ih.as_deref() {
+            bias_x.copy_from_slice(bi);
+        }
+        if let Some(bh) = b_hh.as_deref() {
+            // GRU keeps b_hn apart: it is scaled by r.
+            let folded = if self.kind == CellKind::Gru {
+                2 * h
+            } else {
+                gh
+            };
+            for (a, &v) in bias_x[..folded].iter_mut().zip(bh) {
+                *a += v;
+            }
+        }
+        let mut gate_buf = Vec::with_capacity(steps * b * gh);
+        for _ in 0..steps * b {
+            gate_buf.extend_from_slice(&bias_x);
+        }
+        // Products read a row-major right operand about twice as fast as a transposed view,
+        // so the weights are transposed once per call.
+        let w_ih_t = transpose(&w_ih, gh, i);
+        gemm(
+            MatMut::row_major(&mut gate_buf, steps * b, gh)?,
+            MatRef::row_major(&xs, steps * b, i)?,
+            MatRef::row_major(&w_ih_t, i, gh)?,
+            true,
+        )?;
+        let b_hn: Vec<T> = match (self.kind, b_hh.as_deref()) {
+            (CellKind::Gru, Some(bh)) => bh[2 * h..].to_vec(),
+            _ => vec![T::zero(); h],
+        };
+
+        // 2.-3. The time loop.
+        let mut state_h = h0.read::<T>()?.to_vec();
+        let mut state_c = match c0 {
+            Some(c) => c.read::<T>()?.to_vec(),
+            None => Vec::new(),
+        };
+        let mut packed = vec![T::zero(); self.dims.packed_len(self.kind)];
+        let keep = |n: usize| if save { vec![T::zero(); n] } else { Vec::new() };
+        let mut h_prev = keep(steps * b * h);
+        let lstm_or_gru = matches!(self.kind, CellKind::Lstm | CellKind::Gru);
+        let mut extra_a = if lstm_or_gru {
+            keep(steps * b * h)
+        } else {
+            Vec::new()
+        };
+        let mut extra_b = if self.kind == CellKind::Lstm {
+            keep(steps * b * h)
+        } else {
+            Vec::new()
+        };
+        let mut hh = if self.kind == CellKind::Gru {
+            vec![T::zero(); b * gh]
+        } else {
+            Vec::new()
+        };
+        let (bh, bgh) = (b * h, b * gh);
+        // Where kernels write what only backward needs, when nothing is saved.
+        let mut scratch = if lstm_or_gru && !save {
+            vec![T::zero(); bh]
+        } else {
+            Vec::new()
+        };
+        let w_hh_t = transpose(&w_hh, gh, h);
+        let w_hh_t = MatRef::row_major(&w_hh_t, h, gh)?;
+        for s in 0..steps {
+            let t = self.time(s);
+            if save {
+                h_prev[t * bh..(t + 1) * bh].copy_from_slice(&state_h);
+                if self.kind == CellKind::Lstm {
+                    extra_a[t * bh..(t + 1) * bh].copy_from_slice(&state_c);
+                }
+            }
+            let step_gates = &mut gate_buf[t * bgh..(t + 1) * bgh];
+            let h_mat = MatRef::row_major(&state_h, b, h)?;
+            if self.kind == CellKind::Gru {
+                gemm(MatMut::row_major(&mut hh, b, gh)?, h_mat, w_hh_t, false)?;
+            } else {
+                gemm(MatMut::row_major(step_gates, b, gh)?, h_mat, w_hh_t, true)?;
+            }
+            let extra: &mut [T] = match self.kind {
+                CellKind::Lstm if save => &mut extra_b[t * bh..(t + 1) * bh],
+                CellKind::Gru if save => &mut extra_a[t * bh..(t + 1) * bh],
+                CellKind::Lstm | CellKind::Gru => &mut scratch,
+                CellKind::RnnTanh | CellKind::RnnRelu => &mut [],
+            };
+            let shape = StepShape {
+                kind: self.kind,
+                h,
+                t,
+                lengths: self.lengths.as_deref(),
+            };
+            forward_rows(
+                &shape,
+                ForwardRows {
+                    first_row: 0,
+                    rows: b,
+                    gates: step_gates,
+                    hh: &hh,
+                    b_hn: &b_hn,
+                    h: &mut state_h,
+                    c: &mut state_c,
+                    out: &mut packed[t * bh..(t + 1) * bh],
+                    extra,
+                },
+            );
+        }
+        let tail = steps * bh;
+        packed[tail..tail + bh].copy_from_slice(&state_h);
+        if self.kind == CellKind::Lstm {
+            packed[tail + bh..tail + 2 * bh].copy_from_slice(&state_c);
+        }
+        let packed_len = packed.len();
+        let packed = Tensor::from_vec(packed, &[packed_len])?;
+        if !save {
+            return Ok((packed, None));
+        }
+        let flat = |v: Vec<T>| {
+            let n = v.len();
+            Tensor::from_vec(v, &[n])
+        };
+        let mut extra = Vec::new();
+        if lstm_or_gru {
+            extra.push(flat(extra_a)?);
+        }
+        if self.kind == CellKind::Lstm {
+            extra.push(flat(extra_b)?);
+        }
+        Ok((
+            packed,
+            Some(Saved {
+                gates: flat(gate_buf)?,
+                h_prev: flat(h_prev)?,
+                extra,
+            }),
+        ))
+    }
+}
+
+struct RecurrentBackward {
+    spec: Spec,
+    saved: Saved,
+}
+
+/// Gradients of one call, in the order the inputs were recorded.
+struct Grads<T> {
+    dx: Vec<T>,
+    dh0: Vec<T>,
+    dc0: Vec<T>,
+    dw_ih: Vec<T>,
+    dw_hh: Vec<T>,
+    db_ih: Vec<T>,
+    db_hh: Vec<T>,
+}
+
+impl BackwardOp for RecurrentBackward {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn backward(&self, grad: &Tensor, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
+        let spec = &self.spec;
+        let needs: Vec<bool> = inputs.iter().map(|t| t.requires_grad()).collect();
+        let grad = grad.contiguous();
+        let x = inputs[0].detach().contiguous();
+        let k = 2 + spec.has_c0 as usize;
+        let w_ih = inputs[k].detach().contiguous();
+        let w_hh = inputs[k + 1].detach().contiguous();
+        let gs = match x.dtype() {
+            DType::F32 => on_pool(|| self.grads::<f32>(&grad, &x, &w_ih, &w_hh))?.into_tensors(),
+            DType::F64 => on_pool(|| self.grads::<f64>(&grad, &x, &w_ih, &w_hh))?.into_tensors(),
+            other => return Err(float_error(other)),
+        };
+        let [dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh] = gs?;
+        let mut out = vec![
+            Some(dx.reshape(inputs[0].shape())?),
+            Some(dh0.reshape(inputs[1].shape())?),
+        ];
+        if spec.has_c0 {
+            out.push(Some(dc0.reshape(inputs[2].shape())?));
+        }
+        out.push(Some(dw_ih.reshape(inputs[k].shape())?));
+        out.push(Some(dw_hh.reshape(inputs[k + 1].shape())?));
+        if spec.has_bias.0 {
+            out.push(Some(db_ih));
+        }
+        if spec.has_bias.1 {
+            out.push(Some(db_hh));
+        }
+        for (o, need) in out.iter_mut().zip(needs) {
+            if !need {
+                *o = None;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl<T: FloatElement> Grads<T> {
+    fn into_tensors(self) -> Result<[Tensor; 7]> {
+        let flat = |v: Vec<T>| {
+            let n = v.len();
+            Tensor::from_vec(v, &[n])
+        };
+        Ok([
+            flat(self.dx)?,
+            flat(self.dh0)?,
+            flat(self.dc0)?,
+            flat(self.dw_ih)?,
+            flat(self.dw_hh)?,
+            flat(self.db_ih)?,
+            flat(self.db_hh)?,
+        ])
+    }
+}
+
+impl RecurrentBackward {
+    fn grads<T: FloatElement>(
+        &self,
+        grad: &Tensor,
+        x: &Tensor,
+        w_ih: &Tensor,
+        w_hh: &Tensor,
+    ) -> Result<Grads<T>> {
+        let spec = &self.spec;
+        let kind = spec.kind;
+        let Dims {
+            t: steps, b, i, h, ..
+        } = spec.dims;
+        let gh = spec.dims.gh();
+        let (bh, bgh) = (b * h, b * gh);
+        let grad = grad.read::<T>()?;
+        let (xs, w_ih, w_hh) = (x.read::<T>()?, w_ih.read::<T>()?, w_hh.read::<T>()?);
+        let acts = self.saved.gates.read::<T>()?;
+        let h_prev = self.saved.h_prev.read::<T>()?;
+        let extra: Vec<_> = self
+            .saved
+            .extra
+            .iter()
+            .map(|e| e.read::<T>())
+            .collect::<Result<_>>()?;
+
+        let d_out = &grad[..steps * bh];
+        let mut dh = grad[steps * bh..(steps + 1) * bh].to_vec();
+        let mut dc = if kind == CellKind::Lstm {
+            grad[(steps + 1) * bh..(steps + 2) * bh].to_vec()
+        } else {
+            Vec::new()
+        };
+        // Gradients w.r.t. the gate pre-activations on the input side (dgx) and on the
+        // recurrent side (dgh); they differ only for GRU's n gate.
+        let mut dgx = vec![T::zero(); steps * bgh];
+        let mut dgh = if kind == CellKind::Gru {
+            vec![T::zero(); steps * bgh]
+        } else {
+            Vec::new()
+        };
+        let w_hh_mat = MatRef::row_major(&w_hh, gh, h)?;
+        for s in (0..steps).rev() {
+            let t = spec.time(s);
+            let (r, g) = (t * bh..(t + 1) * bh, t * bgh..(t + 1) * bgh);
+            let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[r.clone()]) };
+            let shape = StepShape {
+                kind,
+                h,
+                t,
+                lengths: spec.lengths.as_deref(),
+            };
+            backward_rows(
+                &shape,
+                BackwardRows {
+                    first_row: 0,
+                    rows: b,
+                    acts: &acts[g.clone()],
+                    extra0: saved(0),
+                    extra1: saved(1),
+                    h_prev: &h_prev[r.clone()],
+                    dout: &d_out[r],
+                    dh: &mut dh,
+                    dc: &mut dc,
+                    dgx: &mut dgx[g.clone()],
+                    dgh: if kind == CellKind::Gru {
+                        &mut dgh[g]
+                    } else {
+                        &mut []
+                    },
+                },
+            );
+            // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
+            let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
+            gemm(
+                MatMut::row_major(&mut dh, b, h)?,
+                MatRef::strided(dg_h, t * bgh, b, gh, gh, 1)?,
+                w_hh_mat,
+                true,
+            )?;
+        }
+
+        let rows = steps * b;
+        let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
+        let dgx_mat = MatRef::row_major(&dgx, rows, gh)?;
+        let mut dx = vec![T::zero(); rows * i];
+        gemm(
+            MatMut::row_major(&mut dx, rows, i)?,
+            dgx_mat,
+            MatRef::row_major(&w_ih, gh, i)?,
+            false,
+        )?;
+        let mut dw_ih = vec![T::zero(); gh * i];
+        gemm(
+            MatMut::row_major(&mut dw_ih, gh, i)?,
+            dgx_mat.t(),
+            MatRef::row_major(&xs, rows, i)?,
+            false,
+        )?;
+        let mut dw_hh = vec![T::zero(); gh * h];
+        gemm(
+            MatMut::row_major(&mut dw_hh, gh, h)?,
+            MatRef::row_major(dg_h, rows, gh)?.t(),
+            MatRef::row_major(&h_prev, rows, h)?,
+            false,
+        )?;
+        let column_sums = |m: &[T]| {
+            let mut acc = vec![T::zero(); gh];
+            for row in m.chunks_exact(gh) {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            acc
+        };
+        let db_ih = column_sums(&dgx);
+        let db_hh = if kind == CellKind::Gru {
+            column_sums(&dgh)
+        } else {
+            db_ih.clone()
+        };
+        Ok(Grads {
+            dx,
+            dh0: dh,
+            dc0: dc,
+            dw_ih,
+            dw_hh,
+            db_ih,
+            db_hh,
+        })
+    }
+}
+
+/// Runs `work` on a thread of the pool the matrix products use. Each per-step product
+/// called from outside the pool would hand its work to the pool and sleep until it is done
+/// (a futex round trip per product, 15% of the time in the W3 benchmark); from inside, the
+/// product's tasks are shared by work stealing.
+fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    if strata_core::num_threads() > 1 {
+        rayon::scope(|_| work())
+    } else {
+        work()
+    }
+}
+
+/// The transpose of a row-major `rows × cols` matrix, row-major.
+fn transpose<T: FloatElement>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    // In 16-row tiles, so the writes of a tile stay within a few cache lines per column.
+    const TILE: usize = 16;
+    let mut out = vec![T::zero(); rows * cols];
+    if cols == 0 {
+        return out;
+    }
+    for r0 in (0..rows).step_by(TILE) {
+        let r1 = (r0 + TILE).min(rows);
+        for c in 0..cols {
+            for r in r0..r1 {
+                out[c * rows + r] = src[r * cols + c];
+            }
+        }
+    }
+    out
+}
+
+fn float_error(got: DType) -> strata_core::Error {
+    strata_core::Error::DType {
+        op: OP,
+        expected: "a floating-point dtype (f32 or f64)".to_string(),
+        got,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_core::{gradcheck, Generator, GradcheckOptions};
+
+    /// Gradcheck of one layer-direction w.r.t. input, initial states, weights and biases.
+    fn check_op(kind: CellKind, reverse: bool, lengths: Option<&[usize]>, bias: bool) {
+        let (t, b, i, h) = (4, 3, 2, 3);
+        let gh = kind.gates() * h;
+        let mut gen = Generator::new(7);
+        let mut r = |shape: &[usize]| {
+            Tensor::randn_with(&mut gen, shape, DType::F64)
+                .mul_scalar(0.6)
+                .unwrap()
+        };
+        let mut inputs = vec![r(&[t, b, i]), r(&[b, h])];
+        let lstm = kind == CellKind::Lstm;
+        if lstm {
+            inputs.push(r(&[b, h]));
+        }
+        inputs.extend([r(&[gh, i]), r(&[gh, h])]);
+        if bias {
+            inputs.extend([r(&[gh]), r(&[gh])]);
+        }
+        gradcheck(
+            |x| {
+                let k = 2 + lstm as usize;
+                let w = LayerWeights {
+                    w_ih: &x[k],
+                    w_hh: &x[k + 1],
+                    b_ih: bias.then(|| &x[k + 2]),
+                    b_hh: bias.then(|| &x[k + 3]),
+                };
+                let o =
+                    recurrent_layer(kind, &x[0], &x[1], lstm.then(|| &x[2]), w, reverse, lengths)?;
+                // Every output of the op takes part in the loss.
+                let mut parts = vec![o.out.reshape(&[t * b * h])?, o.h_n.reshape(&[b * h])?];
+                if let Some(c) = o.c_n {
+                    parts.push(c.reshape(&[b * h])?);
+                }
+                Tensor::cat(&parts, 0)
+            },
+            &inputs,
+            GradcheckOptions::default(),
+        )
+        .unwrap_or_else(|e| {
+            panic!("{kind:?} reverse={reverse} lengths={lengths:?} bias={bias}: {e}")
+        });
+    }
+
+    #[test]
+    fn gradcheck_every_kind_both_directions_with_and_without_lengths() {
+        for kind in [
+            CellKind::RnnTanh,
+            CellKind::RnnRelu,
+            CellKind::Lstm,
+            CellKind::Gru,
+        ] {
+            for reverse in [false, true] {
+                check_op(kind, reverse, None, true);
+                check_op(kind, reverse, Some(&[4, 1, 3]), true);
+            }
+            check_op(kind, false, Some(&[2, 0, 4]), false);
+        }
+    }
+
+    #[test]
+    fn gradcheck_on_strided_inputs() {
+        // A transposed input and a broadcast initial state, built inside the closure.
+        let (t, b, i, h) = (3, 2, 2, 2);
+        gradcheck(
+            |x| {
+                let input = x[0].transpose(0, 1)?; // [B, T, I] -> [T, B, I]
+                let h0 = x[1].expand(&[b, h])?;
+                let c0 = x[1].expand(&[b, h])?;
+                let w = LayerWeights {
+                    w_ih: &x[2],
+                    w_hh: &x[3],
+                    b_ih: None,
+                    b_hh: None,
+                };
+                let o = recurrent_layer(CellKind::Lstm, &input, &h0, Some(&c0), w, false, None)?;
+                o.out.add(&o.c_n.unwrap_or(o.h_n))
+            },
+            &[
+                Tensor::randn(&[b, t, i]),
+                Tensor::randn(&[1, h]),
+                Tensor::randn(&[4 * h, i]),
+                Tensor::randn(&[4 * h, h]),
+            ],
+            GradcheckOptions::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn rejects_bad_shapes_without_panicking() {
+        let w_ih = Tensor::zeros(&[8, 2]);
+        let w_hh = Tensor::zeros(&[8, 2]);
+        let w = LayerWeights {
+            w_ih: &w_ih,
+            w_hh: &w_hh,
+            b_ih: None,
+            b_hh: None,
+        };
+        let x = Tensor::zeros(&[3, 1, 2]);
+        let h0 = Tensor::zeros(&[1, 2]);
+        assert!(recurrent_layer(CellKind::Lstm, &x, &h0, None, w, false, None).is_err());
+        let err = recurrent_layer(
+            CellKind::Lstm,
+            &x,
+            &Tensor::zeros(&[2, 2]),
+            Some(&h0),
+            w,
+            false,
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("expected h0 [1, 2]"), "{err}");
+        let err =
+            recurrent_layer(CellKind::Lstm, &x, &h0, Some(&h0), w, false, Some(&[4])).unwrap_err();
+        assert!(err.to_string().contains("lengths"), "{err}");
+        let err = recurrent_layer(CellKind::Gru, &x, &h0, None, w, false, None).unwrap_err();
+        assert!(
+            err.to_string().contains("weight_hh [6, 2]") || err.to_string().contains("weight_ih"),
+            "{err}"
+        );
+    }
+}

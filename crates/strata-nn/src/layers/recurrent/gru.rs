@@ -1,0 +1,138 @@
+//! `GRU`: the gated recurrent unit network.
+
+use super::gates::CellKind;
+use super::stack::{RecurrentConfig, Stack};
+use crate::{hooks, Forward, Module, Result, Visitor};
+use strata_core::Tensor;
+
+/// A multi-layer gated recurrent unit network, like `torch.nn.GRU`: per layer and step
+///
+/// ```text
+/// r = σ(W_ir x + b_ir + W_hr h + b_hr)
+/// z = σ(W_iz x + b_iz + W_hz h + b_hz)
+/// n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+/// h' = (1 − z) ⊙ n + z ⊙ h
+/// ```
+///
+/// Gates are stacked `r, z, n` in `weight_ih_l{k}` (`[3H, I]`) and `weight_hh_l{k}`
+/// (`[3H, H]`), as in PyTorch. Shapes, options and names as for [`crate::RNN`].
+///
+/// ```
+/// use strata_nn::{GRU, RecurrentConfig};
+/// use strata_core::Tensor;
+/// let gru = GRU::with_config(3, 4, RecurrentConfig { bidirectional: true, ..Default::default() })?;
+/// let (out, h_n) = gru.forward_with_state(&Tensor::randn(&[6, 2, 3]), None)?;
+/// assert_eq!(out.shape(), &[6, 2, 8]);
+/// assert_eq!(h_n.shape(), &[2, 2, 4]);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
+pub struct GRU {
+    stack: Stack,
+}
+
+impl GRU {
+    /// A one-layer GRU with PyTorch's defaults.
+    pub fn new(input_size: usize, hidden_size: usize) -> Result<GRU> {
+        GRU::with_config(input_size, hidden_size, RecurrentConfig::default())
+    }
+
+    /// A GRU with the given hyperparameters.
+    pub fn with_config(
+        input_size: usize,
+        hidden_size: usize,
+        config: RecurrentConfig,
+    ) -> Result<GRU> {
+        Ok(GRU {
+            stack: Stack::new(CellKind::Gru, "GRU", input_size, hidden_size, config)?,
+        })
+    }
+
+    /// The output sequence and the final hidden state, starting from `h0`
+    /// (`[D·num_layers, B, H]`, zeros when `None`).
+    pub fn forward_with_state(
+        &self,
+        input: &Tensor,
+        h0: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
+        self.run(input, h0, None)
+    }
+
+    /// Padded batches: sequence `b` is valid for its first `lengths[b]` steps (see
+    /// [`crate::RNN::forward_with_lengths`]).
+    ///
+    /// ```
+    /// use strata_nn::GRU;
+    /// use strata_core::Tensor;
+    /// let gru = GRU::new(2, 3)?;
+    /// let x = Tensor::randn(&[5, 2, 2]);
+    /// let (_, h_n) = gru.forward_with_lengths(&x, None, &[3, 5])?;
+    /// // Sequence 0 ends at step 3: its final state ignores the padding after it.
+    /// let (_, alone) = gru.forward_with_state(&x.narrow(0, 0, 3)?.narrow(1, 0, 1)?, None)?;
+    /// let (a, b) = (h_n.narrow(1, 0, 1)?.to_vec::<f32>()?, alone.to_vec::<f32>()?);
+    /// assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6));
+    /// # Ok::<(), strata_nn::Error>(())
+    /// ```
+    pub fn forward_with_lengths(
+        &self,
+        input: &Tensor,
+        h0: Option<&Tensor>,
+        lengths: &[usize],
+    ) -> Result<(Tensor, Tensor)> {
+        self.run(input, h0, Some(lengths))
+    }
+
+    fn run(
+        &self,
+        input: &Tensor,
+        h0: Option<&Tensor>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(Tensor, Tensor)> {
+        let o = self.stack.run(&self.name(), input, h0, None, lengths)?;
+        hooks::emit(self, &o.out);
+        Ok((o.out, o.h_n))
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> RecurrentConfig {
+        self.stack.config()
+    }
+
+    /// Features per input step.
+    pub fn input_size(&self) -> usize {
+        self.stack.input_size()
+    }
+
+    /// Units of the hidden state.
+    pub fn hidden_size(&self) -> usize {
+        self.stack.hidden_size()
+    }
+
+    fn name(&self) -> String {
+        format!("GRU({}, {})", self.input_size(), self.hidden_size())
+    }
+}
+
+impl Module for GRU {
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        self.stack.visit(visitor);
+    }
+
+    fn set_training(&self, training: bool) {
+        self.stack.set_training(training);
+    }
+
+    fn is_training(&self) -> Option<bool> {
+        Some(self.stack.is_training())
+    }
+
+    fn extra_repr(&self) -> String {
+        self.stack.extra_repr()
+    }
+}
+
+impl Forward for GRU {
+    /// The output sequence from a zero initial state.
+    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_with_state(input, None)?.0)
+    }
+}

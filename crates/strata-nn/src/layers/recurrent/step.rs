@@ -1,0 +1,255 @@
+//! One time step over the batch rows: the gate kernels of `gates.rs` applied row by row,
+//! forward and backward, with the rows split across the thread pool when the step is large
+//! enough (the products around it are already parallel; this keeps the elementwise part
+//! from running on one thread while the others wait).
+
+use super::gates::{self, CellKind};
+use strata_core::FloatElement;
+
+/// Rows (times gate width) below which a step stays on one thread.
+const PAR_MIN_ELEMS: usize = 8 * 1024;
+
+/// Splits a `[rows, width]` buffer after `rows` rows; an empty buffer (one the kind does not
+/// use) splits into two empty ones.
+fn split_mut<T>(s: &mut [T], rows: usize, width: usize) -> (&mut [T], &mut [T]) {
+    if s.is_empty() {
+        return (&mut [], &mut []);
+    }
+    s.split_at_mut(rows * width)
+}
+
+fn split_ref<T>(s: &[T], rows: usize, width: usize) -> (&[T], &[T]) {
+    if s.is_empty() {
+        return (&[], &[]);
+    }
+    s.split_at(rows * width)
+}
+
+/// Sizes and options shared by every row of a step.
+#[derive(Clone, Copy)]
+pub(crate) struct StepShape<'a> {
+    pub kind: CellKind,
+    pub h: usize,
+    /// Time index of the step, for `lengths`.
+    pub t: usize,
+    pub lengths: Option<&'a [usize]>,
+}
+
+impl StepShape<'_> {
+    fn gh(&self) -> usize {
+        self.kind.gates() * self.h
+    }
+
+    fn active(&self, row: usize) -> bool {
+        self.lengths
+            .is_none_or(|l| l.get(row).is_some_and(|&n| self.t < n))
+    }
+
+    fn parallel(&self, rows: usize) -> bool {
+        rows >= 2 && rows * self.gh() >= PAR_MIN_ELEMS && strata_core::num_threads() > 1
+    }
+}
+
+/// The forward buffers of one step, cut to the rows `first_row..first_row + rows`.
+pub(crate) struct ForwardRows<'a, T> {
+    pub first_row: usize,
+    pub rows: usize,
+    /// Pre-activations in, activations out: `[rows, G·H]`.
+    pub gates: &'a mut [T],
+    /// GRU: `W_hh h`, `[rows, G·H]`; empty otherwise.
+    pub hh: &'a [T],
+    /// GRU: `b_hn`, `[H]`; empty otherwise.
+    pub b_hn: &'a [T],
+    /// The state, updated in place: `[rows, H]` (`c` empty unless LSTM).
+    pub h: &'a mut [T],
+    pub c: &'a mut [T],
+    /// The step's output rows `[rows, H]`.
+    pub out: &'a mut [T],
+    /// LSTM: `tanh(c')`; GRU: `W_hn h + b_hn`; `[rows, H]`, empty for the simple RNN.
+    pub extra: &'a mut [T],
+}
+
+impl<'a, T> ForwardRows<'a, T> {
+    fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self) {
+        let (h, gh) = (shape.h, shape.gh());
+        let (g0, g1) = split_mut(self.gates, rows, gh);
+        let (hh0, hh1) = split_ref(self.hh, rows, gh);
+        let (h0, h1) = split_mut(self.h, rows, h);
+        let (c0, c1) = split_mut(self.c, rows, h);
+        let (o0, o1) = split_mut(self.out, rows, h);
+        let (e0, e1) = split_mut(self.extra, rows, h);
+        (
+            ForwardRows {
+                first_row: self.first_row,
+                rows,
+                gates: g0,
+                hh: hh0,
+                b_hn: self.b_hn,
+                h: h0,
+                c: c0,
+                out: o0,
+                extra: e0,
+            },
+            ForwardRows {
+                first_row: self.first_row + rows,
+                rows: self.rows - rows,
+                gates: g1,
+                hh: hh1,
+                b_hn: self.b_hn,
+                h: h1,
+                c: c1,
+                out: o1,
+                extra: e1,
+            },
+        )
+    }
+}
+
+/// Applies the forward gate kernel to every active row; inactive rows keep their state and
+/// output nothing (their output rows stay as they are, zero).
+pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
+    if shape.parallel(rows.rows) {
+        let half = rows.rows / 2;
+        let (a, b) = rows.split(half, shape);
+        rayon::join(|| forward_rows(shape, a), || forward_rows(shape, b));
+        return;
+    }
+    let (h, gh) = (shape.h, shape.gh());
+    for k in 0..rows.rows {
+        if !shape.active(rows.first_row + k) {
+            continue;
+        }
+        let g = &mut rows.gates[k * gh..(k + 1) * gh];
+        let hr = &mut rows.h[k * h..(k + 1) * h];
+        match shape.kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_forward(shape.kind, g, hr),
+            CellKind::Lstm => gates::lstm_forward(
+                g,
+                hr,
+                &mut rows.c[k * h..(k + 1) * h],
+                &mut rows.extra[k * h..(k + 1) * h],
+            ),
+            CellKind::Gru => gates::gru_forward(
+                g,
+                &rows.hh[k * gh..(k + 1) * gh],
+                rows.b_hn,
+                hr,
+                &mut rows.extra[k * h..(k + 1) * h],
+            ),
+        }
+        rows.out[k * h..(k + 1) * h].copy_from_slice(hr);
+    }
+}
+
+/// The backward buffers of one step, cut to the rows `first_row..first_row + rows`.
+pub(crate) struct BackwardRows<'a, T> {
+    pub first_row: usize,
+    pub rows: usize,
+    /// Saved activations `[rows, G·H]`.
+    pub acts: &'a [T],
+    /// LSTM: the cell state the step received; GRU: `W_hn h + b_hn`; `[rows, H]` or empty.
+    pub extra0: &'a [T],
+    /// LSTM: `tanh(c')`; `[rows, H]` or empty.
+    pub extra1: &'a [T],
+    /// The hidden state the step received, `[rows, H]`.
+    pub h_prev: &'a [T],
+    /// Gradient of the step's output rows, `[rows, H]`.
+    pub dout: &'a [T],
+    /// Gradients of the state after the step in, of the part of the previous state's
+    /// gradient that bypasses `W_hh` out (`dc` empty unless LSTM).
+    pub dh: &'a mut [T],
+    pub dc: &'a mut [T],
+    /// Pre-activation gradients, input side and (GRU only, else empty) recurrent side.
+    pub dgx: &'a mut [T],
+    pub dgh: &'a mut [T],
+}
+
+impl<'a, T> BackwardRows<'a, T> {
+    fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self) {
+        let (h, gh) = (shape.h, shape.gh());
+        let (a0, a1) = split_ref(self.acts, rows, gh);
+        let (x0, x1) = split_ref(self.extra0, rows, h);
+        let (y0, y1) = split_ref(self.extra1, rows, h);
+        let (p0, p1) = split_ref(self.h_prev, rows, h);
+        let (o0, o1) = split_ref(self.dout, rows, h);
+        let (dh0, dh1) = split_mut(self.dh, rows, h);
+        let (dc0, dc1) = split_mut(self.dc, rows, h);
+        let (gx0, gx1) = split_mut(self.dgx, rows, gh);
+        let (gh0, gh1) = split_mut(self.dgh, rows, gh);
+        (
+            BackwardRows {
+                first_row: self.first_row,
+                rows,
+                acts: a0,
+                extra0: x0,
+                extra1: y0,
+                h_prev: p0,
+                dout: o0,
+                dh: dh0,
+                dc: dc0,
+                dgx: gx0,
+                dgh: gh0,
+            },
+            BackwardRows {
+                first_row: self.first_row + rows,
+                rows: self.rows - rows,
+                acts: a1,
+                extra0: x1,
+                extra1: y1,
+                h_prev: p1,
+                dout: o1,
+                dh: dh1,
+                dc: dc1,
+                dgx: gx1,
+                dgh: gh1,
+            },
+        )
+    }
+}
+
+/// Applies the backward gate kernel to every active row; inactive rows pass their state
+/// gradient through and get zero gate gradients (their rows are left as they are, zero).
+pub(crate) fn backward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, T>) {
+    if shape.parallel(rows.rows) {
+        let half = rows.rows / 2;
+        let (a, b) = rows.split(half, shape);
+        rayon::join(|| backward_rows(shape, a), || backward_rows(shape, b));
+        return;
+    }
+    let (h, gh) = (shape.h, shape.gh());
+    for k in 0..rows.rows {
+        if !shape.active(rows.first_row + k) {
+            continue;
+        }
+        let (r, g) = (k * h..(k + 1) * h, k * gh..(k + 1) * gh);
+        let dh = &mut rows.dh[r.clone()];
+        let dout = &rows.dout[r.clone()];
+        match shape.kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_backward(
+                shape.kind,
+                &rows.acts[g.clone()],
+                dout,
+                dh,
+                &mut rows.dgx[g],
+            ),
+            CellKind::Lstm => gates::lstm_backward(
+                &rows.acts[g.clone()],
+                &rows.extra0[r.clone()],
+                &rows.extra1[r.clone()],
+                dout,
+                dh,
+                &mut rows.dc[r],
+                &mut rows.dgx[g],
+            ),
+            CellKind::Gru => gates::gru_backward(
+                &rows.acts[g.clone()],
+                &rows.extra0[r.clone()],
+                &rows.h_prev[r],
+                dout,
+                dh,
+                &mut rows.dgx[g.clone()],
+                &mut rows.dgh[g],
+            ),
+        }
+    }
+}
