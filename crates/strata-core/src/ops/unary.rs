@@ -17,8 +17,10 @@ pub(crate) trait UnaryFn: Copy + Send + Sync + 'static {
     /// Whether the backward pass reads the input `x` (else only `y`), so the input is not
     /// walked needlessly.
     const NEEDS_X: bool = true;
+    #[inline(always)]
     fn f<T: FloatElement>(self, x: T) -> T;
     /// dy/dx at `x`, given `y = f(x)`.
+    #[inline(always)]
     fn df<T: FloatElement>(self, x: T, y: T) -> T;
 }
 
@@ -97,6 +99,7 @@ macro_rules! unary_fn {
             }
             #[inline(always)]
             #[allow(unused_variables)]
+            #[inline(always)]
             fn df<T: FloatElement>(self, $dx: T, $dy: T) -> T {
                 $df
             }
@@ -147,9 +150,11 @@ pub(crate) struct AddScalar(pub f64);
 impl UnaryFn for AddScalar {
     const NAME: &'static str = "add_scalar";
     const NEEDS_X: bool = false;
+    #[inline(always)]
     fn f<T: FloatElement>(self, x: T) -> T {
         x + c(self.0)
     }
+    #[inline(always)]
     fn df<T: FloatElement>(self, _: T, _: T) -> T {
         T::one()
     }
@@ -160,9 +165,11 @@ pub(crate) struct MulScalar(pub f64);
 impl UnaryFn for MulScalar {
     const NAME: &'static str = "mul_scalar";
     const NEEDS_X: bool = false;
+    #[inline(always)]
     fn f<T: FloatElement>(self, x: T) -> T {
         x * c(self.0)
     }
+    #[inline(always)]
     fn df<T: FloatElement>(self, _: T, _: T) -> T {
         c(self.0)
     }
@@ -172,6 +179,7 @@ impl UnaryFn for MulScalar {
 pub(crate) struct PowScalar(pub f64);
 impl UnaryFn for PowScalar {
     const NAME: &'static str = "pow_scalar";
+    #[inline(always)]
     fn f<T: FloatElement>(self, x: T) -> T {
         if self.0 == 2.0 {
             x * x
@@ -179,6 +187,7 @@ impl UnaryFn for PowScalar {
             x.powf(c(self.0))
         }
     }
+    #[inline(always)]
     fn df<T: FloatElement>(self, x: T, _: T) -> T {
         if self.0 == 0.0 {
             T::zero()
@@ -194,9 +203,11 @@ pub(crate) struct ScalarPow(pub f64);
 impl UnaryFn for ScalarPow {
     const NAME: &'static str = "scalar_pow";
     const NEEDS_X: bool = false;
+    #[inline(always)]
     fn f<T: FloatElement>(self, x: T) -> T {
         c::<T>(self.0).powf(x)
     }
+    #[inline(always)]
     fn df<T: FloatElement>(self, _: T, y: T) -> T {
         y * c::<T>(self.0).ln()
     }
@@ -207,6 +218,7 @@ impl UnaryFn for ScalarPow {
 pub(crate) struct Clamp(pub f64, pub f64);
 impl UnaryFn for Clamp {
     const NAME: &'static str = "clamp";
+    #[inline(always)]
     fn f<T: FloatElement>(self, x: T) -> T {
         let (lo, hi) = (c::<T>(self.0), c::<T>(self.1));
         if x < lo {
@@ -217,6 +229,7 @@ impl UnaryFn for Clamp {
             x
         }
     }
+    #[inline(always)]
     fn df<T: FloatElement>(self, x: T, _: T) -> T {
         if x >= c(self.0) && x <= c(self.1) {
             T::one()
