@@ -35,14 +35,12 @@ macro_rules! activation {
             const NEEDS_X: bool = $nx;
             #[inline(always)]
             #[allow(unused_variables)]
-            #[inline(always)]
             fn f<T: FloatElement>(self, $x: T) -> T {
                 let $s = self;
                 $f
             }
             #[inline(always)]
             #[allow(unused_variables)]
-            #[inline(always)]
             fn df<T: FloatElement>(self, $dx: T, $dy: T) -> T {
                 let $ds = self;
                 $df

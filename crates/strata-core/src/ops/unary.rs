@@ -17,10 +17,8 @@ pub(crate) trait UnaryFn: Copy + Send + Sync + 'static {
     /// Whether the backward pass reads the input `x` (else only `y`), so the input is not
     /// walked needlessly.
     const NEEDS_X: bool = true;
-    #[inline(always)]
     fn f<T: FloatElement>(self, x: T) -> T;
     /// dy/dx at `x`, given `y = f(x)`.
-    #[inline(always)]
     fn df<T: FloatElement>(self, x: T, y: T) -> T;
 }
 
