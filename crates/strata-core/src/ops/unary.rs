@@ -97,7 +97,6 @@ macro_rules! unary_fn {
             }
             #[inline(always)]
             #[allow(unused_variables)]
-            #[inline(always)]
             fn df<T: FloatElement>(self, $dx: T, $dy: T) -> T {
                 $df
             }
