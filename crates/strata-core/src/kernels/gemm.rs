@@ -170,7 +170,8 @@ impl<'a, T: Copy> MatMut<'a, T> {
             || (cols > 1 && col_stride == 0)
             || (rows > 1
                 && cols > 1
-                && !(row_stride >= cols * col_stride || col_stride >= rows * row_stride));
+                && !(row_stride >= cols.saturating_mul(col_stride)
+                    || col_stride >= rows.saturating_mul(row_stride)));
         if overlapping {
             return Err(Error::InvalidArgument {
                 op: "gemm",
