@@ -5,7 +5,8 @@
 //! for each product. [`gemm`] gives them the crate's one `gemm` entry point with every extent
 //! checked up front, so no caller needs `unsafe`.
 
-use crate::ops::matmul::{product_into, Mat};
+use crate::kernels::parallel::num_threads;
+use crate::ops::matmul::{product_into, Mat, PARALLEL_PRODUCT};
 use crate::{Error, FloatElement, Result};
 
 /// A read-only matrix inside a slice: `rows × cols` elements at
@@ -225,16 +226,7 @@ pub fn gemm<T: FloatElement>(
 ) -> Result<()> {
     let (m, k) = lhs.shape();
     let (k2, n) = rhs.shape();
-    if k != k2 || dst.shape() != (m, n) {
-        return Err(Error::InvalidArgument {
-            op: "gemm",
-            arg: "shapes",
-            reason: format!(
-                "cannot write [{m}, {k}] · [{k2}, {n}] into a [{}, {}] output (need inner sizes equal and output [{m}, {n}])",
-                dst.rows, dst.cols
-            ),
-        });
-    }
+    check_product_shapes((m, k), (k2, n), dst.shape())?;
     let mat = |x: &MatRef<'_, T>| Mat {
         offset: x.offset,
         rs: x.row_stride,
@@ -261,6 +253,148 @@ pub fn gemm<T: FloatElement>(
             true,
             accumulate,
         );
+    }
+    Ok(())
+}
+
+/// A right-hand operand prepared once for many products with it, such as a recurrent
+/// weight used at every time step: packing it for the kernels is then paid once rather than
+/// per product. Holds its own copy, so the source may change afterwards.
+///
+/// ```
+/// use strata_core::kernels::gemm::{gemm_packed, MatMut, MatRef, PackedRhs};
+/// let w = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let packed = PackedRhs::new(MatRef::row_major(&w, 2, 2).unwrap());
+/// let x = [1.0f32, 1.0];
+/// let mut y = [0.0f32; 2];
+/// gemm_packed(
+///     MatMut::row_major(&mut y, 1, 2).unwrap(),
+///     MatRef::row_major(&x, 1, 2).unwrap(),
+///     &packed,
+///     false,
+/// )
+/// .unwrap();
+/// assert_eq!(y, [4.0, 6.0]);
+/// ```
+pub struct PackedRhs<T> {
+    rows: usize,
+    cols: usize,
+    repr: Packed<T>,
+}
+
+enum Packed<T> {
+    /// Panels for the AVX-512 f32 kernels.
+    #[cfg(target_arch = "x86_64")]
+    Panels(crate::kernels::sgemm::PackedB),
+    /// A contiguous row-major copy, for every other case.
+    Plain(Vec<T>),
+}
+
+impl<T: FloatElement> PackedRhs<T> {
+    /// Packs `b` (any strides).
+    pub fn new(b: MatRef<'_, T>) -> Self {
+        let (rows, cols) = b.shape();
+        #[cfg(target_arch = "x86_64")]
+        if T::DTYPE == crate::DType::F32
+            && rows > 0
+            && cols > 0
+            && crate::kernels::sgemm::available()
+        {
+            let src = crate::kernels::sgemm::Src {
+                // T is f32 (checked above): the cast only renames the element type.
+                ptr: b.data[b.offset..].as_ptr() as *const f32,
+                rs: b.row_stride,
+                cs: b.col_stride,
+            };
+            // SAFETY: the extent of `b` was checked against its buffer when it was built.
+            let panels = unsafe { crate::kernels::sgemm::PackedB::new(rows, cols, src) };
+            return PackedRhs {
+                rows,
+                cols,
+                repr: Packed::Panels(panels),
+            };
+        }
+        let mut plain = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for j in 0..cols {
+                plain.push(b.data[b.offset + i * b.row_stride + j * b.col_stride]);
+            }
+        }
+        PackedRhs {
+            rows,
+            cols,
+            repr: Packed::Plain(plain),
+        }
+    }
+
+    /// `(rows, cols)` of the packed matrix.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+}
+
+/// `dst = lhs · rhs` (or `dst += lhs · rhs` when `accumulate`) with a packed `rhs`; see
+/// [`PackedRhs`] and [`gemm`].
+pub fn gemm_packed<T: FloatElement>(
+    dst: MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: &PackedRhs<T>,
+    accumulate: bool,
+) -> Result<()> {
+    let (m, k) = lhs.shape();
+    let (k2, n) = rhs.shape();
+    check_product_shapes((m, k), (k2, n), dst.shape())?;
+    match &rhs.repr {
+        Packed::Plain(b) => gemm(dst, lhs, MatRef::row_major(b, k2, n)?, accumulate),
+        #[cfg(target_arch = "x86_64")]
+        Packed::Panels(panels) => {
+            if m == 0 {
+                return Ok(());
+            }
+            let a = crate::kernels::sgemm::Src {
+                ptr: lhs.data[lhs.offset..].as_ptr() as *const f32,
+                rs: lhs.row_stride,
+                cs: lhs.col_stride,
+            };
+            let threads = if m * n * k >= PARALLEL_PRODUCT {
+                num_threads()
+            } else {
+                1
+            };
+            let c = dst.data[dst.offset..].as_mut_ptr() as *mut f32;
+            // SAFETY: panels exist only for f32 on AVX-512 machines; every extent was checked
+            // when the operands were built, `dst` is borrowed mutably so it aliases neither
+            // input, and the shapes were checked above.
+            unsafe {
+                crate::kernels::sgemm::sgemm_packed(
+                    m,
+                    c,
+                    (dst.row_stride, dst.col_stride),
+                    a,
+                    panels,
+                    accumulate,
+                    threads,
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Fails, naming the shapes, unless `[m, k] · [k, n]` fits a `[m, n]` output.
+fn check_product_shapes(
+    (m, k): (usize, usize),
+    (k2, n): (usize, usize),
+    (rows, cols): (usize, usize),
+) -> Result<()> {
+    if k != k2 || (rows, cols) != (m, n) {
+        return Err(Error::InvalidArgument {
+            op: "gemm",
+            arg: "shapes",
+            reason: format!(
+                "cannot write [{m}, {k}] · [{k2}, {n}] into a [{rows}, {cols}] output (need inner sizes equal and output [{m}, {n}])"
+            ),
+        });
     }
     Ok(())
 }
@@ -342,5 +476,71 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("[2, 3] · [2, 3]"), "{err}");
+    }
+
+    #[test]
+    fn packed_rhs_gives_the_same_products_as_gemm() {
+        fn check<T: FloatElement>(m: usize, k: usize, n: usize, transposed_b: bool, acc: bool) {
+            let a: Vec<T> = (0..m * k)
+                .map(|i| T::from_f64((i as f64 * 0.37).sin()))
+                .collect();
+            let b: Vec<T> = (0..k * n)
+                .map(|i| T::from_f64((i as f64 * 0.11).cos()))
+                .collect();
+            let b_mat = if transposed_b {
+                MatRef::row_major(&b, n, k).unwrap().t()
+            } else {
+                MatRef::row_major(&b, k, n).unwrap()
+            };
+            let packed = PackedRhs::new(b_mat);
+            assert_eq!(packed.shape(), (k, n));
+            let mut want = vec![T::from_f64(0.25); m * n];
+            let mut got = want.clone();
+            let a_mat = MatRef::row_major(&a, m, k).unwrap();
+            gemm(
+                MatMut::row_major(&mut want, m, n).unwrap(),
+                a_mat,
+                b_mat,
+                acc,
+            )
+            .unwrap();
+            gemm_packed(
+                MatMut::row_major(&mut got, m, n).unwrap(),
+                a_mat,
+                &packed,
+                acc,
+            )
+            .unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                let (g, w) = (crate::Element::to_f64(*g), crate::Element::to_f64(*w));
+                assert!(
+                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{m}x{k}x{n}: {g} vs {w}"
+                );
+            }
+        }
+        for &(m, k, n) in &[(1, 1, 1), (32, 256, 1024), (7, 700, 45), (40, 33, 17)] {
+            for transposed_b in [false, true] {
+                check::<f32>(m, k, n, transposed_b, true);
+                check::<f32>(m, k, n, transposed_b, false);
+                check::<f64>(m, k, n, transposed_b, true);
+            }
+        }
+    }
+
+    #[test]
+    fn packed_rhs_rejects_mismatched_shapes() {
+        let w = [0.0f32; 6];
+        let packed = PackedRhs::new(MatRef::row_major(&w, 2, 3).unwrap());
+        let x = [0.0f32; 3];
+        let mut y = [0.0f32; 3];
+        let err = gemm_packed(
+            MatMut::row_major(&mut y, 1, 3).unwrap(),
+            MatRef::row_major(&x, 1, 3).unwrap(),
+            &packed,
+            false,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("[1, 3] · [2, 3]"), "{err}");
     }
 }

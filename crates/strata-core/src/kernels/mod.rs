@@ -9,4 +9,6 @@ pub(crate) mod map;
 pub mod math;
 pub mod parallel;
 pub(crate) mod reduce;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod sgemm;
 pub(crate) mod walk;

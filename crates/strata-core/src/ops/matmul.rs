@@ -17,7 +17,7 @@ use rayon::prelude::*;
 /// Below this many multiply-adds a product runs as a plain loop.
 const TINY_PRODUCT: usize = 4 * 1024;
 /// Above this many multiply-adds `gemm` splits one product across threads.
-const PARALLEL_PRODUCT: usize = 96 * 96 * 96;
+pub(crate) const PARALLEL_PRODUCT: usize = 96 * 96 * 96;
 
 /// One matrix operand inside a buffer: base offset, row stride, column stride.
 #[derive(Clone, Copy)]
@@ -99,7 +99,33 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
         }
         return;
     }
-    let par = if parallel && m * n * k >= PARALLEL_PRODUCT && num_threads() > 1 {
+    let threads = if parallel && m * n * k >= PARALLEL_PRODUCT {
+        num_threads()
+    } else {
+        1
+    };
+    #[cfg(target_arch = "x86_64")]
+    if T::DTYPE == crate::DType::F32 && crate::kernels::sgemm::available() {
+        use crate::kernels::sgemm::{sgemm, Src};
+        // SAFETY: T is f32 (checked above), so the casts only rename the element type.
+        let src = |s: &[T], at: Mat| Src {
+            ptr: s.as_ptr().add(at.offset) as *const f32,
+            rs: at.rs,
+            cs: at.cs,
+        };
+        let (a, b) = (src(lhs, l), src(rhs, r));
+        sgemm(
+            (m, n, k),
+            dst as *mut f32,
+            (dst_rs, dst_cs),
+            a,
+            b,
+            accumulate,
+            threads,
+        );
+        return;
+    }
+    let par = if threads > 1 {
         Parallelism::Rayon(num_threads())
     } else {
         Parallelism::None
@@ -132,6 +158,13 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
 pub(crate) struct SendPtr<T>(pub *mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The pointer. (A method, so closures capture the whole `SendPtr`, not its field.)
+    pub fn get(self) -> *mut T {
+        self.0
+    }
+}
 
 /// Batched product of operands that are at least 2-D, with broadcast batch dims.
 fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {

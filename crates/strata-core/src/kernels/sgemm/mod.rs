@@ -1,0 +1,412 @@
+//! Single-precision matrix product with AVX-512 micro-kernels, tuned for the sizes a network
+//! trains with (products of a few hundred to a few thousand per side, often with a small
+//! side such as a batch of 32).
+//!
+//! The classic blocked scheme (Goto/BLIS): `k` is cut into blocks of at most `KC_MAX`, both
+//! operands are packed per block (`pack.rs`) so the micro-kernel (`avx512.rs`) reads them
+//! contiguously, and the tiles of `C` are shared out between threads along whichever of `M`
+//! or `N` balances better. One packed copy of each operand serves every thread, so no
+//! thread repeats another's packing. Machines without AVX-512 use the `gemm` crate instead
+//! (see `ops::matmul::product_into`).
+
+mod avx512;
+mod pack;
+mod team;
+
+use crate::ops::matmul::SendPtr;
+use avx512::{run_tile, PanelA, Tile};
+pub(crate) use pack::Src;
+use pack::{pack_a, pack_b};
+use std::cell::RefCell;
+
+/// Rows of `A` per micro-panel (tile height).
+const MR: usize = 12;
+/// Columns of `B` per micro-panel (tile width: two 16-lane vectors).
+const NR: usize = 32;
+/// Largest `k` block: a `B` micro-panel (`KC_MAX · NR` floats, 40 KiB) stays in L1.
+const KC_MAX: usize = 320;
+/// `NR`-column panels per L2 block of `B` inside one piece of work.
+const NC_PANELS: usize = 32;
+/// Panels packed per piece of packing work.
+const PACK_PANELS: usize = 4;
+/// Pieces of work per thread: enough that a helper starting late still gets a share.
+const PIECES_PER_THREAD: usize = 4;
+/// Rows of `A` packed at once (bounds the packed buffer for very tall products).
+const M_BLOCK: usize = 4608;
+/// Columns of `B` packed at once.
+const N_BLOCK: usize = 4096;
+
+/// True when this CPU can run the AVX-512 kernels.
+pub(crate) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// `C (+)= A · B` for `m × k` `A`, `k × n` `B`, `m × n` `C`, all strided.
+///
+/// # Safety
+/// [`available`] must be true. Every element `ptr + i * rs + j * cs` of the three matrices
+/// must be in bounds; `c` must be writable (and initialised when `accumulate`) and must not
+/// overlap `a` or `b`. `m`, `n`, `k` must be non-zero.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm(
+    (m, n, k): (usize, usize, usize),
+    c: *mut f32,
+    (c_rs, c_cs): (usize, usize),
+    a: Src,
+    b: Src,
+    accumulate: bool,
+    threads: usize,
+) {
+    // The kernels write rows of C; a column-major C is the transposed product Cᵀ = Bᵀ·Aᵀ.
+    if c_cs != 1 && c_rs == 1 {
+        let at = Src {
+            ptr: b.ptr,
+            rs: b.cs,
+            cs: b.rs,
+        };
+        let bt = Src {
+            ptr: a.ptr,
+            rs: a.cs,
+            cs: a.rs,
+        };
+        return sgemm((n, m, k), c, (c_cs, c_rs), at, bt, accumulate, threads);
+    }
+    run_blocks(
+        (m, n, k),
+        c,
+        (c_rs, c_cs),
+        a,
+        Rhs::Strided(b),
+        accumulate,
+        threads,
+    );
+}
+
+/// `C (+)= A · B` with `B` packed in advance by [`PackedB::new`].
+///
+/// # Safety
+/// As for [`sgemm`]; `b` must have been packed from a `k × n` matrix.
+pub(crate) unsafe fn sgemm_packed(
+    m: usize,
+    c: *mut f32,
+    (c_rs, c_cs): (usize, usize),
+    a: Src,
+    b: &PackedB,
+    accumulate: bool,
+    threads: usize,
+) {
+    run_blocks(
+        (m, b.n, b.k),
+        c,
+        (c_rs, c_cs),
+        a,
+        Rhs::Packed(b),
+        accumulate,
+        threads,
+    );
+}
+
+/// The right operand of a product: strided in memory (packed block by block on the way),
+/// or packed already.
+#[derive(Clone, Copy)]
+enum Rhs<'a> {
+    Strided(Src),
+    Packed(&'a PackedB),
+}
+
+/// The blocked product itself; see the module documentation.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_blocks(
+    (m, n, k): (usize, usize, usize),
+    c: *mut f32,
+    (c_rs, c_cs): (usize, usize),
+    a: Src,
+    rhs: Rhs<'_>,
+    accumulate: bool,
+    threads: usize,
+) {
+    let kc_max = kc_max(k);
+    // Row-major A is read in place; any other layout is packed.
+    let a_direct = a.cs == 1;
+    let mut bufs = Buffers::take();
+    let a_buf = if a_direct {
+        SendPtr(std::ptr::null_mut())
+    } else {
+        SendPtr(bufs.a.get(m.min(M_BLOCK).next_multiple_of(MR) * kc_max))
+    };
+    let b_scratch = match rhs {
+        Rhs::Strided(_) => SendPtr(bufs.b.get(n.min(N_BLOCK).next_multiple_of(NR) * kc_max)),
+        Rhs::Packed(_) => SendPtr(std::ptr::null_mut()),
+    };
+    let parallel = threads > 1;
+    for j0 in (0..n).step_by(N_BLOCK) {
+        let nc = (n - j0).min(N_BLOCK);
+        for (kb, p0) in (0..k).step_by(kc_max).enumerate() {
+            let kc = (k - p0).min(kc_max);
+            let (b_buf, b_blk) = match rhs {
+                Rhs::Strided(b) => (
+                    b_scratch,
+                    Some(Src {
+                        ptr: b.ptr.add(p0 * b.rs + j0 * b.cs),
+                        ..b
+                    }),
+                ),
+                Rhs::Packed(p) => (SendPtr(p.block(kb, j0)), None),
+            };
+            for i0 in (0..m).step_by(M_BLOCK) {
+                let mc = (m - i0).min(M_BLOCK);
+                let a_blk = Src {
+                    ptr: a.ptr.add(i0 * a.rs + p0 * a.cs),
+                    ..a
+                };
+                let block = Block {
+                    mc,
+                    nc,
+                    kc,
+                    a_direct: a_direct.then_some((SendPtr(a_blk.ptr as *mut f32), a.rs)),
+                    a_pack: a_buf,
+                    b_pack: b_buf,
+                    c: SendPtr(c.add(i0 * c_rs + j0 * c_cs)),
+                    c_rs,
+                    c_cs,
+                    add: accumulate || kb > 0,
+                };
+                // B is packed once per (j0, p0) and reused for every row block.
+                let b_panels = match b_blk {
+                    Some(_) if i0 == 0 => nc.div_ceil(NR),
+                    _ => 0,
+                };
+                let a_panels = if a_direct { 0 } else { mc.div_ceil(MR) };
+                let (b_groups, a_groups) = (
+                    b_panels.div_ceil(PACK_PANELS),
+                    a_panels.div_ceil(PACK_PANELS),
+                );
+                let pack = |piece: usize| {
+                    let group = |g: usize, panels: usize| {
+                        (g * PACK_PANELS, ((g + 1) * PACK_PANELS).min(panels))
+                    };
+                    if let (true, Some(b_blk)) = (piece < b_groups, b_blk) {
+                        pack_b(b_buf.get(), b_blk, nc, kc, group(piece, b_panels));
+                    } else {
+                        pack_a(
+                            a_buf.get(),
+                            a_blk,
+                            mc,
+                            kc,
+                            group(piece - b_groups, a_panels),
+                        );
+                    }
+                };
+                let pieces = b_groups + a_groups;
+                run_pieces(parallel, pieces, &pack);
+                let plan = Plan::new(mc, nc, threads);
+                run_pieces(parallel, plan.pieces(), &|piece| {
+                    block.compute(plan.piece(piece))
+                });
+            }
+        }
+    }
+}
+/// One packed block of the product and where its tiles go.
+struct Block {
+    mc: usize,
+    nc: usize,
+    kc: usize,
+    /// `A` read in place (pointer, row stride), when its rows are contiguous.
+    a_direct: Option<(SendPtr<f32>, usize)>,
+    a_pack: SendPtr<f32>,
+    b_pack: SendPtr<f32>,
+    c: SendPtr<f32>,
+    c_rs: usize,
+    c_cs: usize,
+    add: bool,
+}
+
+impl Block {
+    /// The tiles in row panels `rows` × column panels `cols`.
+    unsafe fn compute(&self, (rows, cols): ((usize, usize), (usize, usize))) {
+        // Each A panel stays in L1 while the B panels (an L2-sized block) stream past it.
+        for jc in (cols.0..cols.1).step_by(NC_PANELS) {
+            let jc_end = (jc + NC_PANELS).min(cols.1);
+            for iq in rows.0..rows.1 {
+                let a = match self.a_direct {
+                    Some((p, rs)) => PanelA::Rows(p.0.add(iq * MR * rs), rs),
+                    None => PanelA::Packed(self.a_pack.0.add(iq * MR * self.kc)),
+                };
+                for jq in jc..jc_end {
+                    let b = self.b_pack.0.add(jq * NR * self.kc);
+                    let tile = Tile {
+                        c: self.c.0.add(iq * MR * self.c_rs + jq * NR * self.c_cs),
+                        rs: self.c_rs,
+                        cs: self.c_cs,
+                        rows: (self.mc - iq * MR).min(MR),
+                        cols: (self.nc - jq * NR).min(NR),
+                        add: self.add,
+                    };
+                    run_tile(self.kc, a, b, &tile);
+                }
+            }
+        }
+    }
+}
+
+/// How a block's tiles are cut into pieces of work: bands of row panels (each across all
+/// columns) or bands of column panels (each across all rows), whichever side has more
+/// panels, with a few pieces per thread so a helper that starts late costs little.
+struct Plan {
+    m_panels: usize,
+    n_panels: usize,
+    by_rows: bool,
+    band: usize,
+}
+
+impl Plan {
+    fn new(rows: usize, cols: usize, threads: usize) -> Plan {
+        let (m_panels, n_panels) = (rows.div_ceil(MR), cols.div_ceil(NR));
+        let by_rows = m_panels >= n_panels;
+        let along = if by_rows { m_panels } else { n_panels };
+        let wanted = if threads > 1 {
+            PIECES_PER_THREAD * threads
+        } else {
+            1
+        };
+        Plan {
+            m_panels,
+            n_panels,
+            by_rows,
+            band: along.div_ceil(wanted).max(1),
+        }
+    }
+
+    fn pieces(&self) -> usize {
+        (if self.by_rows {
+            self.m_panels
+        } else {
+            self.n_panels
+        })
+        .div_ceil(self.band)
+    }
+
+    /// Row-panel and column-panel ranges of piece `i`.
+    fn piece(&self, i: usize) -> ((usize, usize), (usize, usize)) {
+        let along = if self.by_rows {
+            self.m_panels
+        } else {
+            self.n_panels
+        };
+        let band = (i * self.band, ((i + 1) * self.band).min(along));
+        if self.by_rows {
+            (band, (0, self.n_panels))
+        } else {
+            ((0, self.m_panels), band)
+        }
+    }
+}
+
+/// Runs `f` on every piece, on the helper team when `parallel`.
+fn run_pieces(parallel: bool, pieces: usize, f: &(dyn Fn(usize) + Sync)) {
+    if parallel {
+        team::run(pieces, f);
+    } else {
+        (0..pieces).for_each(f);
+    }
+}
+
+/// The `k` block size for an inner dimension `k`: blocks as equal as possible, none larger
+/// than `KC_MAX`.
+fn kc_max(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC_MAX).max(1))
+}
+
+/// A right operand packed once for many products: every `k` block, every column panel.
+pub(crate) struct PackedB {
+    data: Scratch,
+    start: usize,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    /// Packs the `k × n` matrix `b`.
+    ///
+    /// # Safety
+    /// Every element of `b` must be readable.
+    pub(crate) unsafe fn new(k: usize, n: usize, b: Src) -> PackedB {
+        let kc_max = kc_max(k);
+        let mut data = Scratch::default();
+        let base = data.get(k.div_ceil(kc_max).max(1) * kc_max * n.next_multiple_of(NR));
+        let start = base.offset_from(data.0.as_ptr()) as usize;
+        for (kb, p0) in (0..k).step_by(kc_max.max(1)).enumerate() {
+            let kc = (k - p0).min(kc_max);
+            let src = Src {
+                ptr: b.ptr.add(p0 * b.rs),
+                ..b
+            };
+            let dst = base.add(block_offset(k, n, kb, 0));
+            pack_b(dst, src, n, kc, (0, n.div_ceil(NR)));
+        }
+        PackedB { data, start, k, n }
+    }
+
+    /// The first panel of columns `j0..` in `k` block `kb` (`j0` a multiple of `NR`).
+    fn block(&self, kb: usize, j0: usize) -> *mut f32 {
+        let offset = self.start + block_offset(self.k, self.n, kb, j0);
+        // SAFETY: `offset` lies inside the buffer sized in `new`. The kernels only read
+        // through the pointer; it is `*mut` to share the packed-buffer plumbing.
+        unsafe { self.data.0.as_ptr().add(offset) as *mut f32 }
+    }
+}
+
+/// Where `k` block `kb`, column panel `j0 / NR` of a packed `k × n` operand starts.
+fn block_offset(k: usize, n: usize, kb: usize, j0: usize) -> usize {
+    let kc_max = kc_max(k);
+    let kc = (k - kb * kc_max).min(kc_max);
+    kb * kc_max * n.next_multiple_of(NR) + j0 * kc
+}
+
+/// A 64-byte aligned scratch buffer that keeps its allocation between products.
+#[derive(Default)]
+struct Scratch(Vec<f32>);
+
+impl Scratch {
+    /// A pointer to at least `len` writable floats, aligned to 64 bytes.
+    fn get(&mut self, len: usize) -> *mut f32 {
+        const ALIGN: usize = 16; // floats per cache line
+        if self.0.len() < len + ALIGN {
+            self.0 = vec![0.0; len + ALIGN];
+        }
+        let ptr = self.0.as_mut_ptr();
+        // SAFETY: the buffer has `ALIGN` spare floats, enough to reach the next line.
+        unsafe { ptr.add(ptr.align_offset(64).min(ALIGN)) }
+    }
+}
+
+/// The packing buffers of the calling thread, returned to it when dropped.
+struct Buffers {
+    a: Scratch,
+    b: Scratch,
+}
+
+thread_local! {
+    static CACHED: RefCell<Option<(Scratch, Scratch)>> = const { RefCell::new(None) };
+}
+
+impl Buffers {
+    /// The thread's cached buffers, or fresh ones when a product on this thread is already
+    /// using them (a rayon worker can start another product while it waits).
+    fn take() -> Buffers {
+        let (a, b) = CACHED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+        Buffers { a, b }
+    }
+}
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        let a = std::mem::take(&mut self.a);
+        let b = std::mem::take(&mut self.b);
+        CACHED.with(|c| *c.borrow_mut() = Some((a, b)));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,83 @@
+//! Packing: copies of blocks of `A` and `B` laid out in the order the micro-kernel reads them.
+//!
+//! `A` (rows × kc) becomes panels of `MR` rows: for each `p`, the `MR` values `A[i.., p]`
+//! side by side. `B` (kc × cols) becomes panels of `NR` columns: for each `p`, the `NR` values
+//! `B[p, j..]`. Rows or columns past the edge are zero. Packing makes every kernel load
+//! contiguous whatever the operands' strides (a transposed weight costs nothing extra).
+
+use super::{MR, NR};
+
+/// A strided source block: element `(i, j)` at `ptr + i * rs + j * cs`.
+#[derive(Clone, Copy)]
+pub(crate) struct Src {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+// SAFETY: a `Src` only reads, and the product's caller guarantees the block stays alive and
+// unmodified while any thread packs from it.
+unsafe impl Send for Src {}
+unsafe impl Sync for Src {}
+
+/// Packs `MR`-row panels `first..last` of the `rows × kc` block `a` into `dst`
+/// (panel `q` at `dst + q * MR * kc`).
+///
+/// # Safety
+/// Every element of the block must be readable and `dst` writable for `last · MR · kc` values.
+pub(super) unsafe fn pack_a(dst: *mut f32, a: Src, rows: usize, kc: usize, panels: (usize, usize)) {
+    for q in panels.0..panels.1 {
+        let d = dst.add(q * MR * kc);
+        let r0 = q * MR;
+        let live = (rows - r0).min(MR);
+        if live < MR {
+            std::ptr::write_bytes(d, 0, MR * kc);
+        }
+        if a.rs == 1 {
+            for p in 0..kc {
+                std::ptr::copy_nonoverlapping(a.ptr.add(r0 + p * a.cs), d.add(p * MR), live);
+            }
+        } else {
+            for r in 0..live {
+                let s = a.ptr.add((r0 + r) * a.rs);
+                for p in 0..kc {
+                    *d.add(p * MR + r) = *s.add(p * a.cs);
+                }
+            }
+        }
+    }
+}
+
+/// Packs `NR`-column panels `first..last` of the `kc × cols` block `b` into `dst`
+/// (panel `q` at `dst + q * NR * kc`).
+///
+/// # Safety
+/// Every element of the block must be readable and `dst` writable for `last · NR · kc` values.
+pub(super) unsafe fn pack_b(dst: *mut f32, b: Src, cols: usize, kc: usize, panels: (usize, usize)) {
+    for q in panels.0..panels.1 {
+        let d = dst.add(q * NR * kc);
+        let c0 = q * NR;
+        let live = (cols - c0).min(NR);
+        if live < NR {
+            std::ptr::write_bytes(d, 0, NR * kc);
+        }
+        if b.cs == 1 && live == NR {
+            // A fixed-size copy compiles to two vector moves (a variable one calls memcpy).
+            for p in 0..kc {
+                let s = b.ptr.add(p * b.rs + c0) as *const [f32; NR];
+                *(d.add(p * NR) as *mut [f32; NR]) = s.read_unaligned();
+            }
+        } else if b.cs == 1 {
+            for p in 0..kc {
+                std::ptr::copy_nonoverlapping(b.ptr.add(p * b.rs + c0), d.add(p * NR), live);
+            }
+        } else {
+            for c in 0..live {
+                let s = b.ptr.add((c0 + c) * b.cs);
+                for p in 0..kc {
+                    *d.add(p * NR + c) = *s.add(p * b.rs);
+                }
+            }
+        }
+    }
+}

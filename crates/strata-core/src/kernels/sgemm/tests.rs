@@ -1,0 +1,195 @@
+//! The AVX-512 product against a plain f64 triple loop, over edge sizes, strides, both
+//! output orders, accumulation, block boundaries and thread counts.
+
+use super::*;
+
+/// A deterministic pseudo-random matrix buffer with values in [-1, 1).
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Layout choices for one operand or the output: transposed, extra padding per line.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    transposed: bool,
+    pad: usize,
+}
+
+/// Strides `(rs, cs)` and buffer length of a `rows × cols` matrix in `layout`.
+fn strides(rows: usize, cols: usize, l: Layout) -> (usize, usize, usize) {
+    if l.transposed {
+        let ld = rows + l.pad;
+        (1, ld, ld * cols)
+    } else {
+        let ld = cols + l.pad;
+        (ld, 1, ld * rows)
+    }
+}
+
+fn check(
+    m: usize,
+    n: usize,
+    k: usize,
+    la: Layout,
+    lb: Layout,
+    lc: Layout,
+    acc: bool,
+    threads: usize,
+) {
+    if !available() {
+        return;
+    }
+    let (ars, acs, alen) = strides(m, k, la);
+    let (brs, bcs, blen) = strides(k, n, lb);
+    let (crs, ccs, clen) = strides(m, n, lc);
+    let a = values(alen, (m * 31 + k) as u64);
+    let b = values(blen, (k * 17 + n) as u64);
+    let mut c = values(clen, 99);
+    let before = c.clone();
+    // SAFETY: the strides describe the buffers just allocated; f32 AVX-512 is available.
+    unsafe {
+        sgemm(
+            (m, n, k),
+            c.as_mut_ptr(),
+            (crs, ccs),
+            Src {
+                ptr: a.as_ptr(),
+                rs: ars,
+                cs: acs,
+            },
+            Src {
+                ptr: b.as_ptr(),
+                rs: brs,
+                cs: bcs,
+            },
+            acc,
+            threads,
+        );
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let mut want: f64 = (0..k)
+                .map(|p| a[i * ars + p * acs] as f64 * b[p * brs + j * bcs] as f64)
+                .sum();
+            if acc {
+                want += before[i * crs + j * ccs] as f64;
+            }
+            let got = c[i * crs + j * ccs] as f64;
+            let tol = 1e-5 * (k as f64).sqrt() * 4.0 + 1e-6;
+            assert!(
+                (got - want).abs() <= tol,
+                "{m}x{n}x{k} a={la:?} b={lb:?} c={lc:?} acc={acc} threads={threads}: C[{i},{j}] = {got}, want {want}"
+            );
+        }
+    }
+    // Padding between lines of C is never touched.
+    let written = |idx: usize| (0..m).any(|i| (0..n).any(|j| i * crs + j * ccs == idx));
+    for (idx, (&x, &y)) in c.iter().zip(&before).enumerate() {
+        if !written(idx) {
+            assert_eq!(x, y, "{m}x{n}x{k}: element {idx} outside C changed");
+        }
+    }
+}
+
+const ROW: Layout = Layout {
+    transposed: false,
+    pad: 0,
+};
+const COL: Layout = Layout {
+    transposed: true,
+    pad: 0,
+};
+const PADDED: Layout = Layout {
+    transposed: false,
+    pad: 3,
+};
+
+#[test]
+fn edge_sizes_match_the_reference() {
+    for &m in &[1, 5, 12, 13, 25, 40] {
+        for &n in &[1, 7, 16, 17, 32, 33, 70] {
+            for &k in &[1, 3, 64, 321] {
+                check(m, n, k, ROW, ROW, ROW, false, 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn strided_and_transposed_operands_match_the_reference() {
+    for la in [ROW, COL, PADDED] {
+        for lb in [ROW, COL, PADDED] {
+            for lc in [
+                ROW,
+                COL,
+                PADDED,
+                Layout {
+                    transposed: true,
+                    pad: 2,
+                },
+            ] {
+                check(29, 45, 37, la, lb, lc, false, 1);
+                check(29, 45, 37, la, lb, lc, true, 2);
+            }
+        }
+    }
+}
+
+#[test]
+fn accumulating_products_add_to_the_output() {
+    check(50, 70, 700, ROW, COL, ROW, true, 1);
+    check(13, 33, 5, COL, ROW, COL, true, 2);
+}
+
+#[test]
+fn threads_share_rows_or_columns_without_gaps() {
+    for threads in [2, 3, 4] {
+        check(200, 70, 90, ROW, ROW, ROW, false, threads);
+        check(8, 300, 90, ROW, COL, ROW, false, threads);
+        check(1, 1, 10, ROW, ROW, ROW, false, threads);
+    }
+}
+
+#[test]
+fn products_larger_than_one_packed_block_match_the_reference() {
+    check(M_BLOCK + 20, 9, 4, ROW, ROW, ROW, false, 2);
+    check(3, N_BLOCK + 40, 4, ROW, ROW, ROW, true, 2);
+}
+
+#[test]
+fn plans_cover_every_tile_once() {
+    for &(rows, cols, threads) in &[
+        (32, 1024, 2),
+        (1024, 1024, 2),
+        (5, 7, 2),
+        (300, 40, 3),
+        (13, 33, 1),
+    ] {
+        let plan = Plan::new(rows, cols, threads);
+        let mut seen = vec![0u32; rows.div_ceil(MR) * cols.div_ceil(NR)];
+        for i in 0..plan.pieces() {
+            let ((r0, r1), (c0, c1)) = plan.piece(i);
+            for r in r0..r1 {
+                for c in c0..c1 {
+                    seen[r * cols.div_ceil(NR) + c] += 1;
+                }
+            }
+        }
+        assert!(
+            seen.iter().all(|&s| s == 1),
+            "{rows}x{cols} on {threads}: {seen:?}"
+        );
+    }
+    // A batch of 32 rows is 3 row panels against 32 column panels: cut along columns.
+    assert!(!Plan::new(32, 1024, 2).by_rows);
+}
