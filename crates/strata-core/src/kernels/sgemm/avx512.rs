@@ -40,16 +40,16 @@ pub(super) enum PanelA {
 pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: *const f32, t: &Tile) {
     macro_rules! dispatch {
         ($($r:literal)*) => {
-            match (a, t.rows, t.cols <= 16) {
-                $((PanelA::Packed(p), $r, true) => kernel::<$r, 1, true>(kc, p, 0, b, t),
-                  (PanelA::Packed(p), $r, false) => kernel::<$r, 2, true>(kc, p, 0, b, t),
-                  (PanelA::Rows(p, rs), $r, true) => kernel::<$r, 1, false>(kc, p, rs, b, t),
-                  (PanelA::Rows(p, rs), $r, false) => kernel::<$r, 2, false>(kc, p, rs, b, t),)*
+            match (a, t.rows, t.cols.div_ceil(16)) {
+                $((PanelA::Packed(p), $r, 1) => kernel::<$r, 1, true>(kc, p, 0, b, t),
+                  (PanelA::Packed(p), $r, _) => kernel::<$r, 2, true>(kc, p, 0, b, t),
+                  (PanelA::Rows(p, rs), $r, 1) => kernel::<$r, 1, false>(kc, p, rs, b, t),
+                  (PanelA::Rows(p, rs), $r, _) => kernel::<$r, 2, false>(kc, p, rs, b, t),)*
                 _ => unreachable!("tile rows are 1..=MR"),
             }
         };
     }
-    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12)
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
 }
 
 #[target_feature(enable = "avx512f")]
@@ -60,21 +60,27 @@ unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool>(
     b: *const f32,
     t: &Tile,
 ) {
+    // The tile of C is touched only after the k loop; fetching it now hides its latency
+    // (C is often larger than the caches) behind the loop.
+    if t.cs == 1 {
+        for r in 0..R {
+            for v in 0..V {
+                _mm_prefetch::<_MM_HINT_T0>(t.c.wrapping_add(r * t.rs + 16 * v) as *const i8);
+            }
+        }
+    }
     let mut acc = [[_mm512_setzero_ps(); V]; R];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
-        let b0 = _mm512_loadu_ps(b);
-        let b1 = if V == 2 {
-            _mm512_loadu_ps(b.add(16))
-        } else {
-            b0
-        };
+        let mut bv = [_mm512_setzero_ps(); V];
+        for (v, x) in bv.iter_mut().enumerate() {
+            *x = _mm512_loadu_ps(b.add(16 * v));
+        }
         for (r, row) in acc.iter_mut().enumerate() {
             let x = if PACKED { *a.add(r) } else { *a.add(r * a_rs) };
             let av = _mm512_set1_ps(x);
-            row[0] = _mm512_fmadd_ps(av, b0, row[0]);
-            if V == 2 {
-                row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+            for (acc, &bv) in row.iter_mut().zip(&bv) {
+                *acc = _mm512_fmadd_ps(av, bv, *acc);
             }
         }
         a = a.add(if PACKED { MR } else { 1 });

@@ -20,7 +20,7 @@ use pack::{pack_a, pack_b};
 use std::cell::RefCell;
 
 /// Rows of `A` per micro-panel (tile height).
-const MR: usize = 12;
+const MR: usize = 14;
 /// Columns of `B` per micro-panel (tile width: two 16-lane vectors).
 const NR: usize = 32;
 /// Largest `k` block: a `B` micro-panel (`KC_MAX · NR` floats, 40 KiB) stays in L1.
@@ -159,8 +159,9 @@ unsafe fn run_blocks(
                     ptr: a.ptr.add(i0 * a.rs + p0 * a.cs),
                     ..a
                 };
+                let row_panels = RowPanels::new(mc);
                 let block = Block {
-                    mc,
+                    rows: row_panels,
                     nc,
                     kc,
                     a_direct: a_direct.then_some((SendPtr(a_blk.ptr as *mut f32), a.rs)),
@@ -176,7 +177,7 @@ unsafe fn run_blocks(
                     Some(_) if i0 == 0 => nc.div_ceil(NR),
                     _ => 0,
                 };
-                let a_panels = if a_direct { 0 } else { mc.div_ceil(MR) };
+                let a_panels = if a_direct { 0 } else { row_panels.count };
                 let (b_groups, a_groups) = (
                     b_panels.div_ceil(PACK_PANELS),
                     a_panels.div_ceil(PACK_PANELS),
@@ -188,13 +189,8 @@ unsafe fn run_blocks(
                     if let (true, Some(b_blk)) = (piece < b_groups, b_blk) {
                         pack_b(b_buf.get(), b_blk, nc, kc, group(piece, b_panels));
                     } else {
-                        pack_a(
-                            a_buf.get(),
-                            a_blk,
-                            mc,
-                            kc,
-                            group(piece - b_groups, a_panels),
-                        );
+                        let panels = group(piece - b_groups, a_panels);
+                        pack_a(a_buf.get(), a_blk, &row_panels, kc, panels);
                     }
                 };
                 let pieces = b_groups + a_groups;
@@ -209,7 +205,7 @@ unsafe fn run_blocks(
 }
 /// One packed block of the product and where its tiles go.
 struct Block {
-    mc: usize,
+    rows: RowPanels,
     nc: usize,
     kc: usize,
     /// `A` read in place (pointer, row stride), when its rows are contiguous.
@@ -230,16 +226,19 @@ impl Block {
             let jc_end = (jc + NC_PANELS).min(cols.1);
             for iq in rows.0..rows.1 {
                 let a = match self.a_direct {
-                    Some((p, rs)) => PanelA::Rows(p.0.add(iq * MR * rs), rs),
+                    Some((p, rs)) => PanelA::Rows(p.0.add(self.rows.start(iq) * rs), rs),
                     None => PanelA::Packed(self.a_pack.0.add(iq * MR * self.kc)),
                 };
                 for jq in jc..jc_end {
                     let b = self.b_pack.0.add(jq * NR * self.kc);
                     let tile = Tile {
-                        c: self.c.0.add(iq * MR * self.c_rs + jq * NR * self.c_cs),
+                        c: self
+                            .c
+                            .0
+                            .add(self.rows.start(iq) * self.c_rs + jq * NR * self.c_cs),
                         rs: self.c_rs,
                         cs: self.c_cs,
-                        rows: (self.mc - iq * MR).min(MR),
+                        rows: self.rows.len(iq),
                         cols: (self.nc - jq * NR).min(NR),
                         add: self.add,
                     };
@@ -247,6 +246,38 @@ impl Block {
                 }
             }
         }
+    }
+}
+
+/// The rows of a block cut into panels of at most `MR` rows, as equal as possible: 32 rows
+/// become 11 + 11 + 10 rather than 14 + 14 + 4, whose thin last panel would run the kernel
+/// at a fraction of its speed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RowPanels {
+    pub count: usize,
+    base: usize,
+    extra: usize,
+}
+
+impl RowPanels {
+    pub fn new(rows: usize) -> RowPanels {
+        let count = rows.div_ceil(MR);
+        let base = rows / count.max(1);
+        RowPanels {
+            count,
+            base,
+            extra: rows - base * count,
+        }
+    }
+
+    /// First row of panel `i`.
+    pub fn start(&self, i: usize) -> usize {
+        i * self.base + i.min(self.extra)
+    }
+
+    /// Rows in panel `i`.
+    pub fn len(&self, i: usize) -> usize {
+        self.base + usize::from(i < self.extra)
     }
 }
 
@@ -262,7 +293,7 @@ struct Plan {
 
 impl Plan {
     fn new(rows: usize, cols: usize, threads: usize) -> Plan {
-        let (m_panels, n_panels) = (rows.div_ceil(MR), cols.div_ceil(NR));
+        let (m_panels, n_panels) = (RowPanels::new(rows).count, cols.div_ceil(NR));
         let by_rows = m_panels >= n_panels;
         let along = if by_rows { m_panels } else { n_panels };
         let wanted = if threads > 1 {

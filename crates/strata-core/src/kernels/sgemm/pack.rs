@@ -5,7 +5,7 @@
 //! `B[p, j..]`. Rows or columns past the edge are zero. Packing makes every kernel load
 //! contiguous whatever the operands' strides (a transposed weight costs nothing extra).
 
-use super::{MR, NR};
+use super::{RowPanels, MR, NR};
 
 /// A strided source block: element `(i, j)` at `ptr + i * rs + j * cs`.
 #[derive(Clone, Copy)]
@@ -20,16 +20,22 @@ pub(crate) struct Src {
 unsafe impl Send for Src {}
 unsafe impl Sync for Src {}
 
-/// Packs `MR`-row panels `first..last` of the `rows × kc` block `a` into `dst`
-/// (panel `q` at `dst + q * MR * kc`).
+/// Packs row panels `first..last` of the block `a` (`kc` columns, rows cut as `panels`)
+/// into `dst` (panel `q` at `dst + q * MR * kc`, `MR` values per step of `k`).
 ///
 /// # Safety
 /// Every element of the block must be readable and `dst` writable for `last · MR · kc` values.
-pub(super) unsafe fn pack_a(dst: *mut f32, a: Src, rows: usize, kc: usize, panels: (usize, usize)) {
-    for q in panels.0..panels.1 {
+pub(super) unsafe fn pack_a(
+    dst: *mut f32,
+    a: Src,
+    panels: &RowPanels,
+    kc: usize,
+    range: (usize, usize),
+) {
+    for q in range.0..range.1 {
         let d = dst.add(q * MR * kc);
-        let r0 = q * MR;
-        let live = (rows - r0).min(MR);
+        let r0 = panels.start(q);
+        let live = panels.len(q);
         if live < MR {
             std::ptr::write_bytes(d, 0, MR * kc);
         }

@@ -176,7 +176,7 @@ fn plans_cover_every_tile_once() {
         (13, 33, 1),
     ] {
         let plan = Plan::new(rows, cols, threads);
-        let mut seen = vec![0u32; rows.div_ceil(MR) * cols.div_ceil(NR)];
+        let mut seen = vec![0u32; RowPanels::new(rows).count * cols.div_ceil(NR)];
         for i in 0..plan.pieces() {
             let ((r0, r1), (c0, c1)) = plan.piece(i);
             for r in r0..r1 {
@@ -192,4 +192,65 @@ fn plans_cover_every_tile_once() {
     }
     // A batch of 32 rows is 3 row panels against 32 column panels: cut along columns.
     assert!(!Plan::new(32, 1024, 2).by_rows);
+}
+
+#[test]
+fn row_panels_are_balanced_and_contiguous() {
+    for rows in 1..200 {
+        let p = RowPanels::new(rows);
+        let lens: Vec<usize> = (0..p.count).map(|i| p.len(i)).collect();
+        assert_eq!(lens.iter().sum::<usize>(), rows);
+        assert!(
+            lens.iter().all(|&l| (1..=MR).contains(&l)),
+            "{rows}: {lens:?}"
+        );
+        assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
+        for i in 1..p.count {
+            assert_eq!(p.start(i), p.start(i - 1) + p.len(i - 1));
+        }
+    }
+    let p = RowPanels::new(32);
+    assert_eq!(
+        (0..p.count).map(|i| p.len(i)).collect::<Vec<_>>(),
+        [11, 11, 10]
+    );
+}
+
+#[test]
+#[ignore]
+fn kernel_throughput_probe() {
+    use std::time::Instant;
+    if !available() {
+        return;
+    }
+    for kc in [64usize, 128, 256, 320] {
+        let a = values(MR * kc, 1);
+        let b = values(NR * kc, 2);
+        let mut c = vec![0f32; MR * NR];
+        let iters = 200_000;
+        for packed in [true, false] {
+            let t = Instant::now();
+            for _ in 0..iters {
+                let tile = avx512::Tile {
+                    c: c.as_mut_ptr(),
+                    rs: NR,
+                    cs: 1,
+                    rows: MR,
+                    cols: NR,
+                    add: true,
+                };
+                let pa = if packed {
+                    avx512::PanelA::Packed(a.as_ptr())
+                } else {
+                    avx512::PanelA::Rows(a.as_ptr(), kc)
+                };
+                unsafe { avx512::run_tile(kc, pa, b.as_ptr(), &tile) };
+            }
+            let s = t.elapsed().as_secs_f64();
+            println!(
+                "kc {kc} packed {packed}: {:.1} GFLOP/s",
+                (2 * MR * NR * kc * iters) as f64 / s / 1e9
+            );
+        }
+    }
 }

@@ -20,7 +20,7 @@
 
 use super::gates::CellKind;
 use super::step::{backward_rows, forward_rows, BackwardRows, ForwardRows, StepShape};
-use strata_core::kernels::gemm::{gemm, MatMut, MatRef};
+use strata_core::kernels::gemm::{gemm, gemm_packed, MatMut, MatRef, PackedRhs};
 use strata_core::{BackwardOp, DType, FloatElement, Result, Tensor};
 
 const OP: &str = "recurrent";
@@ -340,8 +340,8 @@ impl Spec {
         } else {
             Vec::new()
         };
-        let w_hh_t = transpose(&w_hh, gh, h);
-        let w_hh_t = MatRef::row_major(&w_hh_t, h, gh)?;
+        // Packed once, used at every step.
+        let w_hh_t = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?.t());
         for s in 0..steps {
             let t = self.time(s);
             if save {
@@ -353,9 +353,9 @@ impl Spec {
             let step_gates = &mut gate_buf[t * bgh..(t + 1) * bgh];
             let h_mat = MatRef::row_major(&state_h, b, h)?;
             if self.kind == CellKind::Gru {
-                gemm(MatMut::row_major(&mut hh, b, gh)?, h_mat, w_hh_t, false)?;
+                gemm_packed(MatMut::row_major(&mut hh, b, gh)?, h_mat, &w_hh_t, false)?;
             } else {
-                gemm(MatMut::row_major(step_gates, b, gh)?, h_mat, w_hh_t, true)?;
+                gemm_packed(MatMut::row_major(step_gates, b, gh)?, h_mat, &w_hh_t, true)?;
             }
             let extra: &mut [T] = match self.kind {
                 CellKind::Lstm if save => &mut extra_b[t * bh..(t + 1) * bh],
@@ -534,7 +534,7 @@ impl RecurrentBackward {
         } else {
             Vec::new()
         };
-        let w_hh_mat = MatRef::row_major(&w_hh, gh, h)?;
+        let w_hh_mat = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?);
         for s in (0..steps).rev() {
             let t = spec.time(s);
             let (r, g) = (t * bh..(t + 1) * bh, t * bgh..(t + 1) * bgh);
@@ -567,10 +567,10 @@ impl RecurrentBackward {
             );
             // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
             let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
-            gemm(
+            gemm_packed(
                 MatMut::row_major(&mut dh, b, h)?,
                 MatRef::strided(dg_h, t * bgh, b, gh, gh, 1)?,
-                w_hh_mat,
+                &w_hh_mat,
                 true,
             )?;
         }
