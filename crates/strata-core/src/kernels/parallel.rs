@@ -19,6 +19,8 @@ pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
 pub fn num_threads() -> usize {
     static N: OnceLock<usize> = OnceLock::new();
     *N.get_or_init(|| {
+        // The first kernel to run sets up the process-wide runtime: thread pool and heap.
+        crate::kernels::alloc::keep_freed_memory();
         let wanted = std::env::var("STRATA_NUM_THREADS")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())

@@ -95,8 +95,8 @@ pub(crate) fn recurrent_layer(
         has_bias: (w.b_ih.is_some(), w.b_hh.is_some()),
     };
     let (packed, saved) = match x.dtype() {
-        DType::F32 => on_pool(|| spec.forward::<f32>(&xc, &h0c, c0c.as_ref(), &wc, save))?,
-        DType::F64 => on_pool(|| spec.forward::<f64>(&xc, &h0c, c0c.as_ref(), &wc, save))?,
+        DType::F32 => spec.forward::<f32>(&xc, &h0c, c0c.as_ref(), &wc, save)?,
+        DType::F64 => spec.forward::<f64>(&xc, &h0c, c0c.as_ref(), &wc, save)?,
         other => return Err(float_error(other)),
     };
     let packed = match saved {
@@ -446,8 +446,8 @@ impl BackwardOp for RecurrentBackward {
         let w_ih = inputs[k].detach().contiguous();
         let w_hh = inputs[k + 1].detach().contiguous();
         let gs = match x.dtype() {
-            DType::F32 => on_pool(|| self.grads::<f32>(&grad, &x, &w_ih, &w_hh))?.into_tensors(),
-            DType::F64 => on_pool(|| self.grads::<f64>(&grad, &x, &w_ih, &w_hh))?.into_tensors(),
+            DType::F32 => self.grads::<f32>(&grad, &x, &w_ih, &w_hh)?.into_tensors(),
+            DType::F64 => self.grads::<f64>(&grad, &x, &w_ih, &w_hh)?.into_tensors(),
             other => return Err(float_error(other)),
         };
         let [dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh] = gs?;
@@ -623,18 +623,6 @@ impl RecurrentBackward {
             db_ih,
             db_hh,
         })
-    }
-}
-
-/// Runs `work` on a thread of the pool the matrix products use. Each per-step product
-/// called from outside the pool would hand its work to the pool and sleep until it is done
-/// (a futex round trip per product, 15% of the time in the W3 benchmark); from inside, the
-/// product's tasks are shared by work stealing.
-fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    if strata_core::num_threads() > 1 {
-        rayon::scope(|_| work())
-    } else {
-        work()
     }
 }
 
