@@ -4,7 +4,6 @@
 //! rayon's global pool the first time a kernel runs. Kernels split work only above a size
 //! threshold, below which the scheduling overhead would cost more than it saves.
 
-use rayon::prelude::*;
 use std::sync::OnceLock;
 
 /// Elements below which elementwise kernels stay on the calling thread.
@@ -38,6 +37,48 @@ pub fn num_threads() -> usize {
     })
 }
 
+/// Runs `f(i)` for every `i in 0..pieces`, sharing the pieces between the calling thread
+/// and Strata's helper threads (`num_threads() - 1` of them). Unlike a rayon parallel
+/// iterator called from outside rayon's pool, the caller works too and never sleeps, so a
+/// region of a few tens of microseconds (one recurrent step) still gains from it. Pieces
+/// are claimed one at a time, so give each thread a few. Called from inside a piece, or
+/// while another thread uses the helpers, it runs the pieces on the calling thread.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let total = AtomicUsize::new(0);
+/// strata_core::kernels::parallel::for_each_piece(8, |i| {
+///     total.fetch_add(i, Ordering::Relaxed);
+/// });
+/// assert_eq!(total.into_inner(), 28);
+/// ```
+pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
+    if num_threads() > 1 {
+        crate::kernels::team::run(pieces, &f);
+    } else {
+        (0..pieces).for_each(f);
+    }
+}
+
+/// Hands each of `items` to `f`, on the calling thread and the helper threads as
+/// [`for_each_piece`] does. Items are typically disjoint `&mut` parts of one buffer.
+///
+/// ```
+/// let mut data = vec![1.0f32; 1000];
+/// let parts: Vec<&mut [f32]> = data.chunks_mut(250).collect();
+/// strata_core::kernels::parallel::for_each_item(parts, |part| part.iter_mut().for_each(|v| *v *= 2.0));
+/// assert!(data.iter().all(|&v| v == 2.0));
+/// ```
+pub fn for_each_item<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
+    let slots: Vec<parking_lot::Mutex<Option<I>>> =
+        items.into_iter().map(|i| parking_lot::Mutex::new(Some(i))).collect();
+    for_each_piece(slots.len(), |k| {
+        if let Some(item) = slots[k].lock().take() {
+            f(item);
+        }
+    });
+}
+
 /// Splits `out` into contiguous chunks of at least `min_chunk` elements and calls
 /// `f(start_index, chunk)` on each, in parallel when there is more than one chunk.
 pub(crate) fn for_each_chunk_mut<T: Send>(
@@ -53,9 +94,12 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
         return;
     }
     let chunk_len = len.div_ceil(chunks);
-    out.par_chunks_mut(chunk_len)
+    let parts: Vec<(usize, &mut [T])> = out
+        .chunks_mut(chunk_len)
         .enumerate()
-        .for_each(|(i, c)| f(i * chunk_len, c));
+        .map(|(i, c)| (i * chunk_len, c))
+        .collect();
+    for_each_item(parts, |(start, c)| f(start, c));
 }
 
 /// Calls `f(i)` for `i in 0..n`, in parallel when `n * cost_per_item` is large enough.
@@ -64,6 +108,6 @@ pub(crate) fn for_each_index(n: usize, cost_per_item: usize, f: impl Fn(usize) +
     if n <= 1 || n.saturating_mul(cost_per_item.max(1)) < PAR_MIN_ELEMS || num_threads() == 1 {
         (0..n).for_each(f);
     } else {
-        (0..n).into_par_iter().for_each(f);
+        for_each_piece(n, f);
     }
 }

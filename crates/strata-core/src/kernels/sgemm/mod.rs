@@ -11,7 +11,6 @@
 
 mod avx512;
 mod pack;
-mod team;
 
 use crate::ops::matmul::SendPtr;
 use avx512::{run_tile, PanelA, Tile};
@@ -337,7 +336,7 @@ impl Plan {
 /// Runs `f` on every piece, on the helper team when `parallel`.
 fn run_pieces(parallel: bool, pieces: usize, f: &(dyn Fn(usize) + Sync)) {
     if parallel {
-        team::run(pieces, f);
+        crate::kernels::team::run(pieces, f);
     } else {
         (0..pieces).for_each(f);
     }

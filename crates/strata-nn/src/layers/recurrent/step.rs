@@ -4,6 +4,7 @@
 //! from running on one thread while the others wait).
 
 use super::gates::{self, CellKind};
+use strata_core::kernels::parallel::for_each_item;
 use strata_core::FloatElement;
 
 /// Rows (times gate width) below which a step stays on one thread.
@@ -45,9 +46,29 @@ impl StepShape<'_> {
             .is_none_or(|l| l.get(row).is_some_and(|&n| self.t < n))
     }
 
+    /// Whether `rows` rows are worth sharing between threads. (Parts made by [`cut`] are
+    /// below the threshold, so they run serially.)
     fn parallel(&self, rows: usize) -> bool {
-        rows >= 2 && rows * self.gh() >= PAR_MIN_ELEMS && strata_core::num_threads() > 1
+        rows >= PARTS && rows * self.gh() >= PAR_MIN_ELEMS && strata_core::num_threads() > 1
     }
+}
+
+/// Parts a step's rows are cut into when shared between threads: a few per thread, so a
+/// helper that starts late still takes some.
+const PARTS: usize = 4;
+
+/// Cuts `rows` (of `n` rows) into [`PARTS`] near-equal parts with `split(rest, first_len)`.
+fn cut<R>(rows: R, n: usize, split: impl Fn(R, usize) -> (R, R)) -> Vec<R> {
+    let mut parts = Vec::with_capacity(PARTS);
+    let mut rest = rows;
+    for i in 0..PARTS - 1 {
+        let len = n * (i + 1) / PARTS - n * i / PARTS;
+        let (part, tail) = split(rest, len);
+        parts.push(part);
+        rest = tail;
+    }
+    parts.push(rest);
+    parts
 }
 
 /// The forward buffers of one step, cut to the rows `first_row..first_row + rows`.
@@ -109,11 +130,16 @@ impl<'a, T> ForwardRows<'a, T> {
 /// output nothing (their output rows stay as they are, zero).
 pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
     if shape.parallel(rows.rows) {
-        let half = rows.rows / 2;
-        let (a, b) = rows.split(half, shape);
-        rayon::join(|| forward_rows(shape, a), || forward_rows(shape, b));
-        return;
+        let n = rows.rows;
+        let parts = cut(rows, n, |r, len| r.split(len, shape));
+        for_each_item(parts, |part| forward_part(shape, part));
+    } else {
+        forward_part(shape, rows);
     }
+}
+
+/// [`forward_rows`] on one thread.
+fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
     let (h, gh) = (shape.h, shape.gh());
     for k in 0..rows.rows {
         if !shape.active(rows.first_row + k) {
@@ -211,11 +237,16 @@ impl<'a, T> BackwardRows<'a, T> {
 /// gradient through and get zero gate gradients (their rows are left as they are, zero).
 pub(crate) fn backward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, T>) {
     if shape.parallel(rows.rows) {
-        let half = rows.rows / 2;
-        let (a, b) = rows.split(half, shape);
-        rayon::join(|| backward_rows(shape, a), || backward_rows(shape, b));
-        return;
+        let n = rows.rows;
+        let parts = cut(rows, n, |r, len| r.split(len, shape));
+        for_each_item(parts, |part| backward_part(shape, part));
+    } else {
+        backward_part(shape, rows);
     }
+}
+
+/// [`backward_rows`] on one thread.
+fn backward_part<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, T>) {
     let (h, gh) = (shape.h, shape.gh());
     for k in 0..rows.rows {
         if !shape.active(rows.first_row + k) {

@@ -1,6 +1,7 @@
-//! A small team of helper threads for the product, with microsecond hand-offs.
+//! A small team of helper threads with microsecond hand-offs, for the short parallel
+//! regions a training step is made of (one matrix product, one recurrent step).
 //!
-//! A product of 50–500 µs cannot go through rayon from an outside thread: the caller sleeps
+//! A region of 20–500 µs cannot go through rayon from an outside thread: the caller sleeps
 //! on a latch and a sleeping worker must be woken, and on a virtual machine each wake-up
 //! costs tens of microseconds (measured 20–80 µs per parallel region here). So the team
 //! works differently:
@@ -46,7 +47,7 @@ struct Team {
 
 /// Runs `f(c)` for every `c in 0..chunks`, sharing the pieces between the calling thread
 /// and the team's helpers. Returns when every piece has finished.
-pub(super) fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
+pub(crate) fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     let team = match team() {
         Some(t)
             if chunks > 1
@@ -161,7 +162,7 @@ fn team() -> Option<&'static Team> {
         for me in 0..n {
             let s = Arc::clone(&shared);
             let handle = std::thread::Builder::new()
-                .name(format!("strata-gemm-{me}"))
+                .name(format!("strata-team-{me}"))
                 .spawn(move || helper_loop(s, me))
                 .ok()?;
             helpers.push(handle.thread().clone());
