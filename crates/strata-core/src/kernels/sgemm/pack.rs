@@ -39,7 +39,13 @@ pub(super) unsafe fn pack_a(
         if live < MR {
             std::ptr::write_bytes(d, 0, MR * kc);
         }
-        if a.rs == 1 {
+        if a.rs == 1 && live == MR {
+            // A fixed-size copy compiles to vector moves (a variable one calls memcpy).
+            for p in 0..kc {
+                let s = a.ptr.add(r0 + p * a.cs) as *const [f32; MR];
+                *(d.add(p * MR) as *mut [f32; MR]) = s.read_unaligned();
+            }
+        } else if a.rs == 1 {
             for p in 0..kc {
                 std::ptr::copy_nonoverlapping(a.ptr.add(r0 + p * a.cs), d.add(p * MR), live);
             }
