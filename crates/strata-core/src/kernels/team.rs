@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// How long an idle helper keeps polling for the next job before it parks.
 const SPIN: Duration = Duration::from_micros(300);
+/// The first part of that wait, polled without giving up the core.
+const SPIN_HOT: Duration = Duration::from_micros(30);
 
 /// A job as the helpers see it: a type-erased `&dyn Fn(usize)` and the claim counter.
 struct Shared {
@@ -112,8 +114,15 @@ fn helper_loop(s: Arc<Shared>, me: usize) {
         // Wait for a new job: poll for a while, then park.
         let start = Instant::now();
         while s.generation.load(SeqCst) == seen {
-            if start.elapsed() < SPIN {
+            let waited = start.elapsed();
+            if waited < SPIN_HOT {
                 std::hint::spin_loop();
+                continue;
+            }
+            if waited < SPIN {
+                // Still ready within microseconds, but other threads (rayon's workers,
+                // the caller's own pool) get the core when they need it.
+                std::thread::yield_now();
                 continue;
             }
             s.sleeping[me].store(true, SeqCst);
