@@ -70,8 +70,10 @@ pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
 /// assert!(data.iter().all(|&v| v == 2.0));
 /// ```
 pub fn for_each_item<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
-    let slots: Vec<parking_lot::Mutex<Option<I>>> =
-        items.into_iter().map(|i| parking_lot::Mutex::new(Some(i))).collect();
+    let slots: Vec<parking_lot::Mutex<Option<I>>> = items
+        .into_iter()
+        .map(|i| parking_lot::Mutex::new(Some(i)))
+        .collect();
     for_each_piece(slots.len(), |k| {
         if let Some(item) = slots[k].lock().take() {
             f(item);

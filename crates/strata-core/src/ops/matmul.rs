@@ -16,6 +16,8 @@ use rayon::prelude::*;
 
 /// Below this many multiply-adds a product runs as a plain loop.
 const TINY_PRODUCT: usize = 4 * 1024;
+/// Outputs with fewer rows than this skip the packing f32 kernels.
+const PACKING_MIN_ROWS: usize = 16;
 /// Above this many multiply-adds `gemm` splits one product across threads.
 pub(crate) const PARALLEL_PRODUCT: usize = 96 * 96 * 96;
 
@@ -104,8 +106,15 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
     } else {
         1
     };
+    // The packing kernels need enough rows of output to repay packing `rhs`; a product of
+    // a few rows (batch-1 inference) is a matrix-vector product, which `gemm` does without
+    // packing. (A column-major output is computed transposed, so its columns count.)
+    let rows_out = if dst_cs != 1 && dst_rs == 1 { n } else { m };
     #[cfg(target_arch = "x86_64")]
-    if T::DTYPE == crate::DType::F32 && crate::kernels::sgemm::available() {
+    if T::DTYPE == crate::DType::F32
+        && rows_out >= PACKING_MIN_ROWS
+        && crate::kernels::sgemm::available()
+    {
         use crate::kernels::sgemm::{sgemm, Src};
         // SAFETY: T is f32 (checked above), so the casts only rename the element type.
         let src = |s: &[T], at: Mat| Src {
