@@ -57,6 +57,22 @@ impl StepShape<'_> {
 /// helper that starts late still takes some.
 const PARTS: usize = 4;
 
+/// Runs `part` on all `n` rows of `rows`, cut into [`PARTS`] parts shared between threads
+/// when that is worth it.
+fn share<R: Send>(
+    shape: &StepShape<'_>,
+    rows: R,
+    n: usize,
+    split: impl Fn(R, usize) -> (R, R),
+    part: impl Fn(R) + Sync,
+) {
+    if shape.parallel(n) {
+        for_each_item(cut(rows, n, split), part);
+    } else {
+        part(rows);
+    }
+}
+
 /// Cuts `rows` (of `n` rows) into [`PARTS`] near-equal parts with `split(rest, first_len)`.
 fn cut<R>(rows: R, n: usize, split: impl Fn(R, usize) -> (R, R)) -> Vec<R> {
     let mut parts = Vec::with_capacity(PARTS);
@@ -129,13 +145,8 @@ impl<'a, T> ForwardRows<'a, T> {
 /// Applies the forward gate kernel to every active row; inactive rows keep their state and
 /// output nothing (their output rows stay as they are, zero).
 pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
-    if shape.parallel(rows.rows) {
-        let n = rows.rows;
-        let parts = cut(rows, n, |r, len| r.split(len, shape));
-        for_each_item(parts, |part| forward_part(shape, part));
-    } else {
-        forward_part(shape, rows);
-    }
+    let n = rows.rows;
+    share(shape, rows, n, |r, len| r.split(len, shape), |part| forward_part(shape, part));
 }
 
 /// [`forward_rows`] on one thread.
@@ -236,13 +247,8 @@ impl<'a, T> BackwardRows<'a, T> {
 /// Applies the backward gate kernel to every active row; inactive rows pass their state
 /// gradient through and get zero gate gradients (their rows are left as they are, zero).
 pub(crate) fn backward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, T>) {
-    if shape.parallel(rows.rows) {
-        let n = rows.rows;
-        let parts = cut(rows, n, |r, len| r.split(len, shape));
-        for_each_item(parts, |part| backward_part(shape, part));
-    } else {
-        backward_part(shape, rows);
-    }
+    let n = rows.rows;
+    share(shape, rows, n, |r, len| r.split(len, shape), |part| backward_part(shape, part));
 }
 
 /// [`backward_rows`] on one thread.
