@@ -9,7 +9,7 @@ pub(crate) mod map;
 pub mod math;
 pub mod parallel;
 pub(crate) mod reduce;
-pub(crate) mod team;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod sgemm;
+pub(crate) mod team;
 pub(crate) mod walk;

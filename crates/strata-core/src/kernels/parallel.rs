@@ -70,8 +70,10 @@ pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
 /// assert!(data.iter().all(|&v| v == 2.0));
 /// ```
 pub fn for_each_item<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
-    let slots: Vec<parking_lot::Mutex<Option<I>>> =
-        items.into_iter().map(|i| parking_lot::Mutex::new(Some(i))).collect();
+    let slots: Vec<parking_lot::Mutex<Option<I>>> = items
+        .into_iter()
+        .map(|i| parking_lot::Mutex::new(Some(i)))
+        .collect();
     for_each_piece(slots.len(), |k| {
         if let Some(item) = slots[k].lock().take() {
             f(item);
@@ -100,6 +102,26 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
         .map(|(i, c)| (i * chunk_len, c))
         .collect();
     for_each_item(parts, |(start, c)| f(start, c));
+}
+
+/// Splits `out` into runs of whole items of `item_len` elements, about four runs per thread,
+/// and calls `f(first_item, run)` on each in parallel. Callers decide beforehand whether the
+/// work is worth going parallel; grouping items into runs keeps the per-piece cost low when
+/// there are many small items.
+pub(crate) fn for_each_run_mut<T: Send>(
+    out: &mut [T],
+    item_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let item_len = item_len.max(1);
+    let items = out.len().div_ceil(item_len);
+    let per = items.div_ceil(4 * num_threads()).max(1);
+    let runs: Vec<(usize, &mut [T])> = out
+        .chunks_mut(per * item_len)
+        .enumerate()
+        .map(|(i, c)| (i * per, c))
+        .collect();
+    for_each_item(runs, |(first, run)| f(first, run));
 }
 
 /// Calls `f(i)` for `i in 0..n`, in parallel when `n * cost_per_item` is large enough.
