@@ -658,44 +658,68 @@ fn errors_name_the_shapes() {
     assert!(e.contains("[3, 2, 5]"), "{e}");
 }
 
+/// The fused kernel (no weights asked for) against the composition of core ops (weights
+/// asked for): outputs and gradients for q `[batch.., l, e]`, k `[batch.., s, e]` and v
+/// `[batch.., s, ev]`.
+fn check_fused_against_composed(
+    dtype: DType,
+    batch: &[usize],
+    (l, s, e, ev): (usize, usize, usize, usize),
+    is_causal: bool,
+) {
+    let make = |rows: usize, cols: usize| {
+        let shape: Vec<usize> = batch.iter().copied().chain([rows, cols]).collect();
+        Tensor::randn(&shape).to_dtype(dtype)
+    };
+    let (q, k, v) = (
+        make(l, e).requires_grad_(),
+        make(s, e).requires_grad_(),
+        make(s, ev).requires_grad_(),
+    );
+    let r = make(l, ev);
+    let run = |need_weights| {
+        let o = SdpaOptions {
+            is_causal,
+            need_weights,
+            scale: Some(0.3),
+            ..Default::default()
+        };
+        let out = scaled_dot_product_attention(&q, &k, &v, &o).unwrap().output;
+        let g = out.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+        let grads: Vec<Tensor> = [&q, &k, &v]
+            .iter()
+            .map(|t| g.get(t).unwrap().clone())
+            .collect();
+        (out, grads)
+    };
+    let (fused, gf) = run(false);
+    let (composed, gc) = run(true);
+    let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+    strata_testutil::assert_close(&fused, &composed, tol, tol, "output");
+    for (a, b) in gf.iter().zip(&gc) {
+        strata_testutil::assert_close(a, b, tol, tol, "gradient");
+    }
+}
+
 #[test]
 fn fused_and_composed_paths_agree() {
-    // Without weights, mask or dropout sdpa takes the fused kernel; asking for the weights
-    // takes the composition of core ops. Both must agree, outputs and gradients, in f32
-    // and f64, causal or not, with L < S, L > S and several batch dims.
+    // Both paths must agree, outputs and gradients, in f32 and f64, causal or not, with
+    // L < S, L > S and several batch dims.
     for dtype in [DType::F64, DType::F32] {
         for (l, s) in [(3, 5), (6, 2), (4, 4)] {
             for is_causal in [false, true] {
-                let make = |shape: &[usize]| Tensor::randn(shape).to_dtype(dtype).requires_grad_();
-                let (q, k, v) = (
-                    make(&[2, 3, l, 4]),
-                    make(&[2, 3, s, 4]),
-                    make(&[2, 3, s, 5]),
-                );
-                let r = Tensor::randn(&[2, 3, l, 5]).to_dtype(dtype);
-                let run = |need_weights| {
-                    let o = SdpaOptions {
-                        is_causal,
-                        need_weights,
-                        scale: Some(0.3),
-                        ..Default::default()
-                    };
-                    let out = scaled_dot_product_attention(&q, &k, &v, &o).unwrap().output;
-                    let g = out.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
-                    let grads: Vec<Tensor> = [&q, &k, &v]
-                        .iter()
-                        .map(|t| g.get(t).unwrap().clone())
-                        .collect();
-                    (out, grads)
-                };
-                let (fused, gf) = run(false);
-                let (composed, gc) = run(true);
-                let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
-                strata_testutil::assert_close(&fused, &composed, tol, tol, "output");
-                for (a, b) in gf.iter().zip(&gc) {
-                    strata_testutil::assert_close(a, b, tol, tol, "gradient");
-                }
+                check_fused_against_composed(dtype, &[2, 3], (l, s, 4, 5), is_causal);
             }
+        }
+    }
+}
+
+#[test]
+fn fused_path_over_many_blocks_agrees_with_the_composition() {
+    // 32 (batch, head) blocks and enough work to spread them over threads.
+    for dtype in [DType::F64, DType::F32] {
+        for is_causal in [false, true] {
+            check_fused_against_composed(dtype, &[4, 8], (32, 40, 16, 12), is_causal);
         }
     }
 }

@@ -7,11 +7,10 @@
 //! (see [`alloc`]).
 
 use super::alloc;
-use super::parallel::{for_each_chunk_mut, num_threads, PAR_MIN_ELEMS};
+use super::parallel::{for_each_chunk_mut, for_each_item, num_threads, PAR_MIN_ELEMS};
 use super::walk::Walk;
 use crate::layout::Layout;
 use crate::Element;
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 type Out<U> = [MaybeUninit<U>];
@@ -39,17 +38,17 @@ fn fill_runs<U: Send, const N: usize>(
         return;
     }
     let runs_per_chunk = runs.div_ceil(chunks);
-    out.par_chunks_mut(runs_per_chunk * inner)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let first = c * runs_per_chunk;
-            let last = (first + runs_per_chunk).min(runs);
-            let mut pos = 0;
-            walk.for_runs(first..last, |_, base| {
-                f(&mut chunk[pos..pos + inner], base);
-                pos += inner;
-            });
+    let parts: Vec<(usize, &mut Out<U>)> =
+        out.chunks_mut(runs_per_chunk * inner).enumerate().collect();
+    for_each_item(parts, |(c, chunk)| {
+        let first = c * runs_per_chunk;
+        let last = (first + runs_per_chunk).min(runs);
+        let mut pos = 0;
+        walk.for_runs(first..last, |_, base| {
+            f(&mut chunk[pos..pos + inner], base);
+            pos += inner;
         });
+    });
 }
 
 /// Side of the square tiles of a transposing copy.
@@ -96,17 +95,18 @@ where
     };
     if planes * rows * cols >= PAR_MIN_ELEMS && num_threads() > 1 {
         // Bands of different planes have different sizes only at the plane's end, so
-        // split plane by plane.
-        out.par_chunks_mut(plane.max(1))
+        // split plane by plane, then each plane into bands.
+        let bands: Vec<(usize, &mut Out<U>)> = out
+            .chunks_mut(plane.max(1))
             .enumerate()
-            .for_each(|(p, plane_out)| {
+            .flat_map(|(p, plane_out)| {
                 plane_out
-                    .par_chunks_mut(TILE * cols)
+                    .chunks_mut(TILE * cols)
                     .enumerate()
-                    .for_each(|(b, block)| {
-                        work(p * bands_per_plane + b, block);
-                    });
-            });
+                    .map(move |(b, block)| (p * bands_per_plane + b, block))
+            })
+            .collect();
+        for_each_item(bands, |(band, block)| work(band, block));
     } else {
         for (p, plane_out) in out.chunks_mut(plane.max(1)).enumerate() {
             for (b, block) in plane_out.chunks_mut(TILE * cols).enumerate() {

@@ -104,6 +104,26 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
     for_each_item(parts, |(start, c)| f(start, c));
 }
 
+/// Splits `out` into runs of whole items of `item_len` elements, about four runs per thread,
+/// and calls `f(first_item, run)` on each in parallel. Callers decide beforehand whether the
+/// work is worth going parallel; grouping items into runs keeps the per-piece cost low when
+/// there are many small items.
+pub(crate) fn for_each_run_mut<T: Send>(
+    out: &mut [T],
+    item_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let item_len = item_len.max(1);
+    let items = out.len().div_ceil(item_len);
+    let per = items.div_ceil(4 * num_threads()).max(1);
+    let runs: Vec<(usize, &mut [T])> = out
+        .chunks_mut(per * item_len)
+        .enumerate()
+        .map(|(i, c)| (i * per, c))
+        .collect();
+    for_each_item(runs, |(first, run)| f(first, run));
+}
+
 /// Calls `f(i)` for `i in 0..n`, in parallel when `n * cost_per_item` is large enough.
 #[allow(dead_code)] // used by the conv and pooling kernels
 pub(crate) fn for_each_index(n: usize, cost_per_item: usize, f: impl Fn(usize) + Sync + Send) {

@@ -1,10 +1,9 @@
 //! Reduction kernels: rows of a (permuted) tensor reduced to one value each.
 
 use super::map::collect;
-use super::parallel::{num_threads, PAR_MIN_ELEMS};
+use super::parallel::{for_each_item, num_threads, PAR_MIN_ELEMS};
 use crate::layout::Layout;
 use crate::FloatElement;
-use rayon::prelude::*;
 use std::borrow::Cow;
 
 /// Sum of a slice: blocks of 1,024 summed with eight independent accumulators
@@ -18,16 +17,20 @@ pub(crate) fn sum_slice<T: FloatElement>(s: &[T]) -> T {
     T::from_f64(total)
 }
 
-/// [`sum_slice`] split across threads for long slices (a full reduction).
+/// [`sum_slice`] split across threads for long slices (a full reduction). The totals of
+/// chunks of 65,536 values are added in chunk order, so the result does not depend on
+/// timing or on the number of threads.
 pub(crate) fn sum_slice_par<T: FloatElement>(s: &[T]) -> T {
+    const CHUNK: usize = 1 << 16;
     if s.len() < 4 * PAR_MIN_ELEMS || num_threads() == 1 {
         return sum_slice(s);
     }
-    let total: f64 = s
-        .par_chunks(1 << 16)
-        .map(|c| crate::Element::to_f64(sum_slice(c)))
-        .sum();
-    T::from_f64(total)
+    let mut partials = vec![0.0f64; s.len().div_ceil(CHUNK)];
+    let parts: Vec<(&[T], &mut f64)> = s.chunks(CHUNK).zip(&mut partials).collect();
+    for_each_item(parts, |(c, total)| {
+        *total = crate::Element::to_f64(sum_slice(c))
+    });
+    T::from_f64(partials.iter().sum())
 }
 
 #[inline]
@@ -91,7 +94,8 @@ pub(crate) fn columns(
     Some((range, (shape[..first].iter().product(), n, inner)))
 }
 
-/// Applies `f` to each of the `outer` rows of `inner` elements, in parallel when large.
+/// Applies `f` to each of the `outer` rows of `inner` elements, in parallel when large
+/// (runs of whole rows, a few per thread, each collecting its results in order).
 pub(crate) fn map_rows<T: Sync, U: Send>(
     data: &[T],
     outer: usize,
@@ -103,7 +107,15 @@ pub(crate) fn map_rows<T: Sync, U: Send>(
         return (0..outer).map(|_| f(&[])).collect();
     }
     if data.len() >= PAR_MIN_ELEMS && outer > 1 && num_threads() > 1 {
-        data.par_chunks(inner).map(f).collect()
+        let rows = data.len().div_ceil(inner);
+        let per = rows.div_ceil(4 * num_threads()).max(1);
+        let mut results: Vec<Vec<U>> = Vec::new();
+        results.resize_with(rows.div_ceil(per), Vec::new);
+        let parts: Vec<(&[T], &mut Vec<U>)> = data.chunks(per * inner).zip(&mut results).collect();
+        for_each_item(parts, |(run, out)| {
+            *out = run.chunks(inner).map(&f).collect()
+        });
+        results.into_iter().flatten().collect()
     } else {
         data.chunks(inner).map(f).collect()
     }

@@ -17,9 +17,8 @@
 
 use super::matmul::{product, Mat};
 use crate::kernels::im2col::{col2im, im2col, Window2d};
-use crate::kernels::parallel::num_threads;
+use crate::kernels::parallel::{for_each_item, num_threads};
 use crate::FloatElement;
-use rayon::prelude::*;
 use std::ops::Range;
 
 /// Below this many multiply-adds in total, a pass runs on the calling thread.
@@ -161,34 +160,33 @@ pub(crate) fn forward<T: FloatElement>(
     let ranges = geom.batch_ranges();
     let threaded = ranges.len() == 1;
     let chunk = ranges[0].len() * geom.y_len();
-    y.par_chunks_mut(chunk.max(1))
-        .zip(ranges)
-        .for_each(|(ys, range)| {
-            let mut col = geom.col_buffer::<T>();
-            for (i, n) in range.enumerate() {
-                for g in 0..geom.groups {
-                    let (src, cols) = geom.columns(x, n, g, &mut col);
-                    let dst = &mut ys[i * geom.y_len() + g * yg * l..][..yg * l];
-                    // SAFETY: every matrix lies inside its buffer: `dst` is [yg, l], `w` holds
-                    // [y_channels, k] and `src` the [k, l] columns of this sample and group.
-                    unsafe {
-                        product(
-                            (yg, l, k),
-                            dst.as_mut_ptr(),
-                            (l, 1),
-                            w,
-                            geom.w_mat(g, false),
-                            src,
-                            cols,
-                            threaded,
-                        )
-                    };
-                }
-                if let Some(b) = bias {
-                    add_bias(&mut ys[i * geom.y_len()..][..geom.y_len()], b, l);
-                }
+    let parts: Vec<(&mut [T], Range<usize>)> = y.chunks_mut(chunk.max(1)).zip(ranges).collect();
+    for_each_item(parts, |(ys, range)| {
+        let mut col = geom.col_buffer::<T>();
+        for (i, n) in range.enumerate() {
+            for g in 0..geom.groups {
+                let (src, cols) = geom.columns(x, n, g, &mut col);
+                let dst = &mut ys[i * geom.y_len() + g * yg * l..][..yg * l];
+                // SAFETY: every matrix lies inside its buffer: `dst` is [yg, l], `w` holds
+                // [y_channels, k] and `src` the [k, l] columns of this sample and group.
+                unsafe {
+                    product(
+                        (yg, l, k),
+                        dst.as_mut_ptr(),
+                        (l, 1),
+                        w,
+                        geom.w_mat(g, false),
+                        src,
+                        cols,
+                        threaded,
+                    )
+                };
             }
-        });
+            if let Some(b) = bias {
+                add_bias(&mut ys[i * geom.y_len()..][..geom.y_len()], b, l);
+            }
+        }
+    });
     y
 }
 
@@ -215,49 +213,48 @@ pub(crate) fn backward_data<T: FloatElement>(
     let ranges = geom.batch_ranges();
     let threaded = ranges.len() == 1;
     let chunk = ranges[0].len() * geom.x_len();
-    gx.par_chunks_mut(chunk.max(1))
-        .zip(ranges)
-        .for_each(|(xs, range)| {
-            let mut col = geom.col_buffer::<T>();
-            for (i, n) in range.enumerate() {
-                for g in 0..geom.groups {
-                    let dst = &mut xs[i * geom.x_len() + g * xg * hw..][..xg * hw];
-                    if geom.win.is_pointwise() {
-                        // SAFETY: `dst` is [xg, hw] = [k, l]; wᵀ is [k, yg]; gy's block [yg, l].
-                        unsafe {
-                            product(
-                                (k, l, yg),
-                                dst.as_mut_ptr(),
-                                (l, 1),
-                                w,
-                                geom.w_mat(g, true),
-                                gy,
-                                geom.y_mat(n, g),
-                                threaded,
-                            )
-                        };
-                    } else {
-                        // SAFETY: `col` is [k, l]; wᵀ is [k, yg]; gy's block is [yg, l].
-                        unsafe {
-                            product(
-                                (k, l, yg),
-                                col.as_mut_ptr(),
-                                (l, 1),
-                                w,
-                                geom.w_mat(g, true),
-                                gy,
-                                geom.y_mat(n, g),
-                                threaded,
-                            )
-                        };
-                        col2im(&col, xg, &geom.win, dst);
-                    }
-                }
-                if let Some(b) = bias {
-                    add_bias(&mut xs[i * geom.x_len()..][..geom.x_len()], b, hw);
+    let parts: Vec<(&mut [T], Range<usize>)> = gx.chunks_mut(chunk.max(1)).zip(ranges).collect();
+    for_each_item(parts, |(xs, range)| {
+        let mut col = geom.col_buffer::<T>();
+        for (i, n) in range.enumerate() {
+            for g in 0..geom.groups {
+                let dst = &mut xs[i * geom.x_len() + g * xg * hw..][..xg * hw];
+                if geom.win.is_pointwise() {
+                    // SAFETY: `dst` is [xg, hw] = [k, l]; wᵀ is [k, yg]; gy's block [yg, l].
+                    unsafe {
+                        product(
+                            (k, l, yg),
+                            dst.as_mut_ptr(),
+                            (l, 1),
+                            w,
+                            geom.w_mat(g, true),
+                            gy,
+                            geom.y_mat(n, g),
+                            threaded,
+                        )
+                    };
+                } else {
+                    // SAFETY: `col` is [k, l]; wᵀ is [k, yg]; gy's block is [yg, l].
+                    unsafe {
+                        product(
+                            (k, l, yg),
+                            col.as_mut_ptr(),
+                            (l, 1),
+                            w,
+                            geom.w_mat(g, true),
+                            gy,
+                            geom.y_mat(n, g),
+                            threaded,
+                        )
+                    };
+                    col2im(&col, xg, &geom.win, dst);
                 }
             }
-        });
+            if let Some(b) = bias {
+                add_bias(&mut xs[i * geom.x_len()..][..geom.x_len()], b, hw);
+            }
+        }
+    });
     gx
 }
 
@@ -268,43 +265,42 @@ pub(crate) fn backward_weight<T: FloatElement>(geom: &ConvGeom, gy: &[T], x: &[T
     let ranges = geom.batch_ranges();
     let threaded = ranges.len() == 1;
     // One partial sum per range, added in range order (deterministic for a thread count).
-    let partials: Vec<Vec<T>> = ranges
-        .into_par_iter()
-        .map(|range| {
-            let mut acc = vec![T::zero(); geom.w_len()];
-            let mut block = vec![T::zero(); yg * k];
-            let mut col = geom.col_buffer::<T>();
-            for n in range {
-                for g in 0..geom.groups {
-                    let (src, cols) = geom.columns(x, n, g, &mut col);
-                    let cols_t = Mat {
-                        offset: cols.offset,
-                        rs: cols.cs,
-                        cs: cols.rs,
-                    };
-                    // SAFETY: `block` is [yg, k]; gy's block is [yg, l]; the transposed
-                    // columns are [l, k] inside `src`.
-                    unsafe {
-                        product(
-                            (yg, k, l),
-                            block.as_mut_ptr(),
-                            (k, 1),
-                            gy,
-                            geom.y_mat(n, g),
-                            src,
-                            cols_t,
-                            threaded,
-                        )
-                    };
-                    let dst = &mut acc[g * yg * k..(g + 1) * yg * k];
-                    for (a, &b) in dst.iter_mut().zip(&block) {
-                        *a += b;
-                    }
+    let mut partials: Vec<Vec<T>> = vec![Vec::new(); ranges.len()];
+    let parts: Vec<(Range<usize>, &mut Vec<T>)> = ranges.into_iter().zip(&mut partials).collect();
+    for_each_item(parts, |(range, slot)| {
+        let mut acc = vec![T::zero(); geom.w_len()];
+        let mut block = vec![T::zero(); yg * k];
+        let mut col = geom.col_buffer::<T>();
+        for n in range {
+            for g in 0..geom.groups {
+                let (src, cols) = geom.columns(x, n, g, &mut col);
+                let cols_t = Mat {
+                    offset: cols.offset,
+                    rs: cols.cs,
+                    cs: cols.rs,
+                };
+                // SAFETY: `block` is [yg, k]; gy's block is [yg, l]; the transposed
+                // columns are [l, k] inside `src`.
+                unsafe {
+                    product(
+                        (yg, k, l),
+                        block.as_mut_ptr(),
+                        (k, 1),
+                        gy,
+                        geom.y_mat(n, g),
+                        src,
+                        cols_t,
+                        threaded,
+                    )
+                };
+                let dst = &mut acc[g * yg * k..(g + 1) * yg * k];
+                for (a, &b) in dst.iter_mut().zip(&block) {
+                    *a += b;
                 }
             }
-            acc
-        })
-        .collect();
+        }
+        *slot = acc;
+    });
     let mut parts = partials.into_iter();
     let mut total = parts
         .next()

@@ -9,12 +9,11 @@
 use super::{around, numeric_dispatch};
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::map::{assign, collect};
-use crate::kernels::parallel::{num_threads, PAR_MIN_ELEMS};
+use crate::kernels::parallel::{for_each_item, for_each_run_mut, num_threads, PAR_MIN_ELEMS};
 use crate::kernels::walk::Walk;
 use crate::layout::{contiguous_strides, Dim, Layout};
 use crate::storage::{with_slice, StorageData};
 use crate::{DType, Element, Error, Result, Tensor};
-use rayon::prelude::*;
 use std::ops::AddAssign;
 
 fn check_index_dtype(op: &'static str, index: &Tensor) -> Result<()> {
@@ -90,7 +89,11 @@ fn select_rows<T: Copy + Default + Send + Sync>(
         row.copy_from_slice(&src[start..start + inner]);
     };
     if out.len() >= PAR_MIN_ELEMS && num_threads() > 1 {
-        out.par_chunks_mut(inner).enumerate().for_each(fill);
+        for_each_run_mut(&mut out, inner, |first, run| {
+            for (j, row) in run.chunks_mut(inner).enumerate() {
+                fill((first + j, row));
+            }
+        });
     } else {
         out.chunks_mut(inner).enumerate().for_each(fill);
     }
@@ -120,9 +123,17 @@ fn add_rows<T: Copy + AddAssign + Send + Sync>(
     // Blocks of different `outer` positions are independent; within one, repeated indices
     // hit the same row, so it stays on one thread.
     if outer > 1 && grad.len() >= PAR_MIN_ELEMS && num_threads() > 1 {
-        out.par_chunks_mut(size * inner)
-            .zip(grad.par_chunks(k * inner))
-            .for_each(block);
+        // Runs of whole blocks, a few per thread.
+        let per = outer.div_ceil(4 * num_threads()).max(1);
+        let runs: Vec<(&mut [T], &[T])> = out
+            .chunks_mut(per * size * inner)
+            .zip(grad.chunks(per * k * inner))
+            .collect();
+        for_each_item(runs, |(o, g)| {
+            o.chunks_mut(size * inner)
+                .zip(g.chunks(k * inner))
+                .for_each(&block)
+        });
     } else {
         out.chunks_mut(size * inner)
             .zip(grad.chunks(k * inner))

@@ -2,17 +2,16 @@
 //! the vector cases of `torch.matmul`.
 //!
 //! Operands may be strided (a transposed weight needs no copy: `gemm` takes row and column
-//! strides). Large products use rayon inside `gemm`; many small products in a batch are
-//! spread over threads one product each; tiny products take a plain loop, which beats any
-//! packing kernel's set-up cost.
+//! strides). Large products are split across threads inside the product kernel; many small
+//! products in a batch are spread over threads in runs of whole products; tiny products
+//! take a plain loop, which beats any packing kernel's set-up cost.
 
 use super::{float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
-use crate::kernels::parallel::num_threads;
+use crate::kernels::parallel::{for_each_piece, num_threads};
 use crate::layout::broadcast_shape;
 use crate::{Error, FloatElement, Result, Tensor};
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// Below this many multiply-adds a product runs as a plain loop.
 const TINY_PRODUCT: usize = 4 * 1024;
@@ -255,7 +254,11 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         };
         let per_product = m * n * k;
         if nb > 1 && per_product < PARALLEL_PRODUCT && nb * per_product >= TINY_PRODUCT * 4 && num_threads() > 1 {
-            (0..nb).into_par_iter().for_each(|i| one(i, false));
+            // Runs of consecutive products, a few per thread.
+            let per = nb.div_ceil(4 * num_threads()).max(1);
+            for_each_piece(nb.div_ceil(per), |r| {
+                (r * per..((r + 1) * per).min(nb)).for_each(|i| one(i, false))
+            });
         } else {
             (0..nb).for_each(|i| one(i, true));
         }

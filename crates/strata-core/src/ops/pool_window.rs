@@ -5,9 +5,8 @@
 
 use super::conv_shape::padded_and_extent;
 use crate::kernels::im2col::Window2d;
-use crate::kernels::parallel::{num_threads, PAR_MIN_ELEMS};
+use crate::kernels::parallel::{for_each_item, for_each_run_mut, num_threads, PAR_MIN_ELEMS};
 use crate::{Error, Result, Tensor};
-use rayon::prelude::*;
 
 /// The output size of one dim under PyTorch's pooling rule, or an error naming `op`.
 fn pool_out_size(
@@ -139,9 +138,11 @@ pub(super) fn for_each_plane<T: Send>(
     }
     let planes = out.len() / len;
     if planes > 1 && planes.saturating_mul(cost_per_plane) >= PAR_MIN_ELEMS && num_threads() > 1 {
-        out.par_chunks_mut(len)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
+        for_each_run_mut(out, len, |first, run| {
+            for (j, c) in run.chunks_mut(len).enumerate() {
+                f(first + j, c);
+            }
+        });
     } else {
         out.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
     }
@@ -160,10 +161,18 @@ pub(super) fn for_each_plane_pair<A: Send, B: Send>(
     }
     let planes = a.len() / a_len;
     if planes > 1 && planes.saturating_mul(cost_per_plane) >= PAR_MIN_ELEMS && num_threads() > 1 {
-        a.par_chunks_mut(a_len)
-            .zip(b.par_chunks_mut(b_len))
+        // Runs of whole planes, a few per thread.
+        let per = planes.div_ceil(4 * num_threads()).max(1);
+        let runs: Vec<_> = a
+            .chunks_mut(per * a_len)
+            .zip(b.chunks_mut(per * b_len))
             .enumerate()
-            .for_each(|(i, (x, y))| f(i, x, y));
+            .collect();
+        for_each_item(runs, |(r, (xs, ys))| {
+            for (j, (x, y)) in xs.chunks_mut(a_len).zip(ys.chunks_mut(b_len)).enumerate() {
+                f(r * per + j, x, y);
+            }
+        });
     } else {
         a.chunks_mut(a_len)
             .zip(b.chunks_mut(b_len))

@@ -12,11 +12,10 @@ use super::reduce::{map_with_kept, reduced_shape, reduction_dims};
 use super::{around, float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::lanes::{lane_sum2, max_or_nan};
-use crate::kernels::parallel::{num_threads, PAR_MIN_ELEMS};
+use crate::kernels::parallel::{for_each_run_mut, num_threads, PAR_MIN_ELEMS};
 use crate::kernels::reduce::{map_rows, rows, sum_slice};
 use crate::layout::Dim;
 use crate::{Element, FloatElement, Result, Tensor};
-use rayon::prelude::*;
 
 /// `Σ a·b` (or `Σ a` when `b` is `None`).
 #[inline]
@@ -43,16 +42,20 @@ fn sum_exp<T: FloatElement>(s: &[T], m: T) -> f64 {
 }
 
 /// Calls `f(block_index, out_block, scratch)` for each block of `block` elements of `out`,
-/// in parallel when `out` is large. `scratch` is a per-thread buffer for column sums.
+/// in parallel when `out` is large. `scratch` is a buffer for column sums, one per run of
+/// blocks.
 fn for_blocks<T: FloatElement>(
     out: &mut [T],
     block: usize,
     f: impl Fn(usize, &mut [T], &mut Vec<T>) + Sync + Send,
 ) {
     if out.len() >= PAR_MIN_ELEMS && out.len() > block && num_threads() > 1 {
-        out.par_chunks_mut(block)
-            .enumerate()
-            .for_each_init(Vec::new, |scratch, (i, o)| f(i, o, scratch));
+        for_each_run_mut(out, block, |first, run| {
+            let mut scratch = Vec::new();
+            for (j, o) in run.chunks_mut(block).enumerate() {
+                f(first + j, o, &mut scratch);
+            }
+        });
     } else {
         let mut scratch = Vec::new();
         for (i, o) in out.chunks_mut(block).enumerate() {

@@ -17,8 +17,8 @@
 //! enough rows, else over channels (reductions) or `(n, c)` blocks (elementwise).
 
 use super::lanes::{grad_sums, shifted_sums, wide};
-use rayon::prelude::*;
 use std::ops::Range;
+use strata_core::kernels::parallel::for_each_item;
 use strata_core::{num_threads, BackwardOp, DType, FloatElement, Tensor};
 
 /// Elements below which the kernels stay on the calling thread.
@@ -416,19 +416,20 @@ impl Blocks {
         } else {
             split(ch, tasks).into_iter().map(|c| (0..n, c)).collect()
         };
-        ranges
-            .into_par_iter()
-            .map(|(rows, channels)| run(rows, channels))
-            .reduce(
-                || vec![(0.0, 0.0); ch],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(b) {
-                        x.0 += y.0;
-                        x.1 += y.1;
-                    }
-                    a
-                },
-            )
+        let mut partials = vec![Vec::new(); ranges.len()];
+        let parts: Vec<_> = ranges.into_iter().zip(&mut partials).collect();
+        for_each_item(parts, |((rows, channels), slot)| {
+            *slot = run(rows, channels)
+        });
+        // Added in range order: the result does not depend on timing.
+        let mut acc = vec![(0.0, 0.0); ch];
+        for p in partials {
+            for (x, y) in acc.iter_mut().zip(p) {
+                x.0 += y.0;
+                x.1 += y.1;
+            }
+        }
+        acc
     }
 
     /// Calls `f(out_run, offset, channels)` for disjoint contiguous runs covering `out` (laid
@@ -453,15 +454,18 @@ impl Blocks {
             rows(0, out);
         } else if n >= tasks {
             let per = n.div_ceil(tasks);
-            out.par_chunks_mut(per * row_len)
-                .enumerate()
-                .for_each(|(t, chunk)| rows(t * per, chunk));
+            let parts: Vec<_> = out.chunks_mut(per * row_len).enumerate().collect();
+            for_each_item(parts, |(t, chunk)| rows(t * per, chunk));
         } else {
+            // Runs of `min_blocks` consecutive `(n, c)` blocks.
             let min_blocks = (PAR_MIN_ELEMS / 4 / s).max(1);
-            out.par_chunks_mut(s)
-                .enumerate()
-                .with_min_len(min_blocks)
-                .for_each(|(b, block)| f(block, b * s, b % ch..b % ch + 1));
+            let parts: Vec<_> = out.chunks_mut(min_blocks * s).enumerate().collect();
+            for_each_item(parts, |(t, run)| {
+                for (j, block) in run.chunks_mut(s).enumerate() {
+                    let b = t * min_blocks + j;
+                    f(block, b * s, b % ch..b % ch + 1);
+                }
+            });
         }
     }
 }

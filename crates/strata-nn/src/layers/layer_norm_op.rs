@@ -8,11 +8,11 @@
 //!
 //! Backward, per row with `x̂ = (x − mean)·invstd` and `g = dy·w`:
 //! `dx = invstd·(g − Σg/D − x̂·Σ(g·x̂)/D)`; across rows `dw = Σ dy·x̂`, `db = Σ dy`.
-//! Rows run in parallel above a size threshold; the `dw`/`db` column sums are accumulated
-//! per task and added at the end.
+//! Rows run in parallel above a size threshold, in runs of consecutive rows; the `dw`/`db`
+//! column sums are accumulated per run and added in run order at the end.
 
 use super::lanes::{grad_sums, shifted_sums, wide};
-use rayon::prelude::*;
+use strata_core::kernels::parallel::for_each_item;
 use strata_core::{num_threads, BackwardOp, DType, FloatElement, Tensor};
 
 /// Elements below which the kernels stay on the calling thread.
@@ -73,12 +73,18 @@ pub(crate) fn layer_norm(
     }))
 }
 
-/// How many rows one parallel task takes (`usize::MAX`: stay on this thread).
-fn rows_per_task(rows: usize, d: usize) -> usize {
-    if num_threads() == 1 || rows * d < PAR_MIN_ELEMS {
-        usize::MAX
+/// How many consecutive rows one parallel task takes (about four tasks per thread, none
+/// smaller than an eighth of the threshold), or `None` to stay on this thread.
+fn rows_per_task(rows: usize, d: usize) -> Option<usize> {
+    let threads = num_threads();
+    if threads == 1 || rows * d < PAR_MIN_ELEMS {
+        None
     } else {
-        (PAR_MIN_ELEMS / 8 / d.max(1)).max(1)
+        Some(
+            (PAR_MIN_ELEMS / 8 / d.max(1))
+                .max(rows.div_ceil(4 * threads))
+                .max(1),
+        )
     }
 }
 
@@ -116,18 +122,23 @@ fn forward<T: FloatElement>(
             *y = (x - m) * inv * w + b;
         }
     };
+    // Rows `first..` of the output and their statistics.
+    let run = |first: usize, ys: &mut [T], ss: &mut [(f64, f64)]| {
+        for (j, (y, s)) in ys.chunks_mut(d).zip(ss).enumerate() {
+            row(first + j, y, s);
+        }
+    };
     if rows > 0 {
-        let per = rows_per_task(rows, d);
-        if per == usize::MAX {
-            for (r, (y, s)) in out.chunks_mut(d).zip(stats.iter_mut()).enumerate() {
-                row(r, y, s);
+        match rows_per_task(rows, d) {
+            None => run(0, &mut out, &mut stats),
+            Some(per) => {
+                let parts: Vec<_> = out
+                    .chunks_mut(per * d)
+                    .zip(stats.chunks_mut(per))
+                    .enumerate()
+                    .collect();
+                for_each_item(parts, |(t, (ys, ss))| run(t * per, ys, ss));
             }
-        } else {
-            out.par_chunks_mut(d)
-                .zip(stats.par_iter_mut())
-                .enumerate()
-                .with_min_len(per)
-                .for_each(|(r, (y, s))| row(r, y, s));
         }
     }
     Ok((Tensor::from_vec(out, x.shape())?, stats))
@@ -218,21 +229,34 @@ impl LayerNormBackward {
             acc
         };
         let zero = || vec![0.0; 3 * d];
+        // Rows `first..` of dx, folded into a fresh accumulator.
+        let run = |first: usize, dxs: &mut [T]| {
+            dxs.chunks_mut(d)
+                .enumerate()
+                .map(|(j, dxr)| (first + j, dxr))
+                .fold(zero(), &row)
+        };
         let acc = if rows == 0 {
             zero()
         } else {
-            let per = rows_per_task(rows, d);
-            if per == usize::MAX {
-                dx.chunks_mut(d).enumerate().fold(zero(), row)
-            } else {
-                dx.par_chunks_mut(d)
-                    .enumerate()
-                    .with_min_len(per)
-                    .fold(zero, row)
-                    .reduce(zero, |mut a, b| {
-                        a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                        a
-                    })
+            match rows_per_task(rows, d) {
+                None => run(0, &mut dx),
+                Some(per) => {
+                    let mut partials = vec![Vec::new(); rows.div_ceil(per)];
+                    let parts: Vec<_> = dx
+                        .chunks_mut(per * d)
+                        .zip(&mut partials)
+                        .enumerate()
+                        .collect();
+                    for_each_item(parts, |(t, (dxs, slot))| *slot = run(t * per, dxs));
+                    // Added in run order: the result does not depend on timing.
+                    let mut partials = partials.into_iter();
+                    let mut acc = partials.next().unwrap_or_else(zero);
+                    for p in partials {
+                        acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+                    }
+                    acc
+                }
             }
         };
         let (dw, db) = (&acc[..d], &acc[d..2 * d]);

@@ -3,7 +3,7 @@
 
 use super::Reduction;
 use crate::Result;
-use rayon::prelude::*;
+use strata_core::kernels::parallel::for_each_item;
 use strata_core::{broadcast_shape, Element, FloatElement, Tensor};
 
 /// Work (elements touched) below which a kernel stays on the calling thread.
@@ -167,9 +167,8 @@ pub(crate) fn par_chunks<T: Send>(
         f(0, out);
         return;
     };
-    out.par_chunks_mut(per_chunk * item_len)
-        .enumerate()
-        .for_each(|(k, chunk)| f(k * per_chunk, chunk));
+    let parts: Vec<_> = out.chunks_mut(per_chunk * item_len).enumerate().collect();
+    for_each_item(parts, |(k, chunk)| f(k * per_chunk, chunk));
 }
 
 /// `out[i] = f(i, a[i], b[i])` for every `i` (equal lengths), in parallel above the size
@@ -233,10 +232,11 @@ pub(crate) fn par_sum(
     let Some(per_chunk) = items_per_task(n, cost_per_item) else {
         return f(0..n);
     };
-    let partials: Vec<f64> = (0..n.div_ceil(per_chunk))
-        .into_par_iter()
-        .map(|k| f(k * per_chunk..((k + 1) * per_chunk).min(n)))
-        .collect();
+    let mut partials = vec![0.0; n.div_ceil(per_chunk)];
+    let parts: Vec<_> = partials.iter_mut().enumerate().collect();
+    for_each_item(parts, |(k, slot)| {
+        *slot = f(k * per_chunk..((k + 1) * per_chunk).min(n))
+    });
     partials.iter().sum()
 }
 

@@ -3,6 +3,7 @@
 //! checks.
 
 use crate::{Error, Result};
+use strata_core::kernels::parallel::for_each_item;
 use strata_core::num_threads;
 
 /// Elements below which an update stays on the calling thread (the scheduling overhead would
@@ -28,36 +29,21 @@ pub(crate) fn for_chunks<T: Send + Sync>(
         update(w, g, bufs);
         return;
     }
-    split(w, g, bufs, w.len().div_ceil(pieces), update);
-}
-
-/// Halves the slices until they are at most `chunk` long, running the halves with
-/// `rayon::join`.
-fn split<T: Send + Sync>(
-    w: &mut [T],
-    g: &[T],
-    bufs: &mut [&mut [T]],
-    chunk: usize,
-    update: &ChunkUpdate<'_, T>,
-) {
-    if w.len() <= chunk {
-        update(w, g, bufs);
-        return;
-    }
-    let mid = w.len() / 2;
-    let (w_lo, w_hi) = w.split_at_mut(mid);
-    let (g_lo, g_hi) = g.split_at(mid);
-    let mut lo = Vec::with_capacity(bufs.len());
-    let mut hi = Vec::with_capacity(bufs.len());
-    for b in bufs.iter_mut() {
-        let (l, h) = std::mem::take(b).split_at_mut(mid);
-        lo.push(l);
-        hi.push(h);
-    }
-    rayon::join(
-        || split(w_lo, g_lo, &mut lo, chunk, update),
-        || split(w_hi, g_hi, &mut hi, chunk, update),
-    );
+    let chunk = w.len().div_ceil(pieces);
+    // Chunk `i` of every buffer goes with chunk `i` of the weights.
+    let mut buf_chunks: Vec<_> = bufs.iter_mut().map(|b| b.chunks_mut(chunk)).collect();
+    let parts: Vec<(_, _, Vec<_>)> = w
+        .chunks_mut(chunk)
+        .zip(g.chunks(chunk))
+        .map(|(w, g)| {
+            (
+                w,
+                g,
+                buf_chunks.iter_mut().filter_map(Iterator::next).collect(),
+            )
+        })
+        .collect();
+    for_each_item(parts, |(w, g, mut bufs)| update(w, g, &mut bufs));
 }
 
 /// A learning rate (or any non-negative rate): finite and `>= 0`.
@@ -107,11 +93,12 @@ mod tests {
         for_chunks(&mut w, &g, &mut bufs, &|w, g, bufs| {
             for ((w, g), m) in w.iter_mut().zip(g).zip(bufs[0].iter_mut()) {
                 *w += g;
-                *m += 1.0;
+                *m += g + 1.0;
             }
         });
         assert!(w.iter().enumerate().all(|(i, &x)| x == i as f64));
-        assert!(m.iter().all(|&x| x == 2.0));
+        // Each buffer chunk is the one that matches its weight chunk.
+        assert!(m.iter().enumerate().all(|(i, &x)| x == i as f64 + 2.0));
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! the weights are not asked for, and q, k, v have the same batch dims.
 
 use crate::Result;
-use rayon::prelude::*;
 use strata_core::kernels::gemm::{gemm, MatMut, MatRef};
 use strata_core::kernels::lanes::{lane_max, lane_sum};
+use strata_core::kernels::parallel::for_each_item;
 use strata_core::{no_grad, num_threads, BackwardOp, DType, FloatElement, Tensor};
 
 /// Work (elements touched) below which the blocks stay on the calling thread.
@@ -89,11 +89,16 @@ fn forward<T: FloatElement>(
     };
     let work = batch * l * (s + ev + e);
     if batch > 1 && work >= PAR_MIN_WORK && num_threads() > 1 {
-        probs
-            .par_chunks_mut(l * s)
-            .zip(out.par_chunks_mut(l * ev))
+        // One piece per block; each records its outcome, the first failure is returned.
+        let mut outcomes: Vec<Result<()>> = (0..batch).map(|_| Ok(())).collect();
+        let parts: Vec<_> = probs
+            .chunks_mut(l * s)
+            .zip(out.chunks_mut(l * ev))
+            .zip(&mut outcomes)
             .enumerate()
-            .try_for_each(|(b, (p, o))| block(b, p, o))?;
+            .collect();
+        for_each_item(parts, |(b, ((p, o), outcome))| *outcome = block(b, p, o));
+        outcomes.into_iter().collect::<Result<()>>()?;
     } else {
         for (b, (p, o)) in probs
             .chunks_mut(l * s)
