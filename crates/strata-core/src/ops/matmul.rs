@@ -242,7 +242,9 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
         let (da, db) = (a.storage_read(), b.storage_read());
         let (xa, xb) = (slice_of::<T>(&da, "matmul")?, slice_of::<T>(&db, "matmul")?);
-        let mut out = vec![T::zero(); nb * m * n];
+        // Uninitialised: every product below overwrites its whole block (zero-filling the
+        // output first cost as much as a 256³ product's packing).
+        let mut out = crate::kernels::alloc::with_capacity::<T>(nb * m * n);
         let dst = SendPtr(out.as_mut_ptr());
         let one = |i: usize, parallel: bool| {
             let d = dst;
@@ -262,6 +264,9 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         } else {
             (0..nb).for_each(|i| one(i, true));
         }
+        // SAFETY: the `nb` products wrote all `nb * m * n` elements (`product` without
+        // accumulation writes every element of its output, zeros when `k == 0`).
+        unsafe { out.set_len(nb * m * n) };
         Tensor::from_data(T::into_storage(out), &out_shape)
     }))
 }
