@@ -146,7 +146,13 @@ impl<'a, T> ForwardRows<'a, T> {
 /// output nothing (their output rows stay as they are, zero).
 pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
     let n = rows.rows;
-    share(shape, rows, n, |r, len| r.split(len, shape), |part| forward_part(shape, part));
+    share(
+        shape,
+        rows,
+        n,
+        |r, len| r.split(len, shape),
+        |part| forward_part(shape, part),
+    );
 }
 
 /// [`forward_rows`] on one thread.
@@ -248,7 +254,13 @@ impl<'a, T> BackwardRows<'a, T> {
 /// gradient through and get zero gate gradients (their rows are left as they are, zero).
 pub(crate) fn backward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, T>) {
     let n = rows.rows;
-    share(shape, rows, n, |r, len| r.split(len, shape), |part| backward_part(shape, part));
+    share(
+        shape,
+        rows,
+        n,
+        |r, len| r.split(len, shape),
+        |part| backward_part(shape, part),
+    );
 }
 
 /// [`backward_rows`] on one thread.
