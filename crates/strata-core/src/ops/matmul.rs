@@ -18,7 +18,7 @@ const TINY_PRODUCT: usize = 4 * 1024;
 /// Products whose every dimension is at least `LARGE_SIDE` and whose multiply-adds are at
 /// least `LARGE_PRODUCT` go to the `gemm` crate.
 const LARGE_SIDE: usize = 192;
-const LARGE_PRODUCT: usize = 1 << 26;
+const LARGE_PRODUCT: usize = 1 << 30;
 /// Outputs with fewer rows than this skip the packing f32 kernels.
 const PACKING_MIN_ROWS: usize = 16;
 /// Above this many multiply-adds `gemm` splits one product across threads.
@@ -112,9 +112,10 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
     // The packing kernels need enough rows of output to repay packing `rhs`; a product of
     // a few rows (batch-1 inference) is a matrix-vector product, which `gemm` does without
     // packing. (A column-major output is computed transposed, so its columns count.)
-    // Products large in every dimension run faster in the `gemm` crate's kernels (measured
-    // with two threads: 1024³ 343–351 vs 294–310 GFLOP/s, 1024×256×2048 321 vs 287); at
-    // 256³ the crate's rayon hand-offs make it erratic (205–318) where ours holds 263–269.
+    // Very large products run faster in the `gemm` crate's kernels (measured with two
+    // threads: 1024³ 343–351 vs 294–310 GFLOP/s). Below that its rayon hand-offs cost more
+    // than its kernels gain: at 256³ it is erratic (205–318) where ours holds 263–269, and
+    // sending W3's 1024×256×2048 weight gradient to it slowed the whole step by 8 %.
     let rows_out = if dst_cs != 1 && dst_rs == 1 { n } else { m };
     let large = m.min(n).min(k) >= LARGE_SIDE && m * n * k >= LARGE_PRODUCT;
     #[cfg(target_arch = "x86_64")]
