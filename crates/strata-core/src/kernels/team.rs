@@ -92,7 +92,7 @@ impl Drop for Close {
         }
         self.0.busy.store(false, Release);
         if s.poisoned.swap(false, SeqCst) && !std::thread::panicking() {
-            panic!("a matrix-product helper thread panicked");
+            panic!("a piece of parallel work panicked on a helper thread");
         }
     }
 }
@@ -186,28 +186,55 @@ fn team() -> Option<&'static Team> {
 }
 
 #[cfg(test)]
-mod probe {
+mod tests {
+    use super::run;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    /// Runs `pieces` pieces and returns how often each ran.
+    fn counts(pieces: usize) -> Vec<usize> {
+        let seen: Vec<AtomicUsize> = (0..pieces).map(|_| AtomicUsize::new(0)).collect();
+        run(pieces, &|i| {
+            seen[i].fetch_add(1, Relaxed);
+        });
+        seen.into_iter().map(|a| a.into_inner()).collect()
+    }
+
     #[test]
-    #[ignore]
-    fn team_overhead() {
-        use std::time::Instant;
-        let spin = |us: f64| {
-            let t = Instant::now();
-            while t.elapsed().as_secs_f64() * 1e6 < us {
-                std::hint::black_box(0);
+    fn every_piece_runs_exactly_once_across_many_jobs() {
+        for pieces in [0, 1, 2, 3, 17, 1000] {
+            for _ in 0..50 {
+                assert!(counts(pieces).iter().all(|&c| c == 1), "{pieces} pieces");
             }
-        };
-        for (pieces, us) in [(2, 0.0), (6, 5.0), (8, 20.0)] {
-            let n = 5000;
-            let t = Instant::now();
-            for _ in 0..n {
-                super::run(pieces, &|_| spin(us));
-            }
-            let per = t.elapsed().as_secs_f64() / n as f64 * 1e6;
-            println!(
-                "{pieces} pieces of {us} µs: {per:.2} µs per run (ideal {:.2})",
-                pieces as f64 * us / 2.0
-            );
         }
+    }
+
+    #[test]
+    fn nested_and_concurrent_jobs_complete() {
+        // A piece that starts its own job runs it on its own thread.
+        let inner_total = AtomicUsize::new(0);
+        run(8, &|_| {
+            run(10, &|j| {
+                inner_total.fetch_add(j, Relaxed);
+            });
+        });
+        assert_eq!(inner_total.into_inner(), 8 * 45);
+        // Two threads using the team at once: one gets it, the other runs alone.
+        let handles: Vec<_> = (0..2).map(|_| std::thread::spawn(|| counts(500))).collect();
+        for h in handles {
+            assert!(h.join().is_ok_and(|c| c.iter().all(|&n| n == 1)));
+        }
+    }
+
+    #[test]
+    fn a_panicking_piece_reaches_the_caller_and_the_team_recovers() {
+        let caught = std::panic::catch_unwind(|| {
+            run(64, &|i| {
+                if i % 2 == 1 {
+                    panic!("piece {i} fails");
+                }
+            })
+        });
+        assert!(caught.is_err());
+        assert!(counts(100).iter().all(|&c| c == 1));
     }
 }
