@@ -185,7 +185,9 @@ fn compare(
 const CLASS_SHAPES: [&[usize]; 6] = [&[6, 5], &[1, 3], &[5], &[3, 4, 5], &[2, 3, 2, 3], &[9, 2]];
 
 fn random_class_options(gen: &mut Generator, classes: usize, case: usize) -> ClassOptions {
-    let weight = (case % 2 == 0).then(|| uniform(gen, &[classes], 0.2, 2.0));
+    let weight = case
+        .is_multiple_of(2)
+        .then(|| uniform(gen, &[classes], 0.2, 2.0));
     let ignore_index = match case % 3 {
         0 => -100,
         1 => (classes / 2) as i64,

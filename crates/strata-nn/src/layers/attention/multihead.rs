@@ -454,7 +454,7 @@ fn check_config(
     num_heads: usize,
     config: &MultiheadAttentionConfig,
 ) -> Result<()> {
-    if embed_dim == 0 || num_heads == 0 || embed_dim % num_heads != 0 {
+    if embed_dim == 0 || num_heads == 0 || !embed_dim.is_multiple_of(num_heads) {
         return Err(Error::config(
             "MultiheadAttention",
             format!("embed_dim must be positive and divisible by num_heads, got embed_dim={embed_dim}, num_heads={num_heads}"),

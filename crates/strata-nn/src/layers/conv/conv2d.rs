@@ -77,7 +77,8 @@ impl ConvOptions {
                 "in_channels and out_channels must be positive, got {cin} and {cout}"
             ));
         }
-        if self.groups == 0 || cin % self.groups != 0 || cout % self.groups != 0 {
+        if self.groups == 0 || !cin.is_multiple_of(self.groups) || !cout.is_multiple_of(self.groups)
+        {
             return fail(format!(
                 "groups = {} must be positive and divide in_channels = {cin} and out_channels = {cout}",
                 self.groups

@@ -86,7 +86,7 @@ impl ConvTransposeOptions {
             ));
         }
         let g = self.groups;
-        if g == 0 || cin % g != 0 || cout % g != 0 {
+        if g == 0 || !cin.is_multiple_of(g) || !cout.is_multiple_of(g) {
             return fail(format!(
                 "groups = {g} must be positive and divide in_channels = {cin} and out_channels = {cout}"
             ));

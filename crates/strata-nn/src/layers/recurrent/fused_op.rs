@@ -130,7 +130,10 @@ fn check(
     if x.ndim() != 3 {
         return Err(shape_err(x, "expected input [T, B, I]".into()));
     }
-    if w.w_ih.ndim() != 2 || w.w_ih.shape()[0] % kind.gates() != 0 || w.w_ih.shape()[0] == 0 {
+    if w.w_ih.ndim() != 2
+        || !w.w_ih.shape()[0].is_multiple_of(kind.gates())
+        || w.w_ih.shape()[0] == 0
+    {
         return Err(shape_err(
             w.w_ih,
             format!("expected weight_ih [{}·H, I]", kind.gates()),
