@@ -202,6 +202,7 @@ unsafe fn run_blocks(
         }
     }
 }
+
 /// One packed block of the product and where its tiles go.
 struct Block {
     rows: RowPanels,
