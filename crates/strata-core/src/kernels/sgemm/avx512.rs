@@ -1,7 +1,7 @@
 //! The AVX-512 micro-kernel: one `R × 16·V` tile of `C` from a panel of `A` and a packed
 //! panel of `B`.
 //!
-//! The tile's accumulators live in registers for the whole `k` loop (`R · V ≤ 24` of the 32
+//! The tile's accumulators live in registers for the whole `k` loop (`R · V ≤ 28` of the 32
 //! zmm registers); each step loads `V` vectors of `B`, broadcasts `R` values of `A` and does
 //! `R · V` fused multiply-adds. `R` and `V` are constants so each size compiles to straight-line
 //! code; the edge tiles of a product get their own exact size instead of computing padding.

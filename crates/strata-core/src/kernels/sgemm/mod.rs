@@ -2,12 +2,14 @@
 //! trains with (products of a few hundred to a few thousand per side, often with a small
 //! side such as a batch of 32).
 //!
-//! The classic blocked scheme (Goto/BLIS): `k` is cut into blocks of at most `KC_MAX`, both
-//! operands are packed per block (`pack.rs`) so the micro-kernel (`avx512.rs`) reads them
-//! contiguously, and the tiles of `C` are shared out between threads along whichever of `M`
-//! or `N` balances better. One packed copy of each operand serves every thread, so no
-//! thread repeats another's packing. Machines without AVX-512 use the `gemm` crate instead
-//! (see `ops::matmul::product_into`).
+//! The classic blocked scheme (Goto/BLIS): `k` is cut into blocks of at most `KC_MAX`; per
+//! block `B` is packed (`pack.rs`, or once for many products as a [`PackedB`]) and `A` is
+//! read in place when its rows are contiguous, packed otherwise, so the micro-kernel
+//! (`avx512.rs`) reads both contiguously. The tiles of `C` are cut into bands along the side
+//! with more panels and claimed by the calling thread and the helper team
+//! (`kernels/team.rs`). One packed copy of each operand serves every thread. Machines
+//! without AVX-512, and the few shapes where it measured faster, use the `gemm` crate (see
+//! `ops::matmul::product_into`).
 
 mod avx512;
 mod pack;
