@@ -2,7 +2,7 @@
 //!
 //! Fused kernels outside this crate (recurrent cells, attention) need `dst = a·b` or
 //! `dst += a·b` on parts of their own buffers, many times per step, without building a tensor
-//! for each product. [`gemm`] gives them the crate's one `gemm` entry point with every extent
+//! for each product. [`gemm`](fn@gemm) gives them the crate's one `gemm` entry point with every extent
 //! checked up front, so no caller needs `unsafe`.
 
 use crate::kernels::parallel::num_threads;
@@ -334,7 +334,7 @@ impl<T: FloatElement> PackedRhs<T> {
 }
 
 /// `dst = lhs · rhs` (or `dst += lhs · rhs` when `accumulate`) with a packed `rhs`; see
-/// [`PackedRhs`] and [`gemm`].
+/// [`PackedRhs`] and [`gemm`](fn@gemm).
 pub fn gemm_packed<T: FloatElement>(
     dst: MatMut<'_, T>,
     lhs: MatRef<'_, T>,
