@@ -123,13 +123,3 @@ pub(crate) fn for_each_run_mut<T: Send>(
         .collect();
     for_each_item(runs, |(first, run)| f(first, run));
 }
-
-/// Calls `f(i)` for `i in 0..n`, in parallel when `n * cost_per_item` is large enough.
-#[allow(dead_code)] // used by the conv and pooling kernels
-pub(crate) fn for_each_index(n: usize, cost_per_item: usize, f: impl Fn(usize) + Sync + Send) {
-    if n <= 1 || n.saturating_mul(cost_per_item.max(1)) < PAR_MIN_ELEMS || num_threads() == 1 {
-        (0..n).for_each(f);
-    } else {
-        for_each_piece(n, f);
-    }
-}
