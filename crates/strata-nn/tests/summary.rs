@@ -8,6 +8,14 @@ use strata_nn::{
     Sequential, SummaryExt, SummaryRow, Swish,
 };
 
+/// The tests here share the process-wide generator (layer initialisation draws from it), and
+/// one of them checks that `summary` leaves it untouched: run them one at a time so no other
+/// test's draws land between that test's snapshot and its check.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn cnn_like() -> Sequential {
     Sequential::new()
         .push(BatchNorm2d::new(3).unwrap())
@@ -38,6 +46,7 @@ fn row(
 
 #[test]
 fn sequential_cnn_rows_totals_and_table() {
+    let _serial = one_at_a_time();
     let model = cnn_like();
     let s = summary(&model, &[2, 3, 4, 4]).unwrap();
     assert_eq!(
@@ -129,6 +138,7 @@ impl Forward for Classifier {
 
 #[test]
 fn derived_model_rows_use_state_dict_paths() {
+    let _serial = one_at_a_time();
     let model = Classifier::new();
     assert_eq!(model.set_trainable_prefix("embed", false), 2);
     let s = model.summary(&[4, 8]).unwrap();
@@ -175,6 +185,7 @@ Non-trainable params: 108
 
 #[test]
 fn summary_changes_neither_modes_nor_statistics_nor_the_generator() {
+    let _serial = one_at_a_time();
     let model = cnn_like();
     manual_seed(17);
     let rng = global_generator_state();
@@ -202,6 +213,7 @@ fn summary_changes_neither_modes_nor_statistics_nor_the_generator() {
 
 #[test]
 fn input_dtype_follows_the_model_and_custom_inputs_work() {
+    let _serial = one_at_a_time();
     let cfg = BatchNormConfig {
         dtype: DType::F64,
         ..BatchNormConfig::default()
@@ -224,6 +236,7 @@ fn input_dtype_follows_the_model_and_custom_inputs_work() {
 
 #[test]
 fn a_layer_called_twice_appears_twice() {
+    let _serial = one_at_a_time();
     #[derive(Module)]
     struct Twice {
         layer: Linear,
