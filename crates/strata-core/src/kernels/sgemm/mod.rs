@@ -2,14 +2,16 @@
 //! trains with (products of a few hundred to a few thousand per side, often with a small
 //! side such as a batch of 32).
 //!
-//! The classic blocked scheme (Goto/BLIS): `k` is cut into blocks of at most `KC_MAX`; per
-//! block `B` is packed (`pack.rs`, or once for many products as a [`PackedB`]) and `A` is
+//! The classic blocked scheme (Goto/BLIS): `k` is cut into blocks of at most `KC_MAX`; `B`
+//! is packed per block (`pack.rs`, or once for many products as a [`PackedB`]) and `A` is
 //! read in place when its rows are contiguous, packed otherwise, so the micro-kernel
 //! (`avx512.rs`) reads both contiguously. The tiles of `C` are cut into bands along the side
 //! with more panels and claimed by the calling thread and the helper team
-//! (`kernels/team.rs`). One packed copy of each operand serves every thread. Machines
-//! without AVX-512, and the few shapes where it measured faster, use the `gemm` crate (see
-//! `ops::matmul::product_into`).
+//! (`kernels/team.rs`); each band runs through every `k` block, so a product takes one
+//! parallel region for packing and one for computing rather than two per `k` block. Bands
+//! of columns pack the `B` panels they read themselves (no packing region unless `A` needs
+//! one); bands of rows share one packed `B`. Machines without AVX-512, and the few shapes
+//! where it measured faster, use the `gemm` crate (see `ops::matmul::product_into`).
 
 mod avx512;
 mod pack;
@@ -36,6 +38,9 @@ const PIECES_PER_THREAD: usize = 4;
 const M_BLOCK: usize = 4608;
 /// Columns of `B` packed at once.
 const N_BLOCK: usize = 4096;
+/// Most floats of packed operands held at once: k blocks are packed together (one parallel
+/// region for all of them) up to this size, 8 MiB.
+const PACKED_FLOATS: usize = 1 << 21;
 
 /// True when this CPU can run the AVX-512 kernels.
 pub(crate) fn available() -> bool {
@@ -130,75 +135,99 @@ unsafe fn run_blocks(
     // Row-major A is read in place; any other layout is packed.
     let a_direct = a.cs == 1;
     let mut bufs = Buffers::take();
-    let a_buf = if a_direct {
-        SendPtr(std::ptr::null_mut())
-    } else {
-        SendPtr(bufs.a.get(m.min(M_BLOCK).next_multiple_of(MR) * kc_max))
-    };
-    let b_scratch = match rhs {
-        Rhs::Strided(_) => SendPtr(bufs.b.get(n.min(N_BLOCK).next_multiple_of(NR) * kc_max)),
-        Rhs::Packed(_) => SendPtr(std::ptr::null_mut()),
-    };
     let parallel = threads > 1;
+    let c_ptr = SendPtr(c);
     for j0 in (0..n).step_by(N_BLOCK) {
         let nc = (n - j0).min(N_BLOCK);
-        for (kb, p0) in (0..k).step_by(kc_max).enumerate() {
-            let kc = (k - p0).min(kc_max);
-            let (b_buf, b_blk) = match rhs {
-                Rhs::Strided(b) => (
-                    b_scratch,
-                    Some(Src {
-                        ptr: b.ptr.add(p0 * b.rs + j0 * b.cs),
-                        ..b
-                    }),
-                ),
-                Rhs::Packed(p) => (SendPtr(p.block(kb, j0)), None),
+        let n_pad = nc.next_multiple_of(NR);
+        let a_pad = if a_direct {
+            0
+        } else {
+            m.min(M_BLOCK).next_multiple_of(MR)
+        };
+        // The k blocks packed in one go: all of them unless the packed copies would be large.
+        let group = (PACKED_FLOATS / ((n_pad + a_pad) * kc_max)).max(1);
+        for g0 in (0..k.div_ceil(kc_max)).step_by(group) {
+            let blocks = (k.div_ceil(kc_max) - g0).min(group);
+            let b_scratch = match rhs {
+                Rhs::Strided(_) => SendPtr(bufs.b.get(blocks * kc_max * n_pad)),
+                Rhs::Packed(_) => SendPtr(std::ptr::null_mut()),
+            };
+            let a_buf = SendPtr(if a_direct {
+                std::ptr::null_mut()
+            } else {
+                bufs.a.get(blocks * kc_max * a_pad)
+            });
+            // Block `kb` of the group: its first k index, depth and packed B.
+            let k_block = |kb: usize| {
+                let p0 = (g0 + kb) * kc_max;
+                let kc = (k - p0).min(kc_max);
+                let b_pack = match rhs {
+                    Rhs::Strided(_) => b_scratch.get().add(kb * kc_max * n_pad),
+                    Rhs::Packed(p) => p.block(g0 + kb, j0),
+                };
+                (p0, kc, SendPtr(b_pack))
+            };
+            let b_src = |p0: usize| match rhs {
+                Rhs::Strided(b) => Some(b.offset(p0, j0)),
+                Rhs::Packed(_) => None,
             };
             for i0 in (0..m).step_by(M_BLOCK) {
                 let mc = (m - i0).min(M_BLOCK);
-                let a_blk = Src {
-                    ptr: a.ptr.add(i0 * a.rs + p0 * a.cs),
-                    ..a
-                };
-                let row_panels = RowPanels::new(mc);
-                let block = Block {
-                    rows: row_panels,
-                    nc,
-                    kc,
-                    a_direct: a_direct.then_some((SendPtr(a_blk.ptr as *mut f32), a.rs)),
-                    a_pack: a_buf,
-                    b_pack: b_buf,
-                    c: SendPtr(c.add(i0 * c_rs + j0 * c_cs)),
-                    c_rs,
-                    c_cs,
-                    add: accumulate || kb > 0,
-                };
-                // B is packed once per (j0, p0) and reused for every row block.
-                let b_panels = match b_blk {
-                    Some(_) if i0 == 0 => nc.div_ceil(NR),
-                    _ => 0,
-                };
-                let a_panels = if a_direct { 0 } else { row_panels.count };
+                let rows = RowPanels::new(mc);
+                let plan = Plan::new(mc, nc, threads);
+                // Cut by columns, each piece packs the B panels it reads (they stay in its
+                // core's cache); cut by rows, every piece reads all of B, packed first.
+                let b_first = i0 == 0 && b_src(0).is_some();
+                let fuse_b = b_first && !plan.by_rows && m <= M_BLOCK;
+                let b_panels = if b_first && !fuse_b { n_pad / NR } else { 0 };
+                let a_panels = if a_direct { 0 } else { rows.count };
                 let (b_groups, a_groups) = (
                     b_panels.div_ceil(PACK_PANELS),
                     a_panels.div_ceil(PACK_PANELS),
                 );
+                let a_src = |p0: usize| a.offset(i0, p0);
+                let group_range = |g: usize, panels: usize| {
+                    (g * PACK_PANELS, ((g + 1) * PACK_PANELS).min(panels))
+                };
                 let pack = |piece: usize| {
-                    let group = |g: usize, panels: usize| {
-                        (g * PACK_PANELS, ((g + 1) * PACK_PANELS).min(panels))
-                    };
-                    if let (true, Some(b_blk)) = (piece < b_groups, b_blk) {
-                        pack_b(b_buf.get(), b_blk, nc, kc, group(piece, b_panels));
+                    let (kb, piece) =
+                        (piece / (b_groups + a_groups), piece % (b_groups + a_groups));
+                    let (p0, kc, b_pack) = k_block(kb);
+                    if let (true, Some(b_blk)) = (piece < b_groups, b_src(p0)) {
+                        pack_b(b_pack.get(), b_blk, nc, kc, group_range(piece, b_panels));
                     } else {
-                        let panels = group(piece - b_groups, a_panels);
-                        pack_a(a_buf.get(), a_blk, &row_panels, kc, panels);
+                        let dst = a_buf.get().add(kb * kc_max * a_pad);
+                        let panels = group_range(piece - b_groups, a_panels);
+                        pack_a(dst, a_src(p0), &rows, kc, panels);
                     }
                 };
-                let pieces = b_groups + a_groups;
-                run_pieces(parallel, pieces, &pack);
-                let plan = Plan::new(mc, nc, threads);
+                let pack_pieces = blocks * (b_groups + a_groups);
+                if pack_pieces > 0 {
+                    run_pieces(parallel, pack_pieces, &pack);
+                }
                 run_pieces(parallel, plan.pieces(), &|piece| {
-                    block.compute(plan.piece(piece))
+                    let (row_band, col_band) = plan.piece(piece);
+                    for kb in 0..blocks {
+                        let (p0, kc, b_pack) = k_block(kb);
+                        if let (true, Some(b_blk)) = (fuse_b, b_src(p0)) {
+                            pack_b(b_pack.get(), b_blk, nc, kc, col_band);
+                        }
+                        let block = Block {
+                            rows,
+                            nc,
+                            kc,
+                            a_direct: a_direct
+                                .then_some((SendPtr(a_src(p0).ptr as *mut f32), a.rs)),
+                            a_pack: SendPtr(a_buf.get().wrapping_add(kb * kc_max * a_pad)),
+                            b_pack,
+                            c: SendPtr(c_ptr.get().add(i0 * c_rs + j0 * c_cs)),
+                            c_rs,
+                            c_cs,
+                            add: accumulate || g0 + kb > 0,
+                        };
+                        block.compute((row_band, col_band));
+                    }
                 });
             }
         }

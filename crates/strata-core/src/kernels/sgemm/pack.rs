@@ -20,6 +20,19 @@ pub(crate) struct Src {
 unsafe impl Send for Src {}
 unsafe impl Sync for Src {}
 
+impl Src {
+    /// The block starting at row `i`, column `j`.
+    ///
+    /// # Safety
+    /// The element `(i, j)` must lie inside the allocation `ptr` points into.
+    pub(crate) unsafe fn offset(self, i: usize, j: usize) -> Src {
+        Src {
+            ptr: self.ptr.add(i * self.rs + j * self.cs),
+            ..self
+        }
+    }
+}
+
 /// Packs row panels `first..last` of the block `a` (`kc` columns, rows cut as `panels`)
 /// into `dst` (panel `q` at `dst + q * MR * kc`, `MR` values per step of `k`).
 ///

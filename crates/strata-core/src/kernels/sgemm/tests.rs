@@ -161,6 +161,22 @@ fn threads_share_rows_or_columns_without_gaps() {
 }
 
 #[test]
+fn column_bands_pack_their_own_b_panels_in_every_k_block() {
+    // Few rows, many columns: pieces are column bands that pack B themselves.
+    assert!(!Plan::new(8, 300, 2).by_rows);
+    check(8, 300, 2 * KC_MAX + 9, ROW, ROW, ROW, true, 2);
+    check(8, 300, 2 * KC_MAX + 9, COL, PADDED, ROW, false, 3);
+}
+
+#[test]
+fn k_blocks_beyond_one_packed_group_match_the_reference() {
+    // Packed A and B of this width hold one k block per group.
+    let n = N_BLOCK - 5;
+    assert!((n + 24) * KC_MAX * 2 > PACKED_FLOATS);
+    check(20, n, 2 * KC_MAX + 7, COL, ROW, ROW, true, 2);
+}
+
+#[test]
 fn products_larger_than_one_packed_block_match_the_reference() {
     check(M_BLOCK + 20, 9, 4, ROW, ROW, ROW, false, 2);
     check(3, N_BLOCK + 40, 4, ROW, ROW, ROW, true, 2);
