@@ -19,7 +19,9 @@
 //! [`recurrent_layer`] splits with views (their backward feeds this op's backward).
 
 use super::gates::CellKind;
+use super::spare;
 use super::step::{backward_rows, forward_rows, BackwardRows, ForwardRows, StepShape};
+use std::any::Any;
 use strata_core::kernels::gemm::{gemm, gemm_packed, MatMut, MatRef, PackedRhs};
 use strata_core::{BackwardOp, DType, FloatElement, Result, Tensor};
 
@@ -239,15 +241,29 @@ struct Spec {
     has_bias: (bool, bool),
 }
 
-/// Buffers the forward pass keeps for backward (f32 or f64, as flat tensors).
-struct Saved {
+/// Buffers the forward pass keeps for backward; they go back to the spares when the graph
+/// that holds them is freed.
+struct Saved<T: FloatElement> {
     /// Gate activations per time step, `[T, B, G·H]` (GRU: r, z, n).
-    gates: Tensor,
+    gates: Vec<T>,
     /// The state each step received, `[T, B, H]`.
-    h_prev: Tensor,
+    h_prev: Vec<T>,
     /// LSTM: the cell state each step received, and `tanh(c_t)`; GRU: `W_hn h + b_hn`.
-    extra: Vec<Tensor>,
+    extra: Vec<Vec<T>>,
 }
+
+impl<T: FloatElement> Drop for Saved<T> {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.gates));
+        spare::give(std::mem::take(&mut self.h_prev));
+        for e in self.extra.drain(..) {
+            spare::give(e);
+        }
+    }
+}
+
+/// A [`Saved`] of either float type.
+type AnySaved = Box<dyn Any + Send + Sync>;
 
 impl Spec {
     /// Time index of processing step `s`.
@@ -266,7 +282,7 @@ impl Spec {
         c0: Option<&Tensor>,
         w: &Contiguous,
         save: bool,
-    ) -> Result<(Tensor, Option<Saved>)> {
+    ) -> Result<(Tensor, Option<AnySaved>)> {
         let Dims {
             t: steps, b, i, h, ..
         } = self.dims;
@@ -275,9 +291,8 @@ impl Spec {
         let b_ih = w.b_ih.as_ref().map(|t| t.read::<T>()).transpose()?;
         let b_hh = w.b_hh.as_ref().map(|t| t.read::<T>()).transpose()?;
 
-        // 1. Input projection of every step at once, plus the biases that add to it: the
-        //    buffer starts as the bias repeated per row and the product accumulates into it
-        //    (one pass over the buffer instead of zeroing and adding).
+        // 1. Input projection of every step at once, into a spare buffer (no clearing pass);
+        //    the biases that add to it are added row by row by the step kernels.
         let mut bias_x = vec![T::zero(); gh];
         if let Some(bi) = b_ih.as_deref() {
             bias_x.copy_from_slice(bi);
@@ -293,10 +308,10 @@ impl Spec {
                 *a += v;
             }
         }
-        let mut gate_buf = Vec::with_capacity(steps * b * gh);
-        for _ in 0..steps * b {
-            gate_buf.extend_from_slice(&bias_x);
+        if b_ih.is_none() && b_hh.is_none() {
+            bias_x.clear();
         }
+        let mut gate_buf = spare::take::<T>(steps * b * gh);
         // Products read a row-major right operand about twice as fast as a transposed view,
         // so the weights are transposed once per call.
         let w_ih_t = transpose(&w_ih, gh, i);
@@ -304,7 +319,7 @@ impl Spec {
             MatMut::row_major(&mut gate_buf, steps * b, gh)?,
             MatRef::row_major(&xs, steps * b, i)?,
             MatRef::row_major(&w_ih_t, i, gh)?,
-            true,
+            false,
         )?;
         let b_hn: Vec<T> = match (self.kind, b_hh.as_deref()) {
             (CellKind::Gru, Some(bh)) => bh[2 * h..].to_vec(),
@@ -318,7 +333,15 @@ impl Spec {
             None => Vec::new(),
         };
         let mut packed = vec![T::zero(); self.dims.packed_len(self.kind)];
-        let keep = |n: usize| if save { vec![T::zero(); n] } else { Vec::new() };
+        // Every row of these is written before backward reads it (inactive rows are skipped
+        // by both passes), so stale spare values never show.
+        let keep = |n: usize| {
+            if save {
+                spare::take::<T>(n)
+            } else {
+                Vec::new()
+            }
+        };
         let mut h_prev = keep(steps * b * h);
         let lstm_or_gru = matches!(self.kind, CellKind::Lstm | CellKind::Gru);
         let mut extra_a = if lstm_or_gru {
@@ -378,6 +401,7 @@ impl Spec {
                     first_row: 0,
                     rows: b,
                     gates: step_gates,
+                    bias: &bias_x,
                     hh: &hh,
                     b_hn: &b_hn,
                     h: &mut state_h,
@@ -395,33 +419,29 @@ impl Spec {
         let packed_len = packed.len();
         let packed = Tensor::from_vec(packed, &[packed_len])?;
         if !save {
+            spare::give(gate_buf);
             return Ok((packed, None));
         }
-        let flat = |v: Vec<T>| {
-            let n = v.len();
-            Tensor::from_vec(v, &[n])
-        };
         let mut extra = Vec::new();
         if lstm_or_gru {
-            extra.push(flat(extra_a)?);
+            extra.push(extra_a);
         }
         if self.kind == CellKind::Lstm {
-            extra.push(flat(extra_b)?);
+            extra.push(extra_b);
         }
-        Ok((
-            packed,
-            Some(Saved {
-                gates: flat(gate_buf)?,
-                h_prev: flat(h_prev)?,
-                extra,
-            }),
-        ))
+        let saved: AnySaved = Box::new(Saved {
+            gates: gate_buf,
+            h_prev,
+            extra,
+        });
+        Ok((packed, Some(saved)))
     }
 }
 
 struct RecurrentBackward {
     spec: Spec,
-    saved: Saved,
+    /// A [`Saved`] of the input's float type.
+    saved: AnySaved,
 }
 
 /// Gradients of one call, in the order the inputs were recorded.
@@ -513,14 +533,11 @@ impl RecurrentBackward {
         let (bh, bgh) = (b * h, b * gh);
         let grad = grad.read::<T>()?;
         let (xs, w_ih, w_hh) = (x.read::<T>()?, w_ih.read::<T>()?, w_hh.read::<T>()?);
-        let acts = self.saved.gates.read::<T>()?;
-        let h_prev = self.saved.h_prev.read::<T>()?;
-        let extra: Vec<_> = self
+        let saved = self
             .saved
-            .extra
-            .iter()
-            .map(|e| e.read::<T>())
-            .collect::<Result<_>>()?;
+            .downcast_ref::<Saved<T>>()
+            .ok_or_else(|| float_error(x.dtype()))?;
+        let (acts, h_prev, extra) = (&saved.gates, &saved.h_prev, &saved.extra);
 
         let d_out = &grad[..steps * bh];
         let mut dh = grad[steps * bh..(steps + 1) * bh].to_vec();
@@ -531,9 +548,17 @@ impl RecurrentBackward {
         };
         // Gradients w.r.t. the gate pre-activations on the input side (dgx) and on the
         // recurrent side (dgh); they differ only for GRU's n gate.
-        let mut dgx = vec![T::zero(); steps * bgh];
+        // Spare buffers: the kernels write every active row; inactive rows must be zero.
+        let gate_grads = || {
+            let mut v = spare::take::<T>(steps * bgh);
+            if spec.lengths.is_some() {
+                v.fill(T::zero());
+            }
+            v
+        };
+        let mut dgx = gate_grads();
         let mut dgh = if kind == CellKind::Gru {
-            vec![T::zero(); steps * bgh]
+            gate_grads()
         } else {
             Vec::new()
         };
@@ -617,6 +642,8 @@ impl RecurrentBackward {
         } else {
             db_ih.clone()
         };
+        spare::give(dgx);
+        spare::give(dgh);
         Ok(Grads {
             dx,
             dh0: dh,
@@ -749,6 +776,61 @@ mod tests {
             GradcheckOptions::default(),
         )
         .unwrap();
+    }
+
+    /// Output and every gradient of one LSTM and one GRU call, flattened.
+    fn run_large(kind: CellKind, lengths: Option<&[usize]>) -> Vec<f64> {
+        let (t, b, i, h) = (16, 16, 8, 128);
+        let gh = kind.gates() * h;
+        let mut gen = Generator::new(11);
+        let mut r = |shape: &[usize]| {
+            Tensor::randn_with(&mut gen, shape, DType::F64)
+                .mul_scalar(0.3)
+                .unwrap()
+                .requires_grad_()
+        };
+        let (x, h0, c0) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]));
+        let (w_ih, w_hh, b_ih, b_hh) = (r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh]));
+        let w = LayerWeights {
+            w_ih: &w_ih,
+            w_hh: &w_hh,
+            b_ih: Some(&b_ih),
+            b_hh: Some(&b_hh),
+        };
+        let lstm = kind == CellKind::Lstm;
+        let c0 = lstm.then_some(&c0);
+        let o = recurrent_layer(kind, &x, &h0, c0, w, false, lengths).unwrap();
+        let loss = o.out.mul(&o.out).unwrap().sum_all().unwrap();
+        let loss = loss.add(&o.h_n.sum_all().unwrap()).unwrap();
+        let grads = loss.backward().unwrap();
+        let mut all = o.out.to_vec::<f64>().unwrap();
+        let mut wrt = vec![&x, &h0, &w_ih, &w_hh, &b_ih, &b_hh];
+        wrt.extend(c0);
+        for p in wrt {
+            all.extend(grads.get(p).unwrap().to_vec::<f64>().unwrap());
+        }
+        all
+    }
+
+    #[test]
+    fn stale_spare_buffers_never_reach_results() {
+        // Buffers large enough to be kept as spares; the second run of each case finds
+        // spares full of NaN of exactly the sizes it asks for.
+        for kind in [CellKind::Lstm, CellKind::Gru] {
+            for lengths in [
+                None,
+                Some(&[16, 3, 0, 9, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11][..]),
+            ] {
+                let first = run_large(kind, lengths);
+                let gates = 16 * 16 * kind.gates() * 128;
+                for n in [gates, gates, 16 * 16 * 128, 16 * 16 * 128, 16 * 16 * 128] {
+                    spare::give(vec![f64::NAN; n]);
+                }
+                let second = run_large(kind, lengths);
+                assert!(second.iter().all(|v| v.is_finite()), "{kind:?} {lengths:?}");
+                assert_eq!(first, second, "{kind:?} {lengths:?}");
+            }
+        }
     }
 
     #[test]

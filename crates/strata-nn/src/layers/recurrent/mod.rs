@@ -8,6 +8,7 @@ mod gates;
 mod gru;
 mod lstm;
 mod rnn;
+mod spare;
 mod stack;
 mod step;
 

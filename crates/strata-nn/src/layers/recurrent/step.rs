@@ -91,8 +91,10 @@ fn cut<R>(rows: R, n: usize, split: impl Fn(R, usize) -> (R, R)) -> Vec<R> {
 pub(crate) struct ForwardRows<'a, T> {
     pub first_row: usize,
     pub rows: usize,
-    /// Pre-activations in, activations out: `[rows, G·H]`.
+    /// Pre-activations in (without `bias`), activations out: `[rows, G·H]`.
     pub gates: &'a mut [T],
+    /// Added to every row of `gates` first: `[G·H]`, or empty for none.
+    pub bias: &'a [T],
     /// GRU: `W_hh h`, `[rows, G·H]`; empty otherwise.
     pub hh: &'a [T],
     /// GRU: `b_hn`, `[H]`; empty otherwise.
@@ -120,6 +122,7 @@ impl<'a, T> ForwardRows<'a, T> {
                 first_row: self.first_row,
                 rows,
                 gates: g0,
+                bias: self.bias,
                 hh: hh0,
                 b_hn: self.b_hn,
                 h: h0,
@@ -131,6 +134,7 @@ impl<'a, T> ForwardRows<'a, T> {
                 first_row: self.first_row + rows,
                 rows: self.rows - rows,
                 gates: g1,
+                bias: self.bias,
                 hh: hh1,
                 b_hn: self.b_hn,
                 h: h1,
@@ -163,6 +167,9 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
             continue;
         }
         let g = &mut rows.gates[k * gh..(k + 1) * gh];
+        for (g, &b) in g.iter_mut().zip(rows.bias) {
+            *g += b;
+        }
         let hr = &mut rows.h[k * h..(k + 1) * h];
         match shape.kind {
             CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_forward(shape.kind, g, hr),
