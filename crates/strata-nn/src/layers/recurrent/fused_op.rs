@@ -624,7 +624,7 @@ impl RecurrentBackward {
         gemm(
             MatMut::row_major(&mut dw_hh, gh, h)?,
             MatRef::row_major(dg_h, rows, gh)?.t(),
-            MatRef::row_major(&h_prev, rows, h)?,
+            MatRef::row_major(h_prev, rows, h)?,
             false,
         )?;
         let column_sums = |m: &[T]| {
