@@ -246,8 +246,9 @@ struct Spec {
 struct Saved<T: FloatElement> {
     /// Gate activations per time step, `[T, B, G·H]` (GRU: r, z, n).
     gates: Vec<T>,
-    /// The state each step received, `[T, B, H]`.
-    h_prev: Vec<T>,
+    /// Each step's input beside the state it received, `[T, B, I + H]`: the right operand
+    /// of one product for both weight gradients.
+    xh: Vec<T>,
     /// LSTM: the cell state each step received, and `tanh(c_t)`; GRU: `W_hn h + b_hn`.
     extra: Vec<Vec<T>>,
 }
@@ -255,7 +256,7 @@ struct Saved<T: FloatElement> {
 impl<T: FloatElement> Drop for Saved<T> {
     fn drop(&mut self) {
         spare::give(std::mem::take(&mut self.gates));
-        spare::give(std::mem::take(&mut self.h_prev));
+        spare::give(std::mem::take(&mut self.xh));
         for e in self.extra.drain(..) {
             spare::give(e);
         }
@@ -342,7 +343,11 @@ impl Spec {
                 Vec::new()
             }
         };
-        let mut h_prev = keep(steps * b * h);
+        let xw = i + h;
+        let mut xh = keep(steps * b * xw);
+        for (row, x) in xh.chunks_exact_mut(xw).zip(xs.chunks_exact(i.max(1))) {
+            row[..i].copy_from_slice(&x[..i]);
+        }
         let lstm_or_gru = matches!(self.kind, CellKind::Lstm | CellKind::Gru);
         let mut extra_a = if lstm_or_gru {
             keep(steps * b * h)
@@ -371,7 +376,10 @@ impl Spec {
         for s in 0..steps {
             let t = self.time(s);
             if save {
-                h_prev[t * bh..(t + 1) * bh].copy_from_slice(&state_h);
+                let rows = xh[t * b * xw..(t + 1) * b * xw].chunks_exact_mut(xw);
+                for (row, hr) in rows.zip(state_h.chunks_exact(h)) {
+                    row[i..].copy_from_slice(hr);
+                }
                 if self.kind == CellKind::Lstm {
                     extra_a[t * bh..(t + 1) * bh].copy_from_slice(&state_c);
                 }
@@ -431,7 +439,7 @@ impl Spec {
         }
         let saved: AnySaved = Box::new(Saved {
             gates: gate_buf,
-            h_prev,
+            xh,
             extra,
         });
         Ok((packed, Some(saved)))
@@ -464,13 +472,12 @@ impl BackwardOp for RecurrentBackward {
         let spec = &self.spec;
         let needs: Vec<bool> = inputs.iter().map(|t| t.requires_grad()).collect();
         let grad = grad.contiguous();
-        let x = inputs[0].detach().contiguous();
         let k = 2 + spec.has_c0 as usize;
         let w_ih = inputs[k].detach().contiguous();
         let w_hh = inputs[k + 1].detach().contiguous();
-        let gs = match x.dtype() {
-            DType::F32 => self.grads::<f32>(&grad, &x, &w_ih, &w_hh)?.into_tensors(),
-            DType::F64 => self.grads::<f64>(&grad, &x, &w_ih, &w_hh)?.into_tensors(),
+        let gs = match inputs[0].dtype() {
+            DType::F32 => self.grads::<f32>(&grad, &w_ih, &w_hh)?.into_tensors(),
+            DType::F64 => self.grads::<f64>(&grad, &w_ih, &w_hh)?.into_tensors(),
             other => return Err(float_error(other)),
         };
         let [dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh] = gs?;
@@ -520,7 +527,6 @@ impl RecurrentBackward {
     fn grads<T: FloatElement>(
         &self,
         grad: &Tensor,
-        x: &Tensor,
         w_ih: &Tensor,
         w_hh: &Tensor,
     ) -> Result<Grads<T>> {
@@ -532,12 +538,19 @@ impl RecurrentBackward {
         let gh = spec.dims.gh();
         let (bh, bgh) = (b * h, b * gh);
         let grad = grad.read::<T>()?;
-        let (xs, w_ih, w_hh) = (x.read::<T>()?, w_ih.read::<T>()?, w_hh.read::<T>()?);
+        let (w_ih, w_hh) = (w_ih.read::<T>()?, w_hh.read::<T>()?);
         let saved = self
             .saved
             .downcast_ref::<Saved<T>>()
-            .ok_or_else(|| float_error(x.dtype()))?;
-        let (acts, h_prev, extra) = (&saved.gates, &saved.h_prev, &saved.extra);
+            .ok_or_else(|| float_error(T::DTYPE))?;
+        let (acts, xh, extra) = (&saved.gates, &saved.xh, &saved.extra);
+        let xw = i + h;
+        // GRU's kernel reads the state each step received, as contiguous rows.
+        let mut h_prev = if kind == CellKind::Gru {
+            vec![T::zero(); bh]
+        } else {
+            Vec::new()
+        };
 
         let d_out = &grad[..steps * bh];
         let mut dh = grad[steps * bh..(steps + 1) * bh].to_vec();
@@ -567,6 +580,12 @@ impl RecurrentBackward {
             let t = spec.time(s);
             let (r, g) = (t * bh..(t + 1) * bh, t * bgh..(t + 1) * bgh);
             let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[r.clone()]) };
+            if kind == CellKind::Gru {
+                let rows = xh[t * b * xw..(t + 1) * b * xw].chunks_exact(xw);
+                for (dst, row) in h_prev.chunks_exact_mut(h).zip(rows) {
+                    dst.copy_from_slice(&row[i..]);
+                }
+            }
             let shape = StepShape {
                 kind,
                 h,
@@ -581,7 +600,7 @@ impl RecurrentBackward {
                     acts: &acts[g.clone()],
                     extra0: saved(0),
                     extra1: saved(1),
-                    h_prev: &h_prev[r.clone()],
+                    h_prev: &h_prev,
                     dout: &d_out[r],
                     dh: &mut dh,
                     dc: &mut dc,
@@ -613,20 +632,37 @@ impl RecurrentBackward {
             MatRef::row_major(&w_ih, gh, i)?,
             false,
         )?;
-        let mut dw_ih = vec![T::zero(); gh * i];
-        gemm(
-            MatMut::row_major(&mut dw_ih, gh, i)?,
-            dgx_mat.t(),
-            MatRef::row_major(&xs, rows, i)?,
-            false,
-        )?;
-        let mut dw_hh = vec![T::zero(); gh * h];
-        gemm(
-            MatMut::row_major(&mut dw_hh, gh, h)?,
-            MatRef::row_major(dg_h, rows, gh)?.t(),
-            MatRef::row_major(h_prev, rows, h)?,
-            false,
-        )?;
+        let (mut dw_ih, mut dw_hh) = (vec![T::zero(); gh * i], vec![T::zero(); gh * h]);
+        if kind == CellKind::Gru {
+            // The two weights see different gate gradients: one product each.
+            gemm(
+                MatMut::row_major(&mut dw_ih, gh, i)?,
+                dgx_mat.t(),
+                MatRef::strided(xh, 0, rows, i, xw, 1)?,
+                false,
+            )?;
+            gemm(
+                MatMut::row_major(&mut dw_hh, gh, h)?,
+                MatRef::row_major(dg_h, rows, gh)?.t(),
+                MatRef::strided(xh, i, rows, h, xw, 1)?,
+                false,
+            )?;
+        } else {
+            // [dW_ih | dW_hh] = dgatesᵀ · [x | h_prev]: one pass over the gate gradients.
+            let mut dw = spare::take::<T>(gh * xw);
+            gemm(
+                MatMut::row_major(&mut dw, gh, xw)?,
+                dgx_mat.t(),
+                MatRef::row_major(xh, rows, xw)?,
+                false,
+            )?;
+            for g in 0..gh {
+                let row = &dw[g * xw..(g + 1) * xw];
+                dw_ih[g * i..(g + 1) * i].copy_from_slice(&row[..i]);
+                dw_hh[g * h..(g + 1) * h].copy_from_slice(&row[i..]);
+            }
+            spare::give(dw);
+        }
         let column_sums = |m: &[T]| {
             let mut acc = vec![T::zero(); gh];
             for row in m.chunks_exact(gh) {
