@@ -1,15 +1,19 @@
 //! The fused recurrent op: one layer in one direction over a whole sequence, one graph node.
 //!
 //! Forward (time-major `x: [T, B, I]`, `G` gates of `H` units each):
-//! 1. one product `x[T·B, I] · W_ihᵀ` into a gate buffer `[T, B, G·H]`, plus the biases;
+//! 1. one product `x[T·B, I] · W_ihᵀ` into a gate buffer `[T, B, G·H]`;
 //! 2. per step one product `h[B, H] · W_hhᵀ` accumulated into that step's gate rows (GRU:
 //!    into a scratch row block, since its `n` gate needs `W_hn h + b_hn` on its own);
-//! 3. per step the fused elementwise gate kernel of `gates.rs`, which overwrites the gate
-//!    rows with the activations (kept for backward) and updates the state in place.
+//! 3. per step the fused elementwise gate kernel of `gates.rs`, which adds the biases,
+//!    overwrites the gate rows with the activations (kept for backward) and updates the
+//!    state in place.
 //!
 //! No allocation happens inside the time loop. Backward (BPTT) walks the steps in reverse:
 //! a fused gate-gradient kernel per step, then one product `dgates · W_hh` for the gradient
-//! of the previous state; at the end one product each for `dW_ih`, `dW_hh` and `dx`.
+//! of the previous state; at the end one product for `dx` and one for
+//! `[dW_ih | dW_hh] = dgatesᵀ · [x | h_prev]` (GRU: one per weight). The large buffers are
+//! spares (`spare.rs`) holding stale values: every row read is written first, and the gate
+//! gradients are cleared when `lengths` leaves rows unwritten.
 //!
 //! With `lengths`, a batch row is active at time `t` only when `t < lengths[b]`: inactive
 //! steps leave the state alone and output zero, so the forward direction stops at each
