@@ -219,34 +219,29 @@ pub(crate) fn backward_data<T: FloatElement>(
         for (i, n) in range.enumerate() {
             for g in 0..geom.groups {
                 let dst = &mut xs[i * geom.x_len() + g * xg * hw..][..xg * hw];
-                if geom.win.is_pointwise() {
-                    // SAFETY: `dst` is [xg, hw] = [k, l]; wᵀ is [k, yg]; gy's block [yg, l].
-                    unsafe {
-                        product(
-                            (k, l, yg),
-                            dst.as_mut_ptr(),
-                            (l, 1),
-                            w,
-                            geom.w_mat(g, true),
-                            gy,
-                            geom.y_mat(n, g),
-                            threaded,
-                        )
-                    };
+                // A pointwise kernel's columns are the input gradient itself; otherwise
+                // they are folded back by col2im.
+                let pointwise = geom.win.is_pointwise();
+                let out = if pointwise {
+                    dst.as_mut_ptr()
                 } else {
-                    // SAFETY: `col` is [k, l]; wᵀ is [k, yg]; gy's block is [yg, l].
-                    unsafe {
-                        product(
-                            (k, l, yg),
-                            col.as_mut_ptr(),
-                            (l, 1),
-                            w,
-                            geom.w_mat(g, true),
-                            gy,
-                            geom.y_mat(n, g),
-                            threaded,
-                        )
-                    };
+                    col.as_mut_ptr()
+                };
+                // SAFETY: `out` is [k, l] (`dst` is [xg, hw] = [k, l] when pointwise); wᵀ is
+                // [k, yg]; gy's block is [yg, l].
+                unsafe {
+                    product(
+                        (k, l, yg),
+                        out,
+                        (l, 1),
+                        w,
+                        geom.w_mat(g, true),
+                        gy,
+                        geom.y_mat(n, g),
+                        threaded,
+                    )
+                };
+                if !pointwise {
                     col2im(&col, xg, &geom.win, dst);
                 }
             }

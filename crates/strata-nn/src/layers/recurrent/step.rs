@@ -57,17 +57,20 @@ impl StepShape<'_> {
 /// helper that starts late still takes some.
 const PARTS: usize = 4;
 
-/// Runs `part` on all `n` rows of `rows`, cut into [`PARTS`] parts shared between threads
-/// when that is worth it.
-fn share<R: Send>(
-    shape: &StepShape<'_>,
-    rows: R,
-    n: usize,
-    split: impl Fn(R, usize) -> (R, R),
-    part: impl Fn(R) + Sync,
-) {
+/// A step's buffers cut to a range of batch rows.
+trait StepRows: Sized + Send {
+    /// Number of batch rows.
+    fn len(&self) -> usize;
+    /// The first `rows` rows and the rest.
+    fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self);
+}
+
+/// Runs `part` on all rows of `rows`, cut into [`PARTS`] parts shared between threads when
+/// that is worth it.
+fn share<R: StepRows>(shape: &StepShape<'_>, rows: R, part: impl Fn(R) + Sync) {
+    let n = rows.len();
     if shape.parallel(n) {
-        for_each_item(cut(rows, n, split), part);
+        for_each_item(cut(rows, n, |r, len| r.split(len, shape)), part);
     } else {
         part(rows);
     }
@@ -108,7 +111,11 @@ pub(crate) struct ForwardRows<'a, T> {
     pub extra: &'a mut [T],
 }
 
-impl<'a, T> ForwardRows<'a, T> {
+impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
+    fn len(&self) -> usize {
+        self.rows
+    }
+
     fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self) {
         let (h, gh) = (shape.h, shape.gh());
         let (g0, g1) = split_mut(self.gates, rows, gh);
@@ -149,14 +156,7 @@ impl<'a, T> ForwardRows<'a, T> {
 /// Applies the forward gate kernel to every active row; inactive rows keep their state and
 /// output nothing (their output rows stay as they are, zero).
 pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
-    let n = rows.rows;
-    share(
-        shape,
-        rows,
-        n,
-        |r, len| r.split(len, shape),
-        |part| forward_part(shape, part),
-    );
+    share(shape, rows, |part| forward_part(shape, part));
 }
 
 /// [`forward_rows`] on one thread.
@@ -214,7 +214,11 @@ pub(crate) struct BackwardRows<'a, T> {
     pub dgh: &'a mut [T],
 }
 
-impl<'a, T> BackwardRows<'a, T> {
+impl<T: Send + Sync> StepRows for BackwardRows<'_, T> {
+    fn len(&self) -> usize {
+        self.rows
+    }
+
     fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self) {
         let (h, gh) = (shape.h, shape.gh());
         let (a0, a1) = split_ref(self.acts, rows, gh);
@@ -260,14 +264,7 @@ impl<'a, T> BackwardRows<'a, T> {
 /// Applies the backward gate kernel to every active row; inactive rows pass their state
 /// gradient through and get zero gate gradients (their rows are left as they are, zero).
 pub(crate) fn backward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, T>) {
-    let n = rows.rows;
-    share(
-        shape,
-        rows,
-        n,
-        |r, len| r.split(len, shape),
-        |part| backward_part(shape, part),
-    );
+    share(shape, rows, |part| backward_part(shape, part));
 }
 
 /// [`backward_rows`] on one thread.
