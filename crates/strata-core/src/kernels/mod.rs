@@ -7,6 +7,8 @@ pub(crate) mod im2col;
 pub mod lanes;
 pub(crate) mod map;
 pub mod math;
+#[cfg(target_arch = "x86_64")]
+pub mod math16;
 pub mod parallel;
 pub(crate) mod reduce;
 #[cfg(target_arch = "x86_64")]

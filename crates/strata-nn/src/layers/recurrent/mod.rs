@@ -5,6 +5,8 @@
 mod cells;
 mod fused_op;
 mod gates;
+#[cfg(target_arch = "x86_64")]
+mod gates16;
 mod gru;
 mod lstm;
 mod rnn;

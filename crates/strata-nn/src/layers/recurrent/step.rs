@@ -4,6 +4,8 @@
 //! from running on one thread while the others wait).
 
 use super::gates::{self, CellKind};
+#[cfg(target_arch = "x86_64")]
+use super::gates16;
 use strata_core::kernels::parallel::for_each_item;
 use strata_core::FloatElement;
 
@@ -161,6 +163,11 @@ pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: Forward
 
 /// [`forward_rows`] on one thread.
 fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
+    #[cfg(target_arch = "x86_64")]
+    if fast_lstm::<T>(shape) {
+        // SAFETY: `fast_lstm` checked that T is f32.
+        return lstm_forward_f32(shape, unsafe { as_f32_rows(rows) });
+    }
     let (h, gh) = (shape.h, shape.gh());
     for k in 0..rows.rows {
         if !shape.active(rows.first_row + k) {
@@ -188,6 +195,60 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
             ),
         }
         rows.out[k * h..(k + 1) * h].copy_from_slice(hr);
+    }
+}
+
+/// Whether the step is an f32 LSTM step on a CPU that runs the sixteen-lane kernel
+/// (`gates16.rs`).
+#[cfg(target_arch = "x86_64")]
+fn fast_lstm<T: 'static>(shape: &StepShape<'_>) -> bool {
+    shape.kind == CellKind::Lstm
+        && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && gates16::available()
+}
+
+/// `rows` with the element type renamed to f32.
+///
+/// # Safety
+/// T must be f32.
+#[cfg(target_arch = "x86_64")]
+unsafe fn as_f32_rows<T>(rows: ForwardRows<'_, T>) -> ForwardRows<'_, f32> {
+    let cast = |s: &mut [T]| std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len());
+    let cast_ref = |s: &[T]| std::slice::from_raw_parts(s.as_ptr().cast(), s.len());
+    ForwardRows {
+        first_row: rows.first_row,
+        rows: rows.rows,
+        gates: cast(rows.gates),
+        bias: cast_ref(rows.bias),
+        hh: cast_ref(rows.hh),
+        b_hn: cast_ref(rows.b_hn),
+        h: cast(rows.h),
+        c: cast(rows.c),
+        out: cast(rows.out),
+        extra: cast(rows.extra),
+    }
+}
+
+/// [`forward_part`] for f32 LSTM rows on the sixteen-lane kernel.
+#[cfg(target_arch = "x86_64")]
+fn lstm_forward_f32(shape: &StepShape<'_>, rows: ForwardRows<'_, f32>) {
+    let (h, gh) = (shape.h, shape.gh());
+    for k in 0..rows.rows {
+        if !shape.active(rows.first_row + k) {
+            continue;
+        }
+        let span = k * h..(k + 1) * h;
+        // SAFETY: `fast_lstm` checked that the CPU has AVX-512F.
+        unsafe {
+            gates16::lstm_forward(
+                &mut rows.gates[k * gh..(k + 1) * gh],
+                rows.bias,
+                &mut rows.h[span.clone()],
+                &mut rows.c[span.clone()],
+                &mut rows.extra[span.clone()],
+                &mut rows.out[span],
+            )
+        };
     }
 }
 
