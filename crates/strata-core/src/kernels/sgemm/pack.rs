@@ -49,20 +49,17 @@ pub(super) unsafe fn pack_a(
         let d = dst.add(q * MR * kc);
         let r0 = panels.start(q);
         let live = panels.len(q);
+        if a.rs == 1 {
+            // Columns of A are contiguous: one masked vector move per step of k, which also
+            // writes the zeros of rows past the panel's end (a variable-length copy would
+            // call memcpy for every column).
+            copy_columns(d, a.ptr.add(r0), a.cs, kc, live);
+            continue;
+        }
         if live < MR {
             std::ptr::write_bytes(d, 0, MR * kc);
         }
-        if a.rs == 1 && live == MR {
-            // A fixed-size copy compiles to vector moves (a variable one calls memcpy).
-            for p in 0..kc {
-                let s = a.ptr.add(r0 + p * a.cs) as *const [f32; MR];
-                *(d.add(p * MR) as *mut [f32; MR]) = s.read_unaligned();
-            }
-        } else if a.rs == 1 {
-            for p in 0..kc {
-                std::ptr::copy_nonoverlapping(a.ptr.add(r0 + p * a.cs), d.add(p * MR), live);
-            }
-        } else {
+        {
             for r in 0..live {
                 let s = a.ptr.add((r0 + r) * a.rs);
                 for p in 0..kc {
@@ -70,6 +67,18 @@ pub(super) unsafe fn pack_a(
                 }
             }
         }
+    }
+}
+
+/// `MR` values per step of `k` from `live` contiguous ones at `src + p * stride` (the rest
+/// zero) to `dst + p * MR`.
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_columns(dst: *mut f32, src: *const f32, stride: usize, kc: usize, live: usize) {
+    use std::arch::x86_64::*;
+    let (load, store): (__mmask16, __mmask16) = ((1 << live) - 1, (1 << MR) - 1);
+    for p in 0..kc {
+        let v = _mm512_maskz_loadu_ps(load, src.add(p * stride));
+        _mm512_mask_storeu_ps(dst.add(p * MR), store, v);
     }
 }
 

@@ -163,17 +163,28 @@ pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: Forward
 
 /// [`forward_rows`] on one thread.
 fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
-    #[cfg(target_arch = "x86_64")]
-    if fast_lstm::<T>(shape) {
-        // SAFETY: `fast_lstm` checked that T is f32.
-        return lstm_forward_f32(shape, unsafe { as_f32_rows(rows) });
-    }
     let (h, gh) = (shape.h, shape.gh());
     for k in 0..rows.rows {
         if !shape.active(rows.first_row + k) {
             continue;
         }
         let g = &mut rows.gates[k * gh..(k + 1) * gh];
+        #[cfg(target_arch = "x86_64")]
+        if shape.kind == CellKind::Lstm && fast_lstm::<T>() {
+            let r = k * h..(k + 1) * h;
+            // SAFETY: `fast_lstm` checked that T is f32 and that the CPU has AVX-512F.
+            unsafe {
+                gates16::lstm_forward(
+                    f32_mut(g),
+                    f32_ref(rows.bias),
+                    f32_mut(&mut rows.h[r.clone()]),
+                    f32_mut(&mut rows.c[r.clone()]),
+                    f32_mut(&mut rows.extra[r.clone()]),
+                    f32_mut(&mut rows.out[r]),
+                )
+            };
+            continue;
+        }
         for (g, &b) in g.iter_mut().zip(rows.bias) {
             *g += b;
         }
@@ -198,58 +209,28 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
     }
 }
 
-/// Whether the step is an f32 LSTM step on a CPU that runs the sixteen-lane kernel
-/// (`gates16.rs`).
+/// Whether f32 LSTM rows of this element type run the sixteen-lane kernels (`gates16.rs`).
 #[cfg(target_arch = "x86_64")]
-fn fast_lstm<T: 'static>(shape: &StepShape<'_>) -> bool {
-    shape.kind == CellKind::Lstm
-        && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-        && gates16::available()
+fn fast_lstm<T: 'static>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && gates16::available()
 }
 
-/// `rows` with the element type renamed to f32.
+/// `s` with its element type renamed to f32.
 ///
 /// # Safety
 /// T must be f32.
 #[cfg(target_arch = "x86_64")]
-unsafe fn as_f32_rows<T>(rows: ForwardRows<'_, T>) -> ForwardRows<'_, f32> {
-    let cast = |s: &mut [T]| std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len());
-    let cast_ref = |s: &[T]| std::slice::from_raw_parts(s.as_ptr().cast(), s.len());
-    ForwardRows {
-        first_row: rows.first_row,
-        rows: rows.rows,
-        gates: cast(rows.gates),
-        bias: cast_ref(rows.bias),
-        hh: cast_ref(rows.hh),
-        b_hn: cast_ref(rows.b_hn),
-        h: cast(rows.h),
-        c: cast(rows.c),
-        out: cast(rows.out),
-        extra: cast(rows.extra),
-    }
+unsafe fn f32_mut<T>(s: &mut [T]) -> &mut [f32] {
+    std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len())
 }
 
-/// [`forward_part`] for f32 LSTM rows on the sixteen-lane kernel.
+/// As [`f32_mut`].
+///
+/// # Safety
+/// T must be f32.
 #[cfg(target_arch = "x86_64")]
-fn lstm_forward_f32(shape: &StepShape<'_>, rows: ForwardRows<'_, f32>) {
-    let (h, gh) = (shape.h, shape.gh());
-    for k in 0..rows.rows {
-        if !shape.active(rows.first_row + k) {
-            continue;
-        }
-        let span = k * h..(k + 1) * h;
-        // SAFETY: `fast_lstm` checked that the CPU has AVX-512F.
-        unsafe {
-            gates16::lstm_forward(
-                &mut rows.gates[k * gh..(k + 1) * gh],
-                rows.bias,
-                &mut rows.h[span.clone()],
-                &mut rows.c[span.clone()],
-                &mut rows.extra[span.clone()],
-                &mut rows.out[span],
-            )
-        };
-    }
+unsafe fn f32_ref<T>(s: &[T]) -> &[f32] {
+    std::slice::from_raw_parts(s.as_ptr().cast(), s.len())
 }
 
 /// The backward buffers of one step, cut to the rows `first_row..first_row + rows`.
