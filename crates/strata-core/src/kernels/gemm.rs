@@ -519,7 +519,15 @@ mod tests {
                 );
             }
         }
-        for &(m, k, n) in &[(1, 1, 1), (32, 256, 1024), (7, 700, 45), (40, 33, 17)] {
+        // The two larger weights are packed by both threads (several k blocks, a partial panel).
+        let shapes = [
+            (1, 1, 1),
+            (32, 256, 1024),
+            (5, 700, 100),
+            (7, 700, 45),
+            (40, 33, 17),
+        ];
+        for &(m, k, n) in &shapes {
             for transposed_b in [false, true] {
                 check::<f32>(m, k, n, transposed_b, true);
                 check::<f32>(m, k, n, transposed_b, false);

@@ -34,6 +34,8 @@ const NC_PANELS: usize = 32;
 const PACK_PANELS: usize = 4;
 /// Pieces of work per thread: enough that a helper starting late still gets a share.
 const PIECES_PER_THREAD: usize = 4;
+/// Elements of a [`PackedB`] from which its packing is shared between threads.
+const PARALLEL_PACK: usize = 64 * 1024;
 /// Rows of `A` packed at once (bounds the packed buffer for very tall products).
 const M_BLOCK: usize = 4608;
 /// Columns of `B` packed at once.
@@ -394,19 +396,30 @@ impl PackedB {
     /// # Safety
     /// Every element of `b` must be readable.
     pub(crate) unsafe fn new(k: usize, n: usize, b: Src) -> PackedB {
-        let kc_max = kc_max(k);
+        let kc_max = kc_max(k).max(1);
         let mut data = Scratch::default();
-        let base = data.get(k.div_ceil(kc_max).max(1) * kc_max * n.next_multiple_of(NR));
-        let start = base.offset_from(data.0.as_ptr()) as usize;
-        for (kb, p0) in (0..k).step_by(kc_max.max(1)).enumerate() {
+        let base = SendPtr(data.get(k.div_ceil(kc_max).max(1) * kc_max * n.next_multiple_of(NR)));
+        let start = base.get().offset_from(data.0.as_ptr()) as usize;
+        // A weight packed once per call of a recurrent layer is ~1 MiB: worth both threads.
+        let groups = n.div_ceil(NR).div_ceil(PACK_PANELS);
+        let pieces = k.div_ceil(kc_max) * groups;
+        let parallel = k * n >= PARALLEL_PACK && crate::kernels::parallel::num_threads() > 1;
+        run_pieces(parallel, pieces, &|piece| {
+            let (kb, group) = (piece / groups, piece % groups);
+            let p0 = kb * kc_max;
             let kc = (k - p0).min(kc_max);
-            let src = Src {
-                ptr: b.ptr.add(p0 * b.rs),
-                ..b
-            };
-            let dst = base.add(block_offset(k, n, kb, 0));
-            pack_b(dst, src, n, kc, (0, n.div_ceil(NR)));
-        }
+            let panels = (
+                group * PACK_PANELS,
+                ((group + 1) * PACK_PANELS).min(n.div_ceil(NR)),
+            );
+            pack_b(
+                base.get().add(block_offset(k, n, kb, 0)),
+                b.offset(p0, 0),
+                n,
+                kc,
+                panels,
+            );
+        });
         PackedB { data, start, k, n }
     }
 
@@ -426,7 +439,9 @@ fn block_offset(k: usize, n: usize, kb: usize, j0: usize) -> usize {
     kb * kc_max * n.next_multiple_of(NR) + j0 * kc
 }
 
-/// A 64-byte aligned scratch buffer that keeps its allocation between products.
+/// A 64-byte aligned scratch buffer that keeps its allocation between products. Its floats
+/// live in the vector's spare capacity, uninitialised: packing writes every value the
+/// kernels read (padding included), so clearing the buffer first would be wasted work.
 #[derive(Default)]
 struct Scratch(Vec<f32>);
 
@@ -434,8 +449,8 @@ impl Scratch {
     /// A pointer to at least `len` writable floats, aligned to 64 bytes.
     fn get(&mut self, len: usize) -> *mut f32 {
         const ALIGN: usize = 16; // floats per cache line
-        if self.0.len() < len + ALIGN {
-            self.0 = vec![0.0; len + ALIGN];
+        if self.0.capacity() < len + ALIGN {
+            self.0 = Vec::with_capacity(len + ALIGN);
         }
         let ptr = self.0.as_mut_ptr();
         // SAFETY: the buffer has `ALIGN` spare floats, enough to reach the next line.
