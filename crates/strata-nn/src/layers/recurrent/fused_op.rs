@@ -379,15 +379,6 @@ impl Spec {
         let w_hh_t = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?.t());
         for s in 0..steps {
             let t = self.time(s);
-            if save {
-                let rows = xh[t * b * xw..(t + 1) * b * xw].chunks_exact_mut(xw);
-                for (row, hr) in rows.zip(state_h.chunks_exact(h)) {
-                    row[i..].copy_from_slice(hr);
-                }
-                if self.kind == CellKind::Lstm {
-                    extra_a[t * bh..(t + 1) * bh].copy_from_slice(&state_c);
-                }
-            }
             let step_gates = &mut gate_buf[t * bgh..(t + 1) * bgh];
             let h_mat = MatRef::row_major(&state_h, b, h)?;
             if self.kind == CellKind::Gru {
@@ -395,16 +386,26 @@ impl Spec {
             } else {
                 gemm_packed(MatMut::row_major(step_gates, b, gh)?, h_mat, &w_hh_t, true)?;
             }
-            let extra: &mut [T] = match self.kind {
-                CellKind::Lstm if save => &mut extra_b[t * bh..(t + 1) * bh],
-                CellKind::Gru if save => &mut extra_a[t * bh..(t + 1) * bh],
-                CellKind::Lstm | CellKind::Gru => &mut scratch,
-                CellKind::RnnTanh | CellKind::RnnRelu => &mut [],
+            // The step's own output buffer, and where the LSTM's incoming cell state is saved.
+            let (extra, saved_c): (&mut [T], &mut [T]) = match self.kind {
+                CellKind::Lstm if save => (
+                    &mut extra_b[t * bh..(t + 1) * bh],
+                    &mut extra_a[t * bh..(t + 1) * bh],
+                ),
+                CellKind::Gru if save => (&mut extra_a[t * bh..(t + 1) * bh], &mut []),
+                CellKind::Lstm | CellKind::Gru => (&mut scratch, &mut []),
+                CellKind::RnnTanh | CellKind::RnnRelu => (&mut [], &mut []),
+            };
+            let saved_xh: &mut [T] = if save {
+                &mut xh[t * b * xw..(t + 1) * b * xw]
+            } else {
+                &mut []
             };
             let shape = StepShape {
                 kind: self.kind,
                 h,
                 t,
+                x_width: i,
                 lengths: self.lengths.as_deref(),
             };
             forward_rows(
@@ -420,6 +421,8 @@ impl Spec {
                     c: &mut state_c,
                     out: &mut packed[t * bh..(t + 1) * bh],
                     extra,
+                    saved_xh,
+                    saved_c,
                 },
             );
         }
@@ -594,6 +597,7 @@ impl RecurrentBackward {
                 kind,
                 h,
                 t,
+                x_width: i,
                 lengths: spec.lengths.as_deref(),
             };
             backward_rows(

@@ -35,6 +35,8 @@ pub(crate) struct StepShape<'a> {
     pub h: usize,
     /// Time index of the step, for `lengths`.
     pub t: usize,
+    /// Width of the input part of the saved `[x | h]` rows (forward only).
+    pub x_width: usize,
     pub lengths: Option<&'a [usize]>,
 }
 
@@ -111,6 +113,12 @@ pub(crate) struct ForwardRows<'a, T> {
     pub out: &'a mut [T],
     /// LSTM: `tanh(c')`; GRU: `W_hn h + b_hn`; `[rows, H]`, empty for the simple RNN.
     pub extra: &'a mut [T],
+    /// When saving for backward, the saved `[x | h]` rows (`x_width + H` wide) whose `h`
+    /// part receives the state the step starts from; empty otherwise.
+    pub saved_xh: &'a mut [T],
+    /// LSTM when saving: receives the cell state the step starts from, `[rows, H]`; empty
+    /// otherwise.
+    pub saved_c: &'a mut [T],
 }
 
 impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
@@ -126,6 +134,8 @@ impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
         let (c0, c1) = split_mut(self.c, rows, h);
         let (o0, o1) = split_mut(self.out, rows, h);
         let (e0, e1) = split_mut(self.extra, rows, h);
+        let (s0, s1) = split_mut(self.saved_xh, rows, shape.x_width + h);
+        let (sc0, sc1) = split_mut(self.saved_c, rows, h);
         (
             ForwardRows {
                 first_row: self.first_row,
@@ -138,6 +148,8 @@ impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
                 c: c0,
                 out: o0,
                 extra: e0,
+                saved_xh: s0,
+                saved_c: sc0,
             },
             ForwardRows {
                 first_row: self.first_row + rows,
@@ -150,6 +162,8 @@ impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
                 c: c1,
                 out: o1,
                 extra: e1,
+                saved_xh: s1,
+                saved_c: sc1,
             },
         )
     }
@@ -164,7 +178,16 @@ pub(crate) fn forward_rows<T: FloatElement>(shape: &StepShape<'_>, rows: Forward
 /// [`forward_rows`] on one thread.
 fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>) {
     let (h, gh) = (shape.h, shape.gh());
+    let xw = shape.x_width + h;
     for k in 0..rows.rows {
+        // Saved for every row, active or not (backward reads only the active ones).
+        let r = k * h..(k + 1) * h;
+        if !rows.saved_xh.is_empty() {
+            rows.saved_xh[k * xw + shape.x_width..(k + 1) * xw].copy_from_slice(&rows.h[r.clone()]);
+        }
+        if !rows.saved_c.is_empty() {
+            rows.saved_c[r.clone()].copy_from_slice(&rows.c[r]);
+        }
         if !shape.active(rows.first_row + k) {
             continue;
         }
