@@ -381,9 +381,13 @@ impl Spec {
             let t = self.time(s);
             let step_gates = &mut gate_buf[t * bgh..(t + 1) * bgh];
             let h_mat = MatRef::row_major(&state_h, b, h)?;
-            if self.kind == CellKind::Gru {
+            // A zero initial state (no h0 given) adds nothing through W_hh (GRU's `hh` starts
+            // zero too), so the first step skips its product.
+            let zero_start = s == 0 && state_h.iter().all(|&v| v == T::zero());
+            let gru = self.kind == CellKind::Gru;
+            if !zero_start && gru {
                 gemm_packed(MatMut::row_major(&mut hh, b, gh)?, h_mat, &w_hh_t, false)?;
-            } else {
+            } else if !zero_start {
                 gemm_packed(MatMut::row_major(step_gates, b, gh)?, h_mat, &w_hh_t, true)?;
             }
             // The step's own output buffer, and where the LSTM's incoming cell state is saved.
@@ -483,8 +487,12 @@ impl BackwardOp for RecurrentBackward {
         let w_ih = inputs[k].detach().contiguous();
         let w_hh = inputs[k + 1].detach().contiguous();
         let gs = match inputs[0].dtype() {
-            DType::F32 => self.grads::<f32>(&grad, &w_ih, &w_hh)?.into_tensors(),
-            DType::F64 => self.grads::<f64>(&grad, &w_ih, &w_hh)?.into_tensors(),
+            DType::F32 => self
+                .grads::<f32>(&grad, &w_ih, &w_hh, needs[1])?
+                .into_tensors(),
+            DType::F64 => self
+                .grads::<f64>(&grad, &w_ih, &w_hh, needs[1])?
+                .into_tensors(),
             other => return Err(float_error(other)),
         };
         let [dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh] = gs?;
@@ -531,11 +539,14 @@ impl<T: FloatElement> Grads<T> {
 }
 
 impl RecurrentBackward {
+    /// The gradients of every input; `dh0` is left incomplete unless `need_dh0` (it is then
+    /// dropped, and the last step's product through `W_hh` is skipped).
     fn grads<T: FloatElement>(
         &self,
         grad: &Tensor,
         w_ih: &Tensor,
         w_hh: &Tensor,
+        need_dh0: bool,
     ) -> Result<Grads<T>> {
         let spec = &self.spec;
         let kind = spec.kind;
@@ -621,6 +632,9 @@ impl RecurrentBackward {
                 },
             );
             // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
+            if s == 0 && !need_dh0 {
+                break;
+            }
             let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
             gemm_packed(
                 MatMut::row_major(&mut dh, b, h)?,
