@@ -59,12 +59,10 @@ pub(super) unsafe fn pack_a(
         if live < MR {
             std::ptr::write_bytes(d, 0, MR * kc);
         }
-        {
-            for r in 0..live {
-                let s = a.ptr.add((r0 + r) * a.rs);
-                for p in 0..kc {
-                    *d.add(p * MR + r) = *s.add(p * a.cs);
-                }
+        for r in 0..live {
+            let s = a.ptr.add((r0 + r) * a.rs);
+            for p in 0..kc {
+                *d.add(p * MR + r) = *s.add(p * a.cs);
             }
         }
     }
@@ -72,6 +70,10 @@ pub(super) unsafe fn pack_a(
 
 /// `MR` values per step of `k` from `live` contiguous ones at `src + p * stride` (the rest
 /// zero) to `dst + p * MR`.
+///
+/// # Safety
+/// The CPU must support AVX-512F (as for every kernel here); `live ≤ MR` values per step
+/// must be readable and `MR · kc` writable.
 #[target_feature(enable = "avx512f")]
 unsafe fn copy_columns(dst: *mut f32, src: *const f32, stride: usize, kc: usize, live: usize) {
     use std::arch::x86_64::*;

@@ -186,7 +186,7 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
             rows.saved_xh[k * xw + shape.x_width..(k + 1) * xw].copy_from_slice(&rows.h[r.clone()]);
         }
         if !rows.saved_c.is_empty() {
-            rows.saved_c[r.clone()].copy_from_slice(&rows.c[r]);
+            rows.saved_c[r.clone()].copy_from_slice(&rows.c[r.clone()]);
         }
         if !shape.active(rows.first_row + k) {
             continue;
@@ -194,7 +194,6 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
         let g = &mut rows.gates[k * gh..(k + 1) * gh];
         #[cfg(target_arch = "x86_64")]
         if shape.kind == CellKind::Lstm && fast_lstm::<T>() {
-            let r = k * h..(k + 1) * h;
             // SAFETY: `fast_lstm` checked that T is f32 and that the CPU has AVX-512F.
             unsafe {
                 gates16::lstm_forward(
