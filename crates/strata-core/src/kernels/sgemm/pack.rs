@@ -5,7 +5,7 @@
 //! `B[p, j..]`. Rows or columns past the edge are zero. Packing makes every kernel load
 //! contiguous whatever the operands' strides (a transposed weight costs nothing extra).
 
-use super::{RowPanels, MR, NR};
+use super::{EvenSplit, MR, NR};
 
 /// A strided source block: element `(i, j)` at `ptr + i * rs + j * cs`.
 #[derive(Clone, Copy)]
@@ -41,7 +41,7 @@ impl Src {
 pub(super) unsafe fn pack_a(
     dst: *mut f32,
     a: Src,
-    panels: &RowPanels,
+    panels: &EvenSplit,
     kc: usize,
     range: (usize, usize),
 ) {

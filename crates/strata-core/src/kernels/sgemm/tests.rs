@@ -163,8 +163,13 @@ fn threads_share_rows_or_columns_without_gaps() {
 #[test]
 fn column_bands_pack_their_own_b_panels_in_every_k_block() {
     // Few rows, many columns: pieces are column bands that pack B themselves.
-    assert!(!Plan::new(8, 300, 2).by_rows);
+    assert!(!Plan::new(8, 300, 2, true).by_rows);
     check(8, 300, 2 * KC_MAX + 9, ROW, ROW, ROW, true, 2);
+    // A square block with A read in place is cut by columns too, one band per thread.
+    let plan = Plan::new(300, 300, 2, true);
+    assert!(!plan.by_rows && plan.pieces() == 2);
+    check(300, 300, 2 * KC_MAX + 9, ROW, ROW, ROW, true, 2);
+    check(300, 290, KC_MAX + 1, ROW, COL, ROW, false, 3);
     check(8, 300, 2 * KC_MAX + 9, COL, PADDED, ROW, false, 3);
 }
 
@@ -190,9 +195,11 @@ fn plans_cover_every_tile_once() {
         (5, 7, 2),
         (300, 40, 3),
         (13, 33, 1),
+        (256, 256, 2),
+        (1000, 70, 4),
     ] {
-        let plan = Plan::new(rows, cols, threads);
-        let mut seen = vec![0u32; RowPanels::new(rows).count * cols.div_ceil(NR)];
+        let plan = Plan::new(rows, cols, threads, true);
+        let mut seen = vec![0u32; EvenSplit::row_panels(rows).count * cols.div_ceil(NR)];
         for i in 0..plan.pieces() {
             let ((r0, r1), (c0, c1)) = plan.piece(i);
             for r in r0..r1 {
@@ -207,13 +214,40 @@ fn plans_cover_every_tile_once() {
         );
     }
     // A batch of 32 rows is 3 row panels against 32 column panels: cut along columns.
-    assert!(!Plan::new(32, 1024, 2).by_rows);
+    assert!(!Plan::new(32, 1024, 2, false).by_rows);
+    // Square: columns when A is read in place, rows when it is packed (both threads would
+    // otherwise wait on one packing region and read it all) or when the block is tall.
+    assert!(!Plan::new(256, 256, 2, true).by_rows);
+    assert!(Plan::new(256, 256, 2, false).by_rows);
+    assert!(Plan::new(1024, 1024, 2, true).by_rows);
+    // Row bands differ by at most one panel: 28 panels on 2 threads are 8 bands of 3 or 4.
+    let plan = Plan::new(28 * MR, 64, 2, true);
+    let bands: Vec<usize> = (0..plan.pieces())
+        .map(|i| plan.piece(i).0 .1 - plan.piece(i).0 .0)
+        .collect();
+    assert_eq!(bands, [4, 4, 4, 4, 3, 3, 3, 3]);
+}
+
+#[test]
+fn even_splits_cover_the_items_in_order() {
+    for total in 0..40 {
+        for parts in 1..12 {
+            let s = EvenSplit::new(total, parts);
+            assert_eq!(s.count, parts.min(total.max(1)));
+            let lens: Vec<usize> = (0..s.count).map(|i| s.len(i)).collect();
+            assert_eq!(lens.iter().sum::<usize>(), total);
+            assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
+            for i in 1..s.count {
+                assert_eq!(s.start(i), s.start(i - 1) + s.len(i - 1));
+            }
+        }
+    }
 }
 
 #[test]
 fn row_panels_are_balanced_and_contiguous() {
     for rows in 1..200 {
-        let p = RowPanels::new(rows);
+        let p = EvenSplit::row_panels(rows);
         let lens: Vec<usize> = (0..p.count).map(|i| p.len(i)).collect();
         assert_eq!(lens.iter().sum::<usize>(), rows);
         assert!(
@@ -225,7 +259,7 @@ fn row_panels_are_balanced_and_contiguous() {
             assert_eq!(p.start(i), p.start(i - 1) + p.len(i - 1));
         }
     }
-    let p = RowPanels::new(32);
+    let p = EvenSplit::row_panels(32);
     assert_eq!(
         (0..p.count).map(|i| p.len(i)).collect::<Vec<_>>(),
         [11, 11, 10]
