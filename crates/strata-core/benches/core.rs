@@ -86,5 +86,45 @@ fn reductions(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, elementwise, reductions);
+/// The machine's ceiling for f32 products: fused multiply-adds on registers only (no memory
+/// traffic), on as many threads as the products use. A matrix product cannot go faster; its
+/// GFLOP/s over this figure is its efficiency.
+fn fma_peak(c: &mut Criterion) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        let threads = strata_core::num_threads();
+        // Twelve independent chains hide the FMA latency on both FMA ports.
+        // ~3 ms per thread and call, so starting the threads costs ~1 %.
+        const STEPS: u64 = 2_000_000;
+        let mut group = c.benchmark_group("machine");
+        group.throughput(Throughput::Elements(threads as u64 * STEPS * 12 * 16 * 2));
+        group.bench_function("fma_f32_peak_all_threads", |bench| {
+            bench.iter(|| {
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        // SAFETY: AVX-512F was detected above.
+                        s.spawn(|| black_box(unsafe { fma_chains(STEPS) }));
+                    }
+                })
+            })
+        });
+        group.finish();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_chains(steps: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let (b, c) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    let mut acc = [_mm512_setzero_ps(); 12];
+    for _ in 0..steps {
+        for x in acc.iter_mut() {
+            *x = _mm512_fmadd_ps(*x, b, c);
+        }
+    }
+    acc.iter().map(|&x| _mm512_reduce_add_ps(x)).sum()
+}
+
+criterion_group!(benches, matmul, elementwise, reductions, fma_peak);
 criterion_main!(benches);
