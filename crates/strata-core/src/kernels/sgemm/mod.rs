@@ -35,7 +35,7 @@ const PACK_PANELS: usize = 4;
 /// Bands of row panels per thread: enough that a helper starting late still gets a share.
 const PIECES_PER_THREAD: usize = 4;
 /// Tallest block cut into bands of columns (see [`Plan`]).
-const COLUMN_BANDS_MAX_ROWS: usize = 768;
+const COLUMN_BANDS_MAX_ROWS: usize = 1024;
 /// Elements of a [`PackedB`] from which its packing is shared between threads.
 const PARALLEL_PACK: usize = 64 * 1024;
 /// Rows of `A` packed at once (bounds the packed buffer for very tall products).
@@ -327,9 +327,10 @@ impl EvenSplit {
 ///
 /// Bands of columns pack their own `B` panels and keep each `A` panel in L1 across all the
 /// band's tiles, so they are the better cut whenever there are columns enough for every
-/// thread to get a few panels and `A` needs no packing region, up to a height where the
-/// whole of `A` is re-read by every thread once too often (measured: rows win at 1024³,
-/// columns from 128³ to 640³ by 5-15 %). They are one band per thread: wider bands keep
+/// thread to get a few panels and `A` needs no packing region, up to a height where every
+/// thread reading all of `A` costs as much as sharing `B` (measured on 2 threads: columns
+/// ahead by 5–15 % from 128³ to 640³ and by 3–5 % at 896³ and 1000×1000×300, even at
+/// 1023×1024×1024, rows ahead at 1200×512×512 and 2000×256×256). They are one band per thread: wider bands keep
 /// `A` in L1 longer, and narrower ones measured slower. Bands of rows share one packed `B`
 /// and come a few per thread, so a helper that starts late costs little; they are cut as
 /// evenly as possible (7 pieces of 4 panels for 2 threads would leave one thread 14 % more).
@@ -346,10 +347,10 @@ impl Plan {
         let wide = m_panels < n_panels;
         let columns_pay = a_direct && rows <= COLUMN_BANDS_MAX_ROWS && n_panels >= 2 * threads;
         let by_rows = !(wide || columns_pay);
-        let bands = if by_rows {
-            EvenSplit::new(m_panels, PIECES_PER_THREAD * threads)
-        } else {
-            EvenSplit::new(n_panels, threads)
+        let bands = match (by_rows, threads) {
+            (true, 1) => EvenSplit::new(m_panels, 1),
+            (true, _) => EvenSplit::new(m_panels, PIECES_PER_THREAD * threads),
+            (false, _) => EvenSplit::new(n_panels, threads),
         };
         Plan {
             m_panels,

@@ -219,7 +219,10 @@ fn plans_cover_every_tile_once() {
     // otherwise wait on one packing region and read it all) or when the block is tall.
     assert!(!Plan::new(256, 256, 2, true).by_rows);
     assert!(Plan::new(256, 256, 2, false).by_rows);
-    assert!(Plan::new(1024, 1024, 2, true).by_rows);
+    assert!(Plan::new(1200, 512, 2, true).by_rows);
+    // One thread computes a block in one piece, whichever way it is cut.
+    assert_eq!(Plan::new(1024, 64, 1, true).pieces(), 1);
+    assert_eq!(Plan::new(256, 256, 1, true).pieces(), 1);
     // Row bands differ by at most one panel: 28 panels on 2 threads are 8 bands of 3 or 4.
     let plan = Plan::new(28 * MR, 64, 2, true);
     let bands: Vec<usize> = (0..plan.pieces())
