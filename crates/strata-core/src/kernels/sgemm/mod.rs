@@ -329,11 +329,12 @@ impl EvenSplit {
 /// band's tiles, so they are the better cut whenever there are columns enough for every
 /// thread to get a few panels and `A` needs no packing region, up to a height where every
 /// thread reading all of `A` costs as much as sharing `B` (measured on 2 threads: columns
-/// ahead by 5–15 % from 128³ to 640³ and by 3–5 % at 896³ and 1000×1000×300, even at
-/// 1023×1024×1024, rows ahead at 1200×512×512 and 2000×256×256). They are one band per thread: wider bands keep
-/// `A` in L1 longer, and narrower ones measured slower. Bands of rows share one packed `B`
-/// and come a few per thread, so a helper that starts late costs little; they are cut as
-/// evenly as possible (7 pieces of 4 panels for 2 threads would leave one thread 14 % more).
+/// ahead by 5–15 % from 128³ to 640³ and by 1–6 % at 896³ and 1000×1000×300, level at
+/// 1023×1024×1024, rows ahead at 1200×512×512 and 2000×256×256). They are one band per
+/// thread: wider bands keep `A` in L1 longer, and narrower ones measured slower. Bands of
+/// rows share one packed `B` and come a few per thread, so a helper that starts late costs
+/// little; they are cut as evenly as possible (7 pieces of 4 panels for 2 threads would
+/// leave one thread 14 % more).
 struct Plan {
     m_panels: usize,
     n_panels: usize,

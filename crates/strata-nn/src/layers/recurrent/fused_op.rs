@@ -746,16 +746,19 @@ mod tests {
     use super::*;
     use strata_core::{gradcheck, Generator, GradcheckOptions};
 
+    /// A random f64 tensor of small values (so the tanh/sigmoid gates stay off saturation).
+    fn small_randn(gen: &mut Generator, shape: &[usize], scale: f64) -> Tensor {
+        Tensor::randn_with(gen, shape, DType::F64)
+            .mul_scalar(scale)
+            .unwrap()
+    }
+
     /// Gradcheck of one layer-direction w.r.t. input, initial states, weights and biases.
     fn check_op(kind: CellKind, reverse: bool, lengths: Option<&[usize]>, bias: bool) {
         let (t, b, i, h) = (4, 3, 2, 3);
         let gh = kind.gates() * h;
         let mut gen = Generator::new(7);
-        let mut r = |shape: &[usize]| {
-            Tensor::randn_with(&mut gen, shape, DType::F64)
-                .mul_scalar(0.6)
-                .unwrap()
-        };
+        let mut r = |shape: &[usize]| small_randn(&mut gen, shape, 0.6);
         let mut inputs = vec![r(&[t, b, i]), r(&[b, h])];
         let lstm = kind == CellKind::Lstm;
         if lstm {
@@ -841,12 +844,7 @@ mod tests {
         let (t, b, i, h) = (16, 16, 8, 128);
         let gh = kind.gates() * h;
         let mut gen = Generator::new(11);
-        let mut r = |shape: &[usize]| {
-            Tensor::randn_with(&mut gen, shape, DType::F64)
-                .mul_scalar(0.3)
-                .unwrap()
-                .requires_grad_()
-        };
+        let mut r = |shape: &[usize]| small_randn(&mut gen, shape, 0.3).requires_grad_();
         let (x, h0, c0) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]));
         let (w_ih, w_hh, b_ih, b_hh) = (r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh]));
         let w = LayerWeights {
