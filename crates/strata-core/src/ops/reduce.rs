@@ -231,7 +231,7 @@ pub(crate) fn map_with_kept<T: FloatElement>(
     a: &Tensor,
     b: &Tensor,
     op: &'static str,
-    f: impl Fn(T, T, T) -> T + Sync,
+    f: impl Fn(T, T, T) -> T + Sync + Clone,
 ) -> Result<Tensor> {
     let shape = x.shape();
     let sa = a.layout().broadcast_strides(op, shape)?;

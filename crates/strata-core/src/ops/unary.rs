@@ -32,7 +32,7 @@ pub(crate) fn unary<F: UnaryFn>(x: &Tensor, op: F) -> Result<Tensor> {
     let out = float_dispatch!(x.dtype(), F::NAME, T => {
         let data = x.storage_read();
         let s = slice_of::<T>(&data, F::NAME)?;
-        let v = map1(s, x.layout(), |a| op.f(a));
+        let v = map1(s, x.layout(), move |a| op.f(a));
         Tensor::from_data(T::into_storage(v), x.shape())
     });
     if !needs_grad(&[x]) {
@@ -68,14 +68,14 @@ impl<F: UnaryFn> BackwardOp for UnaryBackward<F> {
                     (xs, xl.strides(), xl.offset()),
                     (ys, yl.strides(), yl.offset()),
                     grad.shape(),
-                    |g, a, b| g * op.df(a, b),
+                    move |g, a, b| g * op.df(a, b),
                 )
             } else {
                 crate::kernels::map::map2(
                     gs, gl.strides(), gl.offset(),
                     ys, yl.strides(), yl.offset(),
                     grad.shape(),
-                    |g, b| g * op.df(T::zero(), b),
+                    move |g, b| g * op.df(T::zero(), b),
                 )
             };
             Tensor::from_data(T::into_storage(v), grad.shape())
