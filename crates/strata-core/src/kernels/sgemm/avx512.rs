@@ -1,11 +1,11 @@
-//! The AVX-512 micro-kernel: one `R × 16·V` tile of `C` from a panel of `A` and a packed
-//! panel of `B`.
+//! The AVX-512 micro-kernel: one `R × 16·V` tile of `C` from a panel of `A` and a panel of
+//! `B` (packed, or read in place and packed on the way).
 //!
 //! The tile's accumulators live in registers for the whole `k` loop (`R · V ≤ 28` of the 32
 //! zmm registers); each step loads `V` vectors of `B`, broadcasts `R` values of `A` and does
 //! `R · V` fused multiply-adds. `R` and `V` are constants so each size compiles to straight-line
 //! code; the edge tiles of a product get their own exact size instead of computing padding.
-//! `A` is read either packed (`pack.rs`) or in place when its rows are contiguous: twelve
+//! `A` is read either packed (`pack.rs`) or in place when its rows are contiguous: fourteen
 //! sequential streams that the hardware prefetches well, so packing would only add work.
 
 use super::{MR, NR};
@@ -31,20 +31,53 @@ pub(super) enum PanelA {
     Rows(*const f32, usize),
 }
 
+/// How the kernel reads its `B` panel.
+#[derive(Clone, Copy)]
+pub(super) enum PanelB {
+    /// Packed by `pack_b`: `NR` values per step of `k`.
+    Packed(*const f32),
+    /// In place, `NR` contiguous columns with row `p` at `src + p * row_stride`, packed into
+    /// `dst` on the way: the first tile of a panel packs it for the tiles after it, with the
+    /// stores hidden among the multiply-adds instead of a separate pass over `B`.
+    Pack {
+        src: *const f32,
+        row_stride: usize,
+        dst: *mut f32,
+    },
+}
+
 /// Computes one tile: `C[tile] (+)= A_panel · B_panel` over `kc` steps.
 ///
 /// # Safety
 /// The CPU must support AVX-512F. The `A` panel must hold `kc` readable steps for the tile's
-/// rows and `b` `kc · NR` initialised values (the packed layout of `pack.rs`); the tile must
-/// be writable (and initialised when `add`), with `1 ≤ rows ≤ MR` and `1 ≤ cols ≤ NR`.
-pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: *const f32, t: &Tile) {
+/// rows; a packed `B` panel `kc · NR` initialised values (the layout of `pack.rs`), a `B`
+/// panel packed on the way `kc` readable rows of `NR` values and `kc · NR` writable ones (the
+/// tile then spans all `NR` columns). The tile must be writable (and initialised when `add`),
+/// with `1 ≤ rows ≤ MR` and `1 ≤ cols ≤ NR`.
+pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: PanelB, t: &Tile) {
+    let (a, packed_a) = match a {
+        PanelA::Packed(p) => ((p, 0), true),
+        PanelA::Rows(p, rs) => ((p, rs), false),
+    };
+    let (b, pack_b) = match b {
+        PanelB::Packed(p) => ((p, 0, p as *mut f32), false),
+        PanelB::Pack {
+            src,
+            row_stride,
+            dst,
+        } => ((src, row_stride, dst), true),
+    };
+    // Packing on the way happens on full-width tiles only.
+    let wide = pack_b || t.cols > 16;
     macro_rules! dispatch {
         ($($r:literal)*) => {
-            match (a, t.rows, t.cols.div_ceil(16)) {
-                $((PanelA::Packed(p), $r, 1) => kernel::<$r, 1, true>(kc, p, 0, b, t),
-                  (PanelA::Packed(p), $r, _) => kernel::<$r, 2, true>(kc, p, 0, b, t),
-                  (PanelA::Rows(p, rs), $r, 1) => kernel::<$r, 1, false>(kc, p, rs, b, t),
-                  (PanelA::Rows(p, rs), $r, _) => kernel::<$r, 2, false>(kc, p, rs, b, t),)*
+            match (t.rows, wide, packed_a, pack_b) {
+                $(($r, false, true, _) => kernel::<$r, 1, true, false>(kc, a, b, t),
+                  ($r, false, false, _) => kernel::<$r, 1, false, false>(kc, a, b, t),
+                  ($r, true, true, false) => kernel::<$r, 2, true, false>(kc, a, b, t),
+                  ($r, true, false, false) => kernel::<$r, 2, false, false>(kc, a, b, t),
+                  ($r, true, true, true) => kernel::<$r, 2, true, true>(kc, a, b, t),
+                  ($r, true, false, true) => kernel::<$r, 2, false, true>(kc, a, b, t),)*
                 _ => unreachable!("tile rows are 1..=MR"),
             }
         };
@@ -52,12 +85,16 @@ pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: *const f32, t: &Tile) {
     dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
 }
 
+/// Steps of `k` ahead that a tile packing `B` on the way prefetches its rows.
+const PACK_B_AHEAD: usize = 12;
+
+/// The tile kernel: `A` packed or in place (`a_rs` its row stride), `B` packed or (with
+/// `PACK_B`) read in place with row stride `b_rs` and copied to `b_dst`.
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool>(
+unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool, const PACK_B: bool>(
     kc: usize,
-    a: *const f32,
-    a_rs: usize,
-    b: *const f32,
+    (a, a_rs): (*const f32, usize),
+    (b, b_rs, b_dst): (*const f32, usize, *mut f32),
     t: &Tile,
 ) {
     // The tile of C is touched only after the k loop; fetching it now hides its latency
@@ -70,11 +107,22 @@ unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool>(
         }
     }
     let mut acc = [[_mm512_setzero_ps(); V]; R];
-    let (mut a, mut b) = (a, b);
+    let (mut a, mut b, mut b_dst) = (a, b, b_dst);
     for _ in 0..kc {
         let mut bv = [_mm512_setzero_ps(); V];
+        if PACK_B {
+            // Rows of B far apart (often in different pages) defeat the hardware prefetcher,
+            // and B may be past L2: fetch a few steps ahead.
+            let ahead = b.wrapping_add(PACK_B_AHEAD * b_rs) as *const i8;
+            for v in 0..V {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64 * v));
+            }
+        }
         for (v, x) in bv.iter_mut().enumerate() {
             *x = _mm512_loadu_ps(b.add(16 * v));
+            if PACK_B {
+                _mm512_storeu_ps(b_dst.add(16 * v), *x);
+            }
         }
         for (r, row) in acc.iter_mut().enumerate() {
             let x = if PACKED { *a.add(r) } else { *a.add(r * a_rs) };
@@ -84,18 +132,25 @@ unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool>(
             }
         }
         a = a.add(if PACKED { MR } else { 1 });
-        b = b.add(NR);
+        if PACK_B {
+            b = b.add(b_rs);
+            b_dst = b_dst.add(NR);
+        } else {
+            b = b.add(NR);
+        }
     }
+    // By value: a reference would let the accumulators' address escape, and with the
+    // stores of `PACK_B` in the loop the compiler would then keep them in memory.
     if t.cs == 1 {
-        store_rows(&acc, t);
+        store_rows(acc, t);
     } else {
-        store_strided(&acc, t);
+        store_strided(acc, t);
     }
 }
 
 /// Stores a tile whose rows are contiguous, masking the columns past `t.cols`.
 #[target_feature(enable = "avx512f")]
-unsafe fn store_rows<const R: usize, const V: usize>(acc: &[[__m512; V]; R], t: &Tile) {
+unsafe fn store_rows<const R: usize, const V: usize>(acc: [[__m512; V]; R], t: &Tile) {
     for (r, row) in acc.iter().enumerate() {
         let dst = t.c.add(r * t.rs);
         for (v, &x) in row.iter().enumerate() {
@@ -116,7 +171,7 @@ unsafe fn store_rows<const R: usize, const V: usize>(acc: &[[__m512; V]; R], t: 
 /// scratch tile is not set up on the common contiguous path.
 #[inline(never)]
 #[target_feature(enable = "avx512f")]
-unsafe fn store_strided<const R: usize, const V: usize>(acc: &[[__m512; V]; R], t: &Tile) {
+unsafe fn store_strided<const R: usize, const V: usize>(acc: [[__m512; V]; R], t: &Tile) {
     let mut buf = [0f32; MR * NR];
     for (r, row) in acc.iter().enumerate() {
         for (v, &x) in row.iter().enumerate() {

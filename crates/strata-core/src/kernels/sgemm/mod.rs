@@ -10,14 +10,16 @@
 //! (`kernels/team.rs`); each band runs through every `k` block, so a product takes one
 //! parallel region for packing and one for computing rather than two per `k` block. Bands
 //! of columns pack the `B` panels they read themselves (no packing region unless `A` needs
-//! one); bands of rows share one packed `B`. Machines without AVX-512, and the few shapes
+//! one), inside the kernel of their first row panel, which reads `B` in place and stores
+//! the packed copy between its multiply-adds (a separate packing pass cost 5 % of a 256³
+//! product); bands of rows share one packed `B`. Machines without AVX-512, and the few shapes
 //! where it measured faster, use the `gemm` crate (see `ops::matmul::product_into`).
 
 mod avx512;
 mod pack;
 
 use crate::ops::matmul::SendPtr;
-use avx512::{run_tile, PanelA, Tile};
+use avx512::{run_tile, PanelA, PanelB, Tile};
 pub(crate) use pack::Src;
 use pack::{pack_a, pack_b};
 use std::cell::RefCell;
@@ -214,8 +216,25 @@ unsafe fn run_blocks(
                     let (row_band, col_band) = plan.piece(piece);
                     for kb in 0..blocks {
                         let (p0, kc, b_pack) = k_block(kb);
+                        // A band of columns packs its own B panels: the full ones on the
+                        // way through its first row panel, a ragged or transposed one first.
+                        let mut pack_on_the_way = None;
                         if let (true, Some(b_blk)) = (fuse_b, b_src(p0)) {
-                            pack_b(b_pack.get(), b_blk, nc, kc, col_band);
+                            let full = nc / NR;
+                            if b_blk.cs == 1 {
+                                pack_on_the_way = Some(b_blk);
+                                if col_band.1 > full {
+                                    pack_b(
+                                        b_pack.get(),
+                                        b_blk,
+                                        nc,
+                                        kc,
+                                        (full.max(col_band.0), col_band.1),
+                                    );
+                                }
+                            } else {
+                                pack_b(b_pack.get(), b_blk, nc, kc, col_band);
+                            }
                         }
                         let block = Block {
                             rows,
@@ -225,6 +244,7 @@ unsafe fn run_blocks(
                                 .then_some((SendPtr(a_src(p0).ptr as *mut f32), a.rs)),
                             a_pack: SendPtr(a_buf.get().wrapping_add(kb * kc_max * a_pad)),
                             b_pack,
+                            b_src: pack_on_the_way,
                             c: SendPtr(c_ptr.get().add(i0 * c_rs + j0 * c_cs)),
                             c_rs,
                             c_cs,
@@ -247,6 +267,8 @@ struct Block {
     a_direct: Option<(SendPtr<f32>, usize)>,
     a_pack: SendPtr<f32>,
     b_pack: SendPtr<f32>,
+    /// `B` in place (row-major) when the first row panel packs the full `B` panels.
+    b_src: Option<Src>,
     c: SendPtr<f32>,
     c_rs: usize,
     c_cs: usize,
@@ -265,7 +287,15 @@ impl Block {
                     None => PanelA::Packed(self.a_pack.0.add(iq * MR * self.kc)),
                 };
                 for jq in jc..jc_end {
-                    let b = self.b_pack.0.add(jq * NR * self.kc);
+                    let packed = self.b_pack.0.add(jq * NR * self.kc);
+                    let b = match self.b_src {
+                        Some(src) if iq == rows.0 && (jq + 1) * NR <= self.nc => PanelB::Pack {
+                            src: src.ptr.add(jq * NR),
+                            row_stride: src.rs,
+                            dst: packed,
+                        },
+                        _ => PanelB::Packed(packed),
+                    };
                     let tile = Tile {
                         c: self
                             .c
