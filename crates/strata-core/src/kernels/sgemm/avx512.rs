@@ -133,7 +133,9 @@ unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool, const PACK_
         }
         a = a.add(if PACKED { MR } else { 1 });
         if PACK_B {
-            b = b.add(b_rs);
+            // Wrapping: after the last step `b` is a row past the block, which may lie past
+            // the end of the operand's buffer (it is never read there).
+            b = b.wrapping_add(b_rs);
             b_dst = b_dst.add(NR);
         } else {
             b = b.add(NR);
