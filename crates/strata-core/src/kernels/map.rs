@@ -164,9 +164,9 @@ where
                 // scalar factor, a slope) through a pointer on every element.
                 let f = f.clone();
                 let s = &s[start..start + n];
-                #[cfg(target_arch = "x86_64")]
                 if wide {
                     // SAFETY: `wide_vectors` checked that the CPU has AVX-512.
+                    #[cfg(target_arch = "x86_64")]
                     return unsafe { fill_avx512(o, s, &f) };
                 }
                 fill(o, s, &f);

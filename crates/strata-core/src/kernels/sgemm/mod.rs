@@ -220,21 +220,13 @@ unsafe fn run_blocks(
                         // way through its first row panel, a ragged or transposed one first.
                         let mut pack_on_the_way = None;
                         if let (true, Some(b_blk)) = (fuse_b, b_src(p0)) {
-                            let full = nc / NR;
-                            if b_blk.cs == 1 {
+                            let first = if b_blk.cs == 1 {
                                 pack_on_the_way = Some(b_blk);
-                                if col_band.1 > full {
-                                    pack_b(
-                                        b_pack.get(),
-                                        b_blk,
-                                        nc,
-                                        kc,
-                                        (full.max(col_band.0), col_band.1),
-                                    );
-                                }
+                                (nc / NR).clamp(col_band.0, col_band.1)
                             } else {
-                                pack_b(b_pack.get(), b_blk, nc, kc, col_band);
-                            }
+                                col_band.0
+                            };
+                            pack_b(b_pack.get(), b_blk, nc, kc, (first, col_band.1));
                         }
                         let block = Block {
                             rows,
@@ -289,7 +281,7 @@ impl Block {
                 for jq in jc..jc_end {
                     let packed = self.b_pack.0.add(jq * NR * self.kc);
                     let b = match self.b_src {
-                        Some(src) if iq == rows.0 && (jq + 1) * NR <= self.nc => PanelB::Pack {
+                        Some(src) if iq == rows.0 && jq < self.nc / NR => PanelB::Pack {
                             src: src.ptr.add(jq * NR),
                             row_stride: src.rs,
                             dst: packed,
