@@ -8,7 +8,7 @@
 //! `A` is read either packed (`pack.rs`) or in place when its rows are contiguous: fourteen
 //! sequential streams that the hardware prefetches well, so packing would only add work.
 
-use super::{MR, NR};
+use super::{asm, MR, NR};
 use std::arch::x86_64::*;
 
 /// Where one tile of `C` lives: `rows × cols` elements at `c + i * rs + j * cs`.
@@ -75,7 +75,7 @@ pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: PanelB, t: &Tile) {
                 $(($r, false, true, _) => kernel::<$r, 1, true, false>(kc, a, b, t),
                   ($r, false, false, _) => kernel::<$r, 1, false, false>(kc, a, b, t),
                   ($r, true, true, false) => kernel::<$r, 2, true, false>(kc, a, b, t),
-                  ($r, true, false, false) => kernel::<$r, 2, false, false>(kc, a, b, t),
+                  ($r, true, false, false) => in_place_wide::<$r>(kc, a, b, t),
                   ($r, true, true, true) => kernel::<$r, 2, true, true>(kc, a, b, t),
                   ($r, true, false, true) => kernel::<$r, 2, false, true>(kc, a, b, t),)*
                 _ => unreachable!("tile rows are 1..=MR"),
@@ -83,6 +83,28 @@ pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: PanelB, t: &Tile) {
         };
     }
     dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
+}
+
+/// A full-width tile with `A` in place and `B` packed: the assembly loop (`asm.rs`) for the
+/// heights the row panels of large products have, the compiled one for the others.
+#[target_feature(enable = "avx512f")]
+unsafe fn in_place_wide<const R: usize>(
+    kc: usize,
+    a: (*const f32, usize),
+    b: (*const f32, usize, *mut f32),
+    t: &Tile,
+) {
+    match R {
+        14 => {
+            prefetch_c::<14, 2>(t);
+            store(asm::tile_14x32(kc, a.0, a.1, b.0), t);
+        }
+        13 => {
+            prefetch_c::<13, 2>(t);
+            store(asm::tile_13x32(kc, a.0, a.1, b.0), t);
+        }
+        _ => kernel::<R, 2, false, false>(kc, a, b, t),
+    }
 }
 
 /// Steps of `k` ahead that a tile packing `B` on the way prefetches its rows.
@@ -97,15 +119,7 @@ unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool, const PACK_
     (b, b_rs, b_dst): (*const f32, usize, *mut f32),
     t: &Tile,
 ) {
-    // The tile of C is touched only after the k loop; fetching it now hides its latency
-    // (C is often larger than the caches) behind the loop.
-    if t.cs == 1 {
-        for r in 0..R {
-            for v in 0..V {
-                _mm_prefetch::<_MM_HINT_T0>(t.c.wrapping_add(r * t.rs + 16 * v) as *const i8);
-            }
-        }
-    }
+    prefetch_c::<R, V>(t);
     let mut acc = [[_mm512_setzero_ps(); V]; R];
     let (mut a, mut b, mut b_dst) = (a, b, b_dst);
     for _ in 0..kc {
@@ -143,6 +157,25 @@ unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool, const PACK_
     }
     // By value: a reference would let the accumulators' address escape, and with the
     // stores of `PACK_B` in the loop the compiler would then keep them in memory.
+    store(acc, t);
+}
+
+/// The tile of C is touched only after the k loop; fetching it first hides its latency
+/// (C is often larger than the caches) behind the loop.
+#[inline(always)]
+unsafe fn prefetch_c<const R: usize, const V: usize>(t: &Tile) {
+    if t.cs == 1 {
+        for r in 0..R {
+            for v in 0..V {
+                _mm_prefetch::<_MM_HINT_T0>(t.c.wrapping_add(r * t.rs + 16 * v) as *const i8);
+            }
+        }
+    }
+}
+
+/// Writes (or adds) the accumulators to the tile.
+#[inline(always)]
+unsafe fn store<const R: usize, const V: usize>(acc: [[__m512; V]; R], t: &Tile) {
     if t.cs == 1 {
         store_rows(acc, t);
     } else {

@@ -15,6 +15,7 @@
 //! product); bands of rows share one packed `B`. Machines without AVX-512, and the few shapes
 //! where it measured faster, use the `gemm` crate (see `ops::matmul::product_into`).
 
+mod asm;
 mod avx512;
 mod pack;
 

@@ -126,6 +126,26 @@ fn edge_sizes_match_the_reference() {
 }
 
 #[test]
+fn assembly_tiles_match_the_reference_for_every_remainder_of_k() {
+    // 27 and 28 rows make panels of 14 + 13 and 14 + 14 rows, the heights with an assembly
+    // loop; k from 1 to 9 covers every count of leftover steps after the unrolled ones, and
+    // a padded A a row stride other than k.
+    for m in [27, 28, 42] {
+        for n in [32, 96] {
+            for k in (1..=9).chain([17, 330]) {
+                for (la, lc, acc, threads) in [
+                    (ROW, ROW, false, 1),
+                    (PADDED, ROW, true, 2),
+                    (PADDED, PADDED, false, 1),
+                ] {
+                    check(m, n, k, la, ROW, lc, acc, threads);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn strided_and_transposed_operands_match_the_reference() {
     for la in [ROW, COL, PADDED] {
         for lb in [ROW, COL, PADDED] {
