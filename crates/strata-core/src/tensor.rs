@@ -2,7 +2,7 @@
 //! optionally remembers the op that produced it (for reverse-mode autodiff).
 
 use crate::autograd::GradFn;
-use crate::layout::Layout;
+use crate::layout::{contiguous_strides, Layout};
 use crate::storage::{Storage, StorageData};
 use crate::{DType, Element, Error, Result};
 use parking_lot::{
@@ -83,6 +83,14 @@ impl Tensor {
     pub(crate) fn from_data(data: StorageData, shape: &[usize]) -> Tensor {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         Tensor::from_parts(Arc::new(Storage::new(data)), Layout::contiguous(shape))
+    }
+
+    /// A contiguous tensor over `data[offset..]` (`data` holds `offset` elements more than
+    /// `shape`; checked by callers).
+    pub(crate) fn from_data_at(data: StorageData, shape: &[usize], offset: usize) -> Tensor {
+        debug_assert_eq!(data.len(), offset + shape.iter().product::<usize>());
+        let layout = Layout::new(shape.to_vec(), contiguous_strides(shape), offset);
+        Tensor::from_parts(Arc::new(Storage::new(data)), layout)
     }
 
     /// Builds a contiguous tensor of `shape` from a vector of elements (row-major).

@@ -254,8 +254,8 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let (xa, xb) = (slice_of::<T>(&da, "matmul")?, slice_of::<T>(&db, "matmul")?);
         // Uninitialised: every product below overwrites its whole block (zero-filling the
         // output first cost as much as a 256³ product's packing).
-        let mut out = crate::kernels::alloc::with_capacity::<T>(nb * m * n);
-        let dst = SendPtr(out.as_mut_ptr());
+        let (mut out, start) = crate::kernels::alloc::with_capacity_aligned::<T>(nb * m * n);
+        let dst = SendPtr(out.spare_capacity_mut().as_mut_ptr() as *mut T);
         let one = |i: usize, parallel: bool| {
             let d = dst;
             // SAFETY: shapes and strides come from valid layouts of `a` and `b`; each batch
@@ -276,8 +276,8 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
         // SAFETY: the `nb` products wrote all `nb * m * n` elements (`product` without
         // accumulation writes every element of its output, zeros when `k == 0`).
-        unsafe { out.set_len(nb * m * n) };
-        Tensor::from_data(T::into_storage(out), &out_shape)
+        unsafe { out.set_len(start + nb * m * n) };
+        Tensor::from_data_at(T::into_storage(out), &out_shape, start)
     }))
 }
 
@@ -416,6 +416,30 @@ mod tests {
             for (g, w) in got_t.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-10);
             }
+        }
+    }
+
+    #[test]
+    fn outputs_start_on_a_cache_line_and_read_like_any_tensor() {
+        for (m, n, k) in [(3, 5, 4), (33, 70, 17), (64, 64, 64)] {
+            let a = Tensor::randn(&[m, k]);
+            let b = Tensor::randn(&[k, n]);
+            let c = a.matmul(&b).unwrap();
+            assert_eq!(c.read::<f32>().unwrap().as_ptr() as usize % 64, 0);
+            // The same values as a product computed from plain vectors, through every reader.
+            let (va, vb) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+            let want: Vec<f32> = (0..m * n)
+                .map(|ij| {
+                    (0..k)
+                        .map(|p| va[ij / n * k + p] * vb[p * n + ij % n])
+                        .sum()
+                })
+                .collect();
+            let got = c.to_vec::<f32>().unwrap();
+            assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-4));
+            assert_eq!(c.contiguous().to_vec::<f32>().unwrap(), got);
+            assert_eq!(c.reshape(&[m * n]).unwrap().to_vec::<f32>().unwrap(), got);
+            assert_eq!(&*c.read::<f32>().unwrap(), &got[..]);
         }
     }
 
