@@ -3,11 +3,12 @@
 //!
 //! Compiled from intrinsics, this loop computes the address of each of the fourteen rows of
 //! `A` anew at every step (a chain of fourteen integer additions that LLVM will not
-//! strength-reduce away) and the tile ran at 81–87 % of the FMA ceiling against 85–95 % with
-//! `A` packed. Here the rows are reached from four pointers (rows 0–3, 4–7, 8–11, 12–13) with
-//! the row stride as a scaled index, and the loop is unrolled four times, so a step costs its
-//! 2 loads of `B`, 14 broadcasts and 28 fused multiply-adds plus a few additions per four
-//! steps.
+//! strength-reduce away, competing with the multiply-adds for ports): one tile in L1 ran at
+//! 179–193 GFLOP/s on one thread against 187–210 with `A` packed. Here the rows are reached
+//! from four pointers (rows 0–3, 4–7, 8–11, 12–13) with the row stride as a scaled index, and
+//! the loop is unrolled four times, so a step costs its 2 loads of `B`, 14 broadcasts and 28
+//! fused multiply-adds plus a few additions per four steps (a 256³ product: +4 % on two
+//! threads, +5–7 % on one, alternating runs).
 
 use std::arch::asm;
 use std::arch::x86_64::*;

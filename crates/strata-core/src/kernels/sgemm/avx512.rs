@@ -7,6 +7,8 @@
 //! code; the edge tiles of a product get their own exact size instead of computing padding.
 //! `A` is read either packed (`pack.rs`) or in place when its rows are contiguous: fourteen
 //! sequential streams that the hardware prefetches well, so packing would only add work.
+//! The full-width 14- and 13-row tiles of that case run their `k` loop in assembly
+//! (`asm.rs`); the others, and every tile that packs `B`, run the compiled loop here.
 
 use super::{asm, MR, NR};
 use std::arch::x86_64::*;
