@@ -14,9 +14,9 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 
 /// One step of `k`: loads two vectors of `B` at byte offset `$b` and broadcasts each row of
-/// `A` at byte offset `$d`. A row is `(first accumulator, second accumulator, address)`.
+/// `A` at byte offset `$d`. A row is `(index, first accumulator, second accumulator, address)`.
 macro_rules! step {
-    ($d:literal, $b:literal, $(($acc0:literal, $acc1:literal, $addr:literal)),*) => {
+    ($d:literal, $b:literal, $(($r:literal, $acc0:tt, $acc1:tt, $addr:literal)),*) => {
         concat!(
             "vmovups zmm28, zmmword ptr [{b} + ", $b, "]\n",
             "vmovups zmm29, zmmword ptr [{b} + ", $b, " + 64]\n",
@@ -29,10 +29,10 @@ macro_rules! step {
     };
 }
 
-/// The loop for one tile height: `$rows` rows at the listed accumulators and addresses.
+/// The loop for one tile height: `$rows` rows, each `(index, first accumulator, second
+/// accumulator, address)`.
 macro_rules! tile_loop {
-    ($name:ident, $rows:literal, [$(($acc0:literal, $acc1:literal, $addr:literal)),*],
-     [$($reg:tt => [$r:literal][$v:literal]),*]) => {
+    ($name:ident, $rows:literal, [$(($r:literal, $acc0:tt, $acc1:tt, $addr:literal)),*]) => {
         /// `acc += A_panel · B_panel` over `kc` steps for one tile of this height, `A` in
         /// place with row stride `a_rs` (floats) and `B` packed (32 floats per step).
         ///
@@ -53,10 +53,10 @@ macro_rules! tile_loop {
                 "test {quads}, {quads}",
                 "jz 3f",
                 "2:",
-                step!("0", "0", $(($acc0, $acc1, $addr)),*),
-                step!("4", "128", $(($acc0, $acc1, $addr)),*),
-                step!("8", "256", $(($acc0, $acc1, $addr)),*),
-                step!("12", "384", $(($acc0, $acc1, $addr)),*),
+                step!("0", "0", $(($r, $acc0, $acc1, $addr)),*),
+                step!("4", "128", $(($r, $acc0, $acc1, $addr)),*),
+                step!("8", "256", $(($r, $acc0, $acc1, $addr)),*),
+                step!("12", "384", $(($r, $acc0, $acc1, $addr)),*),
                 "add {p0}, 16",
                 "add {p1}, 16",
                 "add {p2}, 16",
@@ -69,7 +69,7 @@ macro_rules! tile_loop {
                 "test {rest}, {rest}",
                 "jz 5f",
                 "4:",
-                step!("0", "0", $(($acc0, $acc1, $addr)),*),
+                step!("0", "0", $(($r, $acc0, $acc1, $addr)),*),
                 "add {p0}, 4",
                 "add {p1}, 4",
                 "add {p2}, 4",
@@ -87,7 +87,7 @@ macro_rules! tile_loop {
                 p3 = inout(reg) a.wrapping_add(12 * a_rs) => _,
                 s = in(reg) s,
                 s3 = in(reg) 3 * s,
-                $(inout($reg) acc[$r][$v],)*
+                $(inout($acc0) acc[$r][0], inout($acc1) acc[$r][1],)*
                 out("zmm28") _,
                 out("zmm29") _,
                 out("zmm30") _,
@@ -98,62 +98,31 @@ macro_rules! tile_loop {
     };
 }
 
-tile_loop!(
+/// Calls `$then!($name, $rows, [rows])` with rows 0–12 and any `$extra` rows after them.
+macro_rules! first_13_rows {
+    ($then:ident!($name:ident, $rows:literal $(, $extra:tt)*)) => {
+        $then!($name, $rows, [
+            (0, "zmm0", "zmm1", "{p0}"),
+            (1, "zmm2", "zmm3", "{p0} + {s}"),
+            (2, "zmm4", "zmm5", "{p0} + {s}*2"),
+            (3, "zmm6", "zmm7", "{p0} + {s3}"),
+            (4, "zmm8", "zmm9", "{p1}"),
+            (5, "zmm10", "zmm11", "{p1} + {s}"),
+            (6, "zmm12", "zmm13", "{p1} + {s}*2"),
+            (7, "zmm14", "zmm15", "{p1} + {s3}"),
+            (8, "zmm16", "zmm17", "{p2}"),
+            (9, "zmm18", "zmm19", "{p2} + {s}"),
+            (10, "zmm20", "zmm21", "{p2} + {s}*2"),
+            (11, "zmm22", "zmm23", "{p2} + {s3}"),
+            (12, "zmm24", "zmm25", "{p3}")
+            $(, $extra)*
+        ]);
+    };
+}
+
+first_13_rows!(tile_loop!(tile_13x32, 13));
+first_13_rows!(tile_loop!(
     tile_14x32,
     14,
-    [
-        ("zmm0", "zmm1", "{p0}"),
-        ("zmm2", "zmm3", "{p0} + {s}"),
-        ("zmm4", "zmm5", "{p0} + {s}*2"),
-        ("zmm6", "zmm7", "{p0} + {s3}"),
-        ("zmm8", "zmm9", "{p1}"),
-        ("zmm10", "zmm11", "{p1} + {s}"),
-        ("zmm12", "zmm13", "{p1} + {s}*2"),
-        ("zmm14", "zmm15", "{p1} + {s3}"),
-        ("zmm16", "zmm17", "{p2}"),
-        ("zmm18", "zmm19", "{p2} + {s}"),
-        ("zmm20", "zmm21", "{p2} + {s}*2"),
-        ("zmm22", "zmm23", "{p2} + {s3}"),
-        ("zmm24", "zmm25", "{p3}"),
-        ("zmm26", "zmm27", "{p3} + {s}")
-    ],
-    [
-        "zmm0" => [0][0], "zmm1" => [0][1], "zmm2" => [1][0], "zmm3" => [1][1],
-        "zmm4" => [2][0], "zmm5" => [2][1], "zmm6" => [3][0], "zmm7" => [3][1],
-        "zmm8" => [4][0], "zmm9" => [4][1], "zmm10" => [5][0], "zmm11" => [5][1],
-        "zmm12" => [6][0], "zmm13" => [6][1], "zmm14" => [7][0], "zmm15" => [7][1],
-        "zmm16" => [8][0], "zmm17" => [8][1], "zmm18" => [9][0], "zmm19" => [9][1],
-        "zmm20" => [10][0], "zmm21" => [10][1], "zmm22" => [11][0],
-        "zmm23" => [11][1], "zmm24" => [12][0], "zmm25" => [12][1],
-        "zmm26" => [13][0], "zmm27" => [13][1]
-    ]
-);
-
-tile_loop!(
-    tile_13x32,
-    13,
-    [
-        ("zmm0", "zmm1", "{p0}"),
-        ("zmm2", "zmm3", "{p0} + {s}"),
-        ("zmm4", "zmm5", "{p0} + {s}*2"),
-        ("zmm6", "zmm7", "{p0} + {s3}"),
-        ("zmm8", "zmm9", "{p1}"),
-        ("zmm10", "zmm11", "{p1} + {s}"),
-        ("zmm12", "zmm13", "{p1} + {s}*2"),
-        ("zmm14", "zmm15", "{p1} + {s3}"),
-        ("zmm16", "zmm17", "{p2}"),
-        ("zmm18", "zmm19", "{p2} + {s}"),
-        ("zmm20", "zmm21", "{p2} + {s}*2"),
-        ("zmm22", "zmm23", "{p2} + {s3}"),
-        ("zmm24", "zmm25", "{p3}")
-    ],
-    [
-        "zmm0" => [0][0], "zmm1" => [0][1], "zmm2" => [1][0], "zmm3" => [1][1],
-        "zmm4" => [2][0], "zmm5" => [2][1], "zmm6" => [3][0], "zmm7" => [3][1],
-        "zmm8" => [4][0], "zmm9" => [4][1], "zmm10" => [5][0], "zmm11" => [5][1],
-        "zmm12" => [6][0], "zmm13" => [6][1], "zmm14" => [7][0], "zmm15" => [7][1],
-        "zmm16" => [8][0], "zmm17" => [8][1], "zmm18" => [9][0], "zmm19" => [9][1],
-        "zmm20" => [10][0], "zmm21" => [10][1], "zmm22" => [11][0],
-        "zmm23" => [11][1], "zmm24" => [12][0], "zmm25" => [12][1]
-    ]
-);
+    (13, "zmm26", "zmm27", "{p3} + {s}")
+));
