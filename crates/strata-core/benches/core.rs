@@ -93,9 +93,10 @@ fn fma_peak(c: &mut Criterion) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         let threads = strata_core::num_threads();
-        // Twelve independent chains hide the FMA latency on both FMA ports.
-        // ~3 ms per thread and call, so starting the threads costs ~1 %.
-        const STEPS: u64 = 2_000_000;
+        // Twelve independent chains hide the FMA latency on both FMA ports. About 35 ms
+        // per thread and call: at 3 ms, starting the threads in every call read 3–5 % below
+        // the same loop run 25 times longer.
+        const STEPS: u64 = 20_000_000;
         let mut group = c.benchmark_group("machine");
         group.throughput(Throughput::Elements(threads as u64 * STEPS * 12 * 16 * 2));
         group.bench_function("fma_f32_peak_all_threads", |bench| {
