@@ -86,9 +86,10 @@ fn reductions(c: &mut Criterion) {
     group.finish();
 }
 
-/// The machine's ceiling for f32 products: fused multiply-adds on registers only (no memory
-/// traffic), on as many threads as the products use. A matrix product cannot go faster; its
-/// GFLOP/s over this figure is its efficiency.
+/// Two ceilings for f32 products, on as many threads as the products use: fused multiply-adds
+/// on registers only (no memory traffic), and the bare inner loop of a product (a register
+/// tile fed from L1 and L2, nothing around it). A matrix product cannot beat the first and
+/// can only approach the second; its GFLOP/s over them is its efficiency.
 fn fma_peak(c: &mut Criterion) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
@@ -109,8 +110,85 @@ fn fma_peak(c: &mut Criterion) {
                 })
             })
         });
+        // The same threads running only the inner loop of a matrix product: a 14×32 tile of
+        // C in registers, A packed in L1, B streamed from L2 (16 panels of 256 steps, 512 KiB
+        // per thread, as in a 1024³ product on two threads). No packing, no C loaded, no
+        // threads waiting on each other: what a product could reach if everything around
+        // its loop were free. 2,000 passes: about 35 ms per thread and call.
+        const PASSES: usize = 2_000;
+        let tile_flops = (LOOP_ROWS * 32 * LOOP_K * 2 * LOOP_PANELS * PASSES) as u64;
+        // Each thread its own panels, as each band of a product packs its own (two threads
+        // reading one copy ran 0–7 % slower in alternating runs).
+        let panels: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                (
+                    aligned(LOOP_K * LOOP_ROWS, 3 + 2 * t),
+                    aligned(LOOP_PANELS * LOOP_K * 32, 4 + 2 * t),
+                )
+            })
+            .collect();
+        group.throughput(Throughput::Elements(threads as u64 * tile_flops));
+        group.bench_function("gemm_loop_ceiling_all_threads", |bench| {
+            bench.iter(|| {
+                std::thread::scope(|s| {
+                    for (a, b) in &panels {
+                        let (a, b) = (&a.0[a.1..], &b.0[b.1..]);
+                        // SAFETY: AVX-512F was detected above.
+                        s.spawn(move || black_box(unsafe { tile_loops(PASSES, a, b) }));
+                    }
+                })
+            })
+        });
         group.finish();
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// `len` random floats starting on a 64-byte line (at the returned offset into the vector),
+/// as the product's packed panels do: vectors that straddle two lines load at half speed.
+fn aligned(len: usize, seed: u64) -> (Vec<f32>, usize) {
+    let v = randn(&[len + 16], seed).to_vec::<f32>().unwrap_or_default();
+    let offset = v.as_ptr().align_offset(64).min(16);
+    (v, offset)
+}
+
+// Rows, depth and `B` panels of the tile loop in `tile_loops`.
+#[cfg(target_arch = "x86_64")]
+const LOOP_ROWS: usize = 14;
+#[cfg(target_arch = "x86_64")]
+const LOOP_K: usize = 256;
+#[cfg(target_arch = "x86_64")]
+const LOOP_PANELS: usize = 16;
+
+/// `passes` sweeps of one packed `A` panel over `LOOP_PANELS` packed `B` panels, a 14×32
+/// register tile per panel (the micro-kernel of `kernels/sgemm` with `A` packed).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_loops(passes: usize, a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    assert!(a.len() >= LOOP_K * LOOP_ROWS && b.len() >= LOOP_PANELS * LOOP_K * 32);
+    let mut c = vec![0f32; LOOP_PANELS * LOOP_ROWS * 32];
+    for _ in 0..passes {
+        for panel in 0..LOOP_PANELS {
+            let mut acc = [[_mm512_setzero_ps(); 2]; LOOP_ROWS];
+            let bp = b.as_ptr().add(panel * LOOP_K * 32);
+            for p in 0..LOOP_K {
+                let b0 = _mm512_loadu_ps(bp.add(p * 32));
+                let b1 = _mm512_loadu_ps(bp.add(p * 32 + 16));
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let av = _mm512_set1_ps(*a.get_unchecked(p * LOOP_ROWS + r));
+                    row[0] = _mm512_fmadd_ps(av, b0, row[0]);
+                    row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+                }
+            }
+            let cp = c.as_mut_ptr().add(panel * LOOP_ROWS * 32);
+            for (r, row) in acc.iter().enumerate() {
+                _mm512_storeu_ps(cp.add(r * 32), row[0]);
+                _mm512_storeu_ps(cp.add(r * 32 + 16), row[1]);
+            }
+        }
+    }
+    c.iter().sum()
 }
 
 #[cfg(target_arch = "x86_64")]
