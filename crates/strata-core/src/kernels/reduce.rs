@@ -46,19 +46,26 @@ fn sum_block<T: FloatElement>(s: &[T]) -> T {
             acc[i] += c[i];
         }
     }
-    // Pairwise, so the lanes combine in a fixed order.
-    let mut width = LANES;
+    let mut total = pairwise(acc);
+    for &v in tail {
+        total += v;
+    }
+    total
+}
+
+/// The lanes of [`sum_block`] added pairwise (halves, then quarters ...), a fixed order.
+/// Out of line: inlined, the compiler fuses this tree with the block's loop and vectorises
+/// both two lanes at a time.
+#[inline(never)]
+fn pairwise<T: FloatElement>(mut acc: [T; 32]) -> T {
+    let mut width = acc.len();
     while width > 1 {
         width /= 2;
         for i in 0..width {
             acc[i] += acc[i + width];
         }
     }
-    let mut total = acc[0];
-    for &v in tail {
-        total += v;
-    }
-    total
+    acc[0]
 }
 
 /// The input viewed as `[outer, inner]` rows, where `inner` covers the reduced dims: the
@@ -133,17 +140,72 @@ pub(crate) fn map_rows<T: Sync, U: Send>(
 
 /// Column sums of a contiguous `[outer, inner]` matrix: `out[j] = Σ_i x[i, j]`
 /// (the reduction over leading dims, e.g. a bias gradient, without a transposing copy).
+///
+/// Large inputs are shared between threads in a way that depends on the shape only, so the
+/// result does not depend on the thread count. Rows of up to `WIDE_ROW` elements go in runs
+/// of about a megabyte whose column sums are added in order (each column is then summed in
+/// blocks, which also keeps f32 rounding from growing with the row count): a thread reading
+/// part of every such row would leave the hardware prefetchers short streams. Wider rows are
+/// cut into bands of columns, one per thread, each a long stream per row.
 pub(crate) fn sum_columns<T: FloatElement>(data: &[T], inner: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); inner];
+    const RUN_ELEMS: usize = 1 << 18;
+    const WIDE_ROW: usize = 1 << 16;
     if inner == 0 {
+        return Vec::new();
+    }
+    let parallel = data.len() >= PAR_MIN_ELEMS && num_threads() > 1;
+    if inner >= WIDE_ROW {
+        let bands = if parallel { num_threads() } else { 1 };
+        let width = inner.div_ceil(bands).next_multiple_of(16);
+        let mut out = vec![T::zero(); inner];
+        let parts: Vec<(usize, &mut [T])> = out
+            .chunks_mut(width)
+            .enumerate()
+            .map(|(b, o)| (b * width, o))
+            .collect();
+        run_items(parallel, parts, |(j0, sums)| {
+            add_rows(data, inner, j0, sums)
+        });
         return out;
     }
+    let run_len = (RUN_ELEMS / inner).max(1) * inner;
+    let runs: Vec<&[T]> = data.chunks(run_len).collect();
+    // Each run's sums allocated by the thread that adds them: allocated together, two
+    // runs' sums could share a cache line that two threads then write on every row.
+    let mut sums: Vec<Vec<T>> = vec![Vec::new(); runs.len()];
+    let parts: Vec<(&[T], &mut Vec<T>)> = runs.into_iter().zip(&mut sums).collect();
+    run_items(parallel && parts.len() > 1, parts, |(run, out)| {
+        let mut local = vec![T::zero(); inner];
+        add_rows(run, inner, 0, &mut local);
+        *out = local;
+    });
+    let mut runs = sums.into_iter();
+    let mut total = runs.next().unwrap_or_else(|| vec![T::zero(); inner]);
+    for run in runs {
+        for (t, &v) in total.iter_mut().zip(&run) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// Adds columns `j0..j0 + sums.len()` of every row of `inner` elements in `data` to `sums`,
+/// in row order.
+fn add_rows<T: FloatElement>(data: &[T], inner: usize, j0: usize, sums: &mut [T]) {
     for row in data.chunks_exact(inner) {
-        for (o, &v) in out.iter_mut().zip(row) {
+        for (o, &v) in sums.iter_mut().zip(&row[j0..]) {
             *o += v;
         }
     }
-    out
+}
+
+/// Runs `f` on every item, on the threads when `parallel`.
+fn run_items<I: Send>(parallel: bool, items: Vec<I>, f: impl Fn(I) + Sync) {
+    if parallel {
+        for_each_item(items, f);
+    } else {
+        items.into_iter().for_each(f);
+    }
 }
 
 #[cfg(test)]
@@ -168,5 +230,37 @@ mod tests {
             x[pos] = 1.0;
             assert_eq!(sum_slice(&x), 1.0, "one at {pos}");
         }
+    }
+
+    #[test]
+    fn column_sums_count_every_row_once_on_every_path() {
+        // Small integers: every partial sum is exact in f32, so any row counted twice or
+        // missed, in any run or band, changes the result.
+        let shapes = [
+            (5, 7),       // one pass
+            (700, 1000),  // three runs of 262 rows, the last one short
+            (300_001, 1), // one column, two runs
+            (3, 70_000),  // wide rows: bands of columns
+            (2, 65_537),  // wide rows, a ragged last band
+            (1, 300_000), // one wide row
+        ];
+        for (outer, inner) in shapes {
+            let x: Vec<f32> = (0..outer * inner)
+                .map(|i| ((i * 7919 + i / inner) % 17) as f32 - 8.0)
+                .collect();
+            let mut want = vec![0.0f64; inner];
+            for row in x.chunks(inner) {
+                for (w, &v) in want.iter_mut().zip(row) {
+                    *w += v as f64;
+                }
+            }
+            let got = sum_columns(&x, inner);
+            assert_eq!(got.len(), inner);
+            for (j, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g as f64, w, "[{outer}, {inner}] column {j}");
+            }
+        }
+        assert!(sum_columns::<f32>(&[], 0).is_empty());
+        assert_eq!(sum_columns::<f32>(&[], 3), vec![0.0; 3]);
     }
 }
