@@ -1,6 +1,7 @@
 //! Low-level CPU kernels shared by the ops: parallel scheduling, strided walks and
 //! elementwise maps. Ops call these; users do not.
 
+pub mod aligned;
 pub(crate) mod alloc;
 pub mod gemm;
 pub(crate) mod im2col;

@@ -26,6 +26,7 @@ use super::gates::CellKind;
 use super::spare;
 use super::step::{backward_rows, forward_rows, BackwardRows, ForwardRows, StepShape};
 use std::any::Any;
+use strata_core::kernels::aligned::LineAligned;
 use strata_core::kernels::gemm::{gemm, gemm_packed, MatMut, MatRef, PackedRhs};
 use strata_core::{BackwardOp, DType, FloatElement, Result, Tensor};
 
@@ -249,12 +250,12 @@ struct Spec {
 /// that holds them is freed.
 struct Saved<T: FloatElement> {
     /// Gate activations per time step, `[T, B, G·H]` (GRU: r, z, n).
-    gates: Vec<T>,
+    gates: LineAligned<T>,
     /// Each step's input beside the state it received, `[T, B, I + H]`: the right operand
     /// of one product for both weight gradients.
-    xh: Vec<T>,
+    xh: LineAligned<T>,
     /// LSTM: the cell state each step received, and `tanh(c_t)`; GRU: `W_hn h + b_hn`.
-    extra: Vec<Vec<T>>,
+    extra: Vec<LineAligned<T>>,
 }
 
 impl<T: FloatElement> Drop for Saved<T> {
@@ -344,7 +345,7 @@ impl Spec {
             if save {
                 spare::take::<T>(n)
             } else {
-                Vec::new()
+                LineAligned::default()
             }
         };
         let xw = i + h;
@@ -356,17 +357,17 @@ impl Spec {
         let mut extra_a = if lstm_or_gru {
             keep(steps * b * h)
         } else {
-            Vec::new()
+            LineAligned::default()
         };
         let mut extra_b = if self.kind == CellKind::Lstm {
             keep(steps * b * h)
         } else {
-            Vec::new()
+            LineAligned::default()
         };
         let mut hh = if self.kind == CellKind::Gru {
-            vec![T::zero(); b * gh]
+            LineAligned::new(b * gh)
         } else {
-            Vec::new()
+            LineAligned::default()
         };
         let (bh, bgh) = (b * h, b * gh);
         // Where kernels write what only backward needs, when nothing is saved.
@@ -571,7 +572,8 @@ impl RecurrentBackward {
         };
 
         let d_out = &grad[..steps * bh];
-        let mut dh = grad[steps * bh..(steps + 1) * bh].to_vec();
+        // Aligned, as every buffer a product writes from two threads (`LineAligned`).
+        let mut dh = LineAligned::from_slice(&grad[steps * bh..(steps + 1) * bh]);
         let mut dc = if kind == CellKind::Lstm {
             grad[(steps + 1) * bh..(steps + 2) * bh].to_vec()
         } else {
@@ -591,7 +593,7 @@ impl RecurrentBackward {
         let mut dgh = if kind == CellKind::Gru {
             gate_grads()
         } else {
-            Vec::new()
+            LineAligned::default()
         };
         let w_hh_mat = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?);
         for s in (0..steps).rev() {
@@ -704,7 +706,7 @@ impl RecurrentBackward {
         spare::give(dgh);
         Ok(Grads {
             dx,
-            dh0: dh,
+            dh0: dh.to_vec(),
             dc0: dc,
             dw_ih,
             dw_hh,
@@ -880,7 +882,9 @@ mod tests {
                 let first = run_large(kind, lengths);
                 let gates = 16 * 16 * kind.gates() * 128;
                 for n in [gates, gates, 16 * 16 * 128, 16 * 16 * 128, 16 * 16 * 128] {
-                    spare::give(vec![f64::NAN; n]);
+                    let mut poisoned = LineAligned::new(n);
+                    poisoned.fill(f64::NAN);
+                    spare::give(poisoned);
                 }
                 let second = run_large(kind, lengths);
                 assert!(second.iter().all(|v| v.is_finite()), "{kind:?} {lengths:?}");
