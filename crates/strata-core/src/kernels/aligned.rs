@@ -23,7 +23,7 @@ const LINE: usize = 64;
 /// buf[3] = 1.5;
 /// assert_eq!(buf.iter().sum::<f32>(), 1.5);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct LineAligned<T> {
     data: Vec<T>,
     start: usize,
@@ -65,6 +65,13 @@ impl<T: Copy + Default> LineAligned<T> {
     }
 }
 
+/// A copy with its own aligned start (a cloned `Vec` may sit elsewhere relative to a line).
+impl<T: Copy + Default> Clone for LineAligned<T> {
+    fn clone(&self) -> LineAligned<T> {
+        LineAligned::from_slice(self)
+    }
+}
+
 impl<T> Deref for LineAligned<T> {
     type Target = [T];
 
@@ -96,6 +103,9 @@ mod tests {
             let copy = LineAligned::from_slice(&f);
             assert_eq!(&copy[..], &f[..]);
             assert_eq!(copy.as_ptr() as usize % LINE, 0);
+            let clone = f.clone();
+            assert_eq!(&clone[..], &f[..]);
+            assert_eq!(clone.as_ptr() as usize % LINE, 0);
             let d = LineAligned::<f64>::new(len);
             assert_eq!(d.as_ptr() as usize % LINE, 0, "f64, {len}");
         }
