@@ -63,10 +63,11 @@ pub fn tanh_f32(x: f32) -> f32 {
     let e = exp_f32(2.0 * a.min(20.0));
     let large = 1.0 - 2.0 / (e + 1.0);
     let large = if x < 0.0 { -large } else { large };
-    if a < 0.625 {
-        small
-    } else {
+    // NaN fails this test and takes the polynomial, which keeps it NaN.
+    if a >= 0.625 {
         large
+    } else {
+        small
     }
 }
 
@@ -119,6 +120,8 @@ mod tests {
         }
         assert_eq!(tanh_f32(50.0), 1.0);
         assert_eq!(tanh_f32(-50.0), -1.0);
+        assert!(tanh_f32(f32::NAN).is_nan(), "NaN in, NaN out");
+        assert!(sigmoid_f32(f32::NAN).is_nan());
         assert_eq!(sigmoid_f32(-200.0), 0.0);
         assert_eq!(sigmoid_f32(200.0), 1.0);
     }

@@ -7,6 +7,7 @@ pub mod gemm;
 pub(crate) mod im2col;
 pub mod lanes;
 pub(crate) mod map;
+pub(crate) mod map16;
 pub mod math;
 #[cfg(target_arch = "x86_64")]
 pub mod math16;

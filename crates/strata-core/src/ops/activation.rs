@@ -4,6 +4,7 @@
 //! `hardtanh'` is 0 at the bounds, softplus switches to the identity above `threshold`.
 
 use super::unary::{c, unary, UnaryFn};
+use crate::kernels::map16::Wide;
 use crate::{FloatElement, Result, Tensor};
 
 const SELU_ALPHA: f64 = 1.673_263_242_354_377_284_817_042_991_671_7;
@@ -25,7 +26,8 @@ fn softplus<T: FloatElement>(x: T) -> T {
 
 macro_rules! activation {
     ($(#[$m:meta])* $name:ident, $label:literal, needs_x = $nx:expr,
-     |$s:ident, $x:ident| $f:expr, |$ds:ident, $dx:ident, $dy:ident| $df:expr) => {
+     |$s:ident, $x:ident| $f:expr, |$ds:ident, $dx:ident, $dy:ident| $df:expr
+     $(, wide = $w:expr)?) => {
         $(#[$m])*
         #[derive(Clone, Copy)]
         #[allow(dead_code)] // parameterless activations ignore both fields
@@ -33,6 +35,7 @@ macro_rules! activation {
         impl UnaryFn for $name {
             const NAME: &'static str = $label;
             const NEEDS_X: bool = $nx;
+            $(const WIDE: Option<Wide> = Some($w);)?
             #[inline(always)]
             #[allow(unused_variables)]
             fn f<T: FloatElement>(self, $x: T) -> T {
@@ -54,14 +57,16 @@ activation!(
     "sigmoid",
     needs_x = false,
     |s, x| sigmoid(x),
-    |s, x, y| y * (T::one() - y)
+    |s, x, y| y * (T::one() - y),
+    wide = Wide::Sigmoid
 );
 activation!(
     Tanh,
     "tanh",
     needs_x = false,
     |s, x| x.tanh_v(),
-    |s, x, y| T::one() - y * y
+    |s, x, y| T::one() - y * y,
+    wide = Wide::Tanh
 );
 activation!(
     Relu,

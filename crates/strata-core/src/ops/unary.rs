@@ -9,7 +9,8 @@
 use super::{float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::map::{map1, map3};
-use crate::{FloatElement, Result, Tensor};
+use crate::kernels::map16::{self, Wide};
+use crate::{DType, FloatElement, Result, Tensor};
 
 /// An elementwise function and its derivative.
 pub(crate) trait UnaryFn: Copy + Send + Sync + 'static {
@@ -20,6 +21,9 @@ pub(crate) trait UnaryFn: Copy + Send + Sync + 'static {
     fn f<T: FloatElement>(self, x: T) -> T;
     /// dy/dx at `x`, given `y = f(x)`.
     fn df<T: FloatElement>(self, x: T, y: T) -> T;
+    /// The op's sixteen-lane kernel (`kernels/map16.rs`) for contiguous f32 input, if it
+    /// has one: the same function as `f` to within the approximation's few ulp.
+    const WIDE: Option<Wide> = None;
 }
 
 #[inline(always)]
@@ -29,17 +33,34 @@ pub(crate) fn c<T: FloatElement>(v: f64) -> T {
 
 /// Applies `op` elementwise and records its backward rule.
 pub(crate) fn unary<F: UnaryFn>(x: &Tensor, op: F) -> Result<Tensor> {
-    let out = float_dispatch!(x.dtype(), F::NAME, T => {
-        let data = x.storage_read();
-        let s = slice_of::<T>(&data, F::NAME)?;
-        let v = map1(s, x.layout(), move |a| op.f(a));
-        Tensor::from_data(T::into_storage(v), x.shape())
-    });
+    let out = match wide_f32::<F>(x)? {
+        Some(out) => out,
+        None => float_dispatch!(x.dtype(), F::NAME, T => {
+            let data = x.storage_read();
+            let s = slice_of::<T>(&data, F::NAME)?;
+            let v = map1(s, x.layout(), move |a| op.f(a));
+            Tensor::from_data(T::into_storage(v), x.shape())
+        }),
+    };
     if !needs_grad(&[x]) {
         return Ok(out);
     }
     let output = out.detach();
     Ok(out.record(&[x], UnaryBackward { op, output }))
+}
+
+/// The op through its sixteen-lane kernel, when it has one, `x` is contiguous f32 and the
+/// CPU has AVX-512; `None` otherwise.
+fn wide_f32<F: UnaryFn>(x: &Tensor) -> Result<Option<Tensor>> {
+    let (Some(kernel), DType::F32, Some(range)) =
+        (F::WIDE, x.dtype(), x.layout().contiguous_range())
+    else {
+        return Ok(None);
+    };
+    let data = x.storage_read();
+    let s = slice_of::<f32>(&data, F::NAME)?;
+    Ok(map16::map_f32(&s[range], kernel)
+        .map(|v| Tensor::from_data(<f32 as crate::Element>::into_storage(v), x.shape())))
 }
 
 struct UnaryBackward<F: UnaryFn> {
@@ -85,12 +106,13 @@ impl<F: UnaryFn> BackwardOp for UnaryBackward<F> {
 }
 
 macro_rules! unary_fn {
-    ($name:ident, $label:literal, needs_x = $nx:expr, |$x:ident| $f:expr, |$dx:ident, $dy:ident| $df:expr) => {
+    ($name:ident, $label:literal, needs_x = $nx:expr, |$x:ident| $f:expr, |$dx:ident, $dy:ident| $df:expr $(, wide = $w:expr)?) => {
         #[derive(Clone, Copy)]
         pub(crate) struct $name;
         impl UnaryFn for $name {
             const NAME: &'static str = $label;
             const NEEDS_X: bool = $nx;
+            $(const WIDE: Option<Wide> = Some($w);)?
             #[inline(always)]
             fn f<T: FloatElement>(self, $x: T) -> T {
                 $f
@@ -105,7 +127,14 @@ macro_rules! unary_fn {
 }
 
 unary_fn!(Neg, "neg", needs_x = false, |x| -x, |x, y| c(-1.0));
-unary_fn!(Exp, "exp", needs_x = false, |x| x.exp_v(), |x, y| y);
+unary_fn!(
+    Exp,
+    "exp",
+    needs_x = false,
+    |x| x.exp_v(),
+    |x, y| y,
+    wide = Wide::Exp
+);
 unary_fn!(Log, "log", needs_x = true, |x| x.ln(), |x, y| x.recip());
 unary_fn!(Sqrt, "sqrt", needs_x = false, |x| x.sqrt(), |x, y| c::<T>(
     0.5
@@ -353,6 +382,44 @@ mod tests {
 
     fn positive() -> Tensor {
         Tensor::rand(&[3, 4]).add_scalar(0.5).unwrap()
+    }
+
+    #[test]
+    fn contiguous_f32_kernels_agree_with_the_strided_path() {
+        // Contiguous f32 takes the sixteen-lane kernels (on AVX-512), a transposed view the
+        // generic map: both must give the function's values, and gradients must flow.
+        let x = Tensor::randn(&[67, 130])
+            .mul_scalar(6.0)
+            .unwrap()
+            .requires_grad_();
+        type Op = fn(&Tensor) -> crate::Result<Tensor>;
+        let ops: [(&str, Op); 3] = [
+            ("exp", |t| t.exp()),
+            ("sigmoid", |t| t.sigmoid()),
+            ("tanh", |t| t.tanh()),
+        ];
+        for (name, op) in ops {
+            let fast = op(&x).unwrap();
+            let strided = op(&x.t().unwrap().contiguous().t().unwrap()).unwrap();
+            let (a, b) = (
+                fast.to_vec::<f32>().unwrap(),
+                strided.to_vec::<f32>().unwrap(),
+            );
+            for (i, (&p, &q)) in a.iter().zip(&b).enumerate() {
+                assert!(
+                    (p - q).abs() <= 2e-6 * q.abs().max(1e-30),
+                    "{name} at {i}: {p} vs {q}"
+                );
+            }
+            let g = fast.sum_all().unwrap().backward().unwrap();
+            let gx = g.get(&x).unwrap().to_vec::<f32>().unwrap();
+            let dy: Vec<f32> = match name {
+                "exp" => a.clone(),
+                "sigmoid" => a.iter().map(|&y| y * (1.0 - y)).collect(),
+                _ => a.iter().map(|&y| 1.0 - y * y).collect(),
+            };
+            assert_eq!(gx, dy, "{name}: gradient from the fast path's output");
+        }
     }
 
     #[test]
