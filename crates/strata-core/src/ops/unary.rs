@@ -4,7 +4,8 @@
 //! Each op is a [`UnaryFn`]: its value `f(x)` and its derivative `df(x, y)` (where `y = f(x)`)
 //! side by side. One generic forward kernel and one fused backward kernel
 //! (`grad_in = grad_out * df(x, y)`, a single pass) serve them all; activations use the same
-//! machinery in `activation.rs`.
+//! machinery in `activation.rs`. Ops with a sixteen-lane kernel (`UnaryFn::WIDE`: exp,
+//! sigmoid, tanh) run it instead of the generic forward on contiguous f32 input.
 
 use super::{float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
