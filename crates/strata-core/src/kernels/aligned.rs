@@ -12,6 +12,18 @@ use std::ops::{Deref, DerefMut};
 /// Bytes per cache line.
 const LINE: usize = 64;
 
+/// Elements of `T` to allocate beyond a buffer's length so that one of them starts a line.
+pub(crate) fn line_pad<T>() -> usize {
+    LINE.div_ceil(std::mem::size_of::<T>().max(1))
+}
+
+/// Elements from `ptr` to the first one that starts a line, at most [`line_pad`]. When no
+/// offset can align the pointer (an element size that does not divide the line,
+/// `align_offset` gives usize::MAX), the buffer starts at the pad instead: still in bounds.
+pub(crate) fn line_offset<T>(ptr: *const T) -> usize {
+    ptr.align_offset(LINE).min(line_pad::<T>())
+}
+
 /// A fixed-size buffer of `T` whose first element starts on a 64-byte line (for element
 /// types whose size divides 64); it reads and writes as a slice.
 ///
@@ -33,11 +45,8 @@ pub struct LineAligned<T> {
 impl<T: Copy + Default> LineAligned<T> {
     /// `len` elements, each `T::default()`.
     pub fn new(len: usize) -> LineAligned<T> {
-        let pad = LINE.div_ceil(std::mem::size_of::<T>().max(1));
-        let data = vec![T::default(); len + pad];
-        // `align_offset` gives usize::MAX when no offset can align the pointer (an element
-        // size that does not divide the line); the buffer then starts where it is.
-        let start = data.as_ptr().align_offset(LINE).min(pad);
+        let data = vec![T::default(); len + line_pad::<T>()];
+        let start = line_offset(data.as_ptr());
         LineAligned { data, start, len }
     }
 

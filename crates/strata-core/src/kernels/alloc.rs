@@ -65,19 +65,13 @@ pub(crate) fn with_capacity<T: crate::Element>(n: usize) -> Vec<T> {
     Vec::with_capacity(n)
 }
 
-/// Room for `n` elements starting on a cache line: the vector (length `offset`, its first
-/// `offset` elements zeroed) and the `offset` at which the `n` elements go.
-///
-/// A product's output is written by several threads in bands of columns; when the rows of
-/// `C` do not start on a 64-byte line, the line holding a band's last columns also holds
-/// the next band's first ones, and the two cores pass it back and forth (measured: a 256³
-/// product on two threads 10 % slower with `C` at malloc's 16-byte alignment). Fill the
-/// elements with `spare_capacity_mut()[..n]`, then `set_len(offset + n)`.
+/// Room for `n` elements starting on a cache line (why: `aligned.rs`), recycled like
+/// [`with_capacity`]: the vector (length `offset`, its first `offset` elements zeroed) and
+/// the `offset` at which the `n` elements go. Fill them with `spare_capacity_mut()[..n]`,
+/// then `set_len(offset + n)`.
 pub(crate) fn with_capacity_aligned<T: crate::Element>(n: usize) -> (Vec<T>, usize) {
-    const LINE: usize = 64;
-    let pad = LINE.div_ceil(std::mem::size_of::<T>().max(1));
-    let mut v = with_capacity::<T>(n + pad);
-    let offset = v.as_ptr().align_offset(LINE).min(pad);
+    let mut v = with_capacity::<T>(n + super::aligned::line_pad::<T>());
+    let offset = super::aligned::line_offset(v.as_ptr());
     v.resize(offset, T::default());
     (v, offset)
 }
