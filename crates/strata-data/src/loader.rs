@@ -148,6 +148,41 @@ impl<D: Dataset + 'static> DataLoader<D> {
         self
     }
 
+    /// A loader over `dataset` with this loader's settings (batch size, shuffling, seed,
+    /// workers, prefetch, dropping): how a validation split gets a loader like its
+    /// training set's.
+    ///
+    /// ```
+    /// use strata_core::Tensor;
+    /// use strata_data::{DataLoader, TensorDataset};
+    /// let ds = |n: usize| TensorDataset::new(Tensor::zeros(&[n, 2]), Tensor::zeros(&[n]));
+    /// let train = DataLoader::new(ds(10)?).batch_size(4).shuffle(3);
+    /// let other = train.with_dataset(ds(6)?);
+    /// assert_eq!(other.len(), 2);
+    /// # Ok::<(), strata_data::DataError>(())
+    /// ```
+    pub fn with_dataset<E: Dataset + 'static>(&self, dataset: E) -> DataLoader<E> {
+        DataLoader {
+            dataset: Arc::new(dataset),
+            batch_size: self.batch_size,
+            shuffle: self.shuffle,
+            seed: self.seed,
+            drop_last: self.drop_last,
+            workers: self.workers,
+            prefetch: self.prefetch,
+        }
+    }
+
+    /// Whether epochs are shuffled.
+    pub fn is_shuffled(&self) -> bool {
+        self.shuffle
+    }
+
+    /// The number of examples per batch.
+    pub fn get_batch_size(&self) -> usize {
+        self.batch_size
+    }
+
     /// The dataset.
     pub fn dataset(&self) -> &Arc<D> {
         &self.dataset

@@ -9,7 +9,9 @@
 //!   `optimizer.param_groups.0.lr`, `optimizer.defaults.beta1`, ...);
 //! - `scheduler.<key>`: [`LrScheduler::state_dict`] (`scheduler.last_epoch`, ...), if any;
 //! - `rng.state` (i64 `[4]`, the xoshiro words bit for bit) and `rng.spare_normal` (f64
-//!   `[0]` or `[1]`), if the generator was saved.
+//!   `[0]` or `[1]`), if the generator was saved;
+//! - `extra.<key>`: any other tensors a training loop needs to resume (a trainer's
+//!   early-stopping best weights, ...), under names of the caller's choosing.
 //!
 //! Numbers stay tensors so they round-trip exactly. The safetensors metadata header (a
 //! JSON string map) holds `format` = `strata.training_checkpoint`, `format_version` = `1`,
@@ -75,6 +77,8 @@ pub struct TrainingCheckpoint {
     pub step: u64,
     /// Free-form notes (run name, git commit, validation accuracy, ...).
     pub metadata: BTreeMap<String, String>,
+    /// Further named tensors to keep with the checkpoint (stored as `extra.<name>`).
+    pub extra: Vec<(String, Tensor)>,
 }
 
 impl TrainingCheckpoint {
@@ -112,6 +116,7 @@ impl TrainingCheckpoint {
             epoch,
             step,
             metadata: BTreeMap::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -236,6 +241,7 @@ impl TrainingCheckpoint {
         if let Some(s) = &self.scheduler {
             put("scheduler.", s);
         }
+        put("extra.", &self.extra);
         if let Some(rng) = &self.rng {
             // The u64 words bit for bit as i64.
             let words: Vec<i64> = rng.words.iter().map(|&w| w as i64).collect();
@@ -313,6 +319,8 @@ impl TrainingCheckpoint {
                 ckpt.scheduler
                     .get_or_insert_with(Vec::new)
                     .push((n.to_string(), t));
+            } else if let Some(n) = name.strip_prefix("extra.") {
+                ckpt.extra.push((n.to_string(), t));
             } else if name == "rng.state" {
                 rng_state = Some(t);
             } else if name == "rng.spare_normal" {
@@ -322,7 +330,7 @@ impl TrainingCheckpoint {
                     path,
                     format!(
                         "unexpected tensor {name:?} (names start with model., optimizer., \
-                         scheduler. or rng.)"
+                         scheduler., extra. or rng.)"
                     ),
                 ));
             }
@@ -424,6 +432,20 @@ mod tests {
             assert_eq!((back.epoch, back.step), (u64::MAX, 7));
             assert_eq!(back.metadata, ckpt.metadata);
         }
+    }
+
+    #[test]
+    fn extra_tensors_round_trip_under_their_names() {
+        let best = Tensor::from_vec(vec![1.5f32, -2.0, 3.25], &[3]).unwrap();
+        let ckpt = TrainingCheckpoint {
+            extra: vec![("early_stopping.best.0.weight".into(), best)],
+            ..Default::default()
+        };
+        let back = TrainingCheckpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.extra.len(), 1);
+        assert_eq!(back.extra[0].0, "early_stopping.best.0.weight");
+        assert_eq!(back.extra[0].1.to_vec::<f32>().unwrap(), vec![1.5, -2.0, 3.25]);
+        assert!(back.model.is_empty() && back.optimizer.is_empty());
     }
 
     #[test]

@@ -1,0 +1,348 @@
+//! Epochs: starting a run, beginning and ending epochs (validation, schedules, records,
+//! callbacks, save points) and `fit`, which loops over them.
+
+use super::{context, Logs, Schedule, Trainer};
+use crate::batches::Batches;
+use crate::callbacks::{Control, ModelCheckpoint};
+use crate::monitor::Monitor;
+use crate::progress::{EpochProgress, ProgressMode};
+use crate::records::{EpochRecord, Record};
+use crate::run_dir::RunDir;
+use crate::tensor_stats::all_finite;
+use crate::tensorboard::EventWriter;
+use crate::{Result, TrainError};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use strata_data::Batch;
+use strata_nn::{Module, ModuleExt};
+
+impl<M: Module + 'static> Trainer<M> {
+    /// Trains for `epochs` epochs in total (after a [`resume`](Trainer::resume), the
+    /// remaining ones), validating on `val` every `eval_every` epochs and after the last,
+    /// then writes the run's closing files. Returns every epoch's record.
+    ///
+    /// On a non-finite loss or gradient it stops with
+    /// [`TrainError::NonFinite`], after writing the warnings and the report of the epochs
+    /// done; the checkpoints written before stay as they were.
+    pub fn fit(
+        &mut self,
+        train: &dyn Batches,
+        val: Option<&dyn Batches>,
+        epochs: u64,
+    ) -> Result<Vec<EpochRecord>> {
+        let first = train.batches(self.state.epoch).next().transpose()?;
+        self.ensure_started(
+            Some(train.num_examples()),
+            val.map(|v| v.num_examples()),
+            Some(epochs),
+            first.as_ref(),
+        )?;
+        self.state.target_epochs = Some(epochs);
+        let result = self.run_epochs(train, val, epochs);
+        match result {
+            Ok(()) => {
+                self.finish()?;
+                Ok(self.state.history.clone())
+            }
+            Err(err) => {
+                self.finish_after_error(&err);
+                Err(err)
+            }
+        }
+    }
+
+    fn run_epochs(&mut self, train: &dyn Batches, val: Option<&dyn Batches>, epochs: u64) -> Result<()> {
+        while self.state.epoch < epochs && self.state.stopped.is_none() {
+            self.begin_epoch(Some(train.num_batches()))?;
+            for batch in train.batches(self.state.epoch) {
+                self.train_step(&batch?)?;
+                if self.state.stopped.is_some() {
+                    break;
+                }
+            }
+            self.end_epoch(val)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the run: seeds, monitors, the run directory, callbacks' `on_train_begin`.
+    pub(super) fn ensure_started(
+        &mut self,
+        train_examples: Option<usize>,
+        val_examples: Option<usize>,
+        epochs: Option<u64>,
+        first: Option<&Batch>,
+    ) -> Result<()> {
+        if self.state.started.is_some() {
+            return Ok(());
+        }
+        self.state.started = Some(Instant::now());
+        self.state.started_at = Some(std::time::SystemTime::now());
+        if let (Some(seed), false) = (self.settings.seed, self.state.resumed) {
+            strata_core::manual_seed(seed);
+        }
+        self.model.train();
+        self.state.monitor = self
+            .monitor_config
+            .clone()
+            .map(|c| Monitor::new(&self.model, c));
+        if self.settings.main_metric.is_none() {
+            let key = match (val_examples.is_some(), self.settings.task) {
+                (true, super::Task::Classification) => "val_accuracy",
+                (true, _) => "val_loss",
+                (false, _) => "train_loss",
+            };
+            self.settings.main_metric = Some(key.into());
+        }
+        self.open_logs(train_examples, val_examples, epochs, first)?;
+        if self.logs.is_some()
+            && self.settings.checkpoints
+            && !self.callbacks.iter().any(|c| c.name() == "model_checkpoint")
+        {
+            let key = self.settings.main_metric.clone().unwrap_or_default();
+            self.callbacks.push(Box::new(ModelCheckpoint::new().best(key)));
+        }
+        self.restore_callbacks()?;
+        let ctx = context!(self);
+        for cb in &mut self.callbacks {
+            cb.on_train_begin(&ctx)?;
+        }
+        Ok(())
+    }
+
+    fn open_logs(
+        &mut self,
+        train_examples: Option<usize>,
+        val_examples: Option<usize>,
+        epochs: Option<u64>,
+        first: Option<&Batch>,
+    ) -> Result<()> {
+        let dir = match &self.settings.run {
+            super::RunTarget::Nowhere => return Ok(()),
+            super::RunTarget::Under(root) => RunDir::create_in(root, &self.settings.name)?,
+            super::RunTarget::At(path) => RunDir::create_at(path)?,
+        };
+        if self.settings.progress != ProgressMode::Quiet {
+            println!("run: {}", dir.path().display());
+        }
+        let events = if self.settings.tensorboard {
+            Some(EventWriter::create(dir.path())?)
+        } else {
+            None
+        };
+        self.logs = Some(Logs { dir, events });
+        self.state.train_examples = train_examples;
+        self.state.val_examples = val_examples;
+        self.state.target_epochs = epochs;
+        if let (Some(summary), Some(batch)) = (&self.summary_fn, first) {
+            let one = batch.inputs.narrow(0, 0, 1.min(batch.len()))?;
+            let text = summary(&self.model, &one)?;
+            self.write_run_file("summary.txt", text.as_bytes())?;
+        }
+        if let Some(logs) = &self.logs {
+            logs.dir.write_json("config.json", &self.settings.hparams)?;
+        }
+        // A resumed run starts its new directory with the history so far.
+        let history = self.state.history.clone();
+        if let Some(logs) = &mut self.logs {
+            for rec in &history {
+                logs.dir.append(&Record::Epoch(rec.clone()))?;
+            }
+        }
+        self.write_meta(false)?;
+        Ok(())
+    }
+
+    /// Starts an epoch: resets the training metrics and sums, calls `on_epoch_begin`.
+    /// `fit` calls it; a loop of your own may call it to give the progress bar its length.
+    pub fn begin_epoch(&mut self, batches: Option<usize>) -> Result<()> {
+        for m in &mut self.train_metrics {
+            m.reset();
+        }
+        self.state.loss_sum = 0.0;
+        self.state.loss_count = 0;
+        self.state.examples = 0;
+        self.state.epoch_started = Some(Instant::now());
+        self.model.train();
+        let epochs = self.state.target_epochs.unwrap_or(0);
+        self.state.bar = Some(EpochProgress::start(
+            self.settings.progress,
+            self.state.epoch + 1,
+            epochs,
+            batches.unwrap_or(0),
+        ));
+        let ctx = context!(self);
+        let epoch = self.state.epoch + 1;
+        for cb in &mut self.callbacks {
+            cb.on_epoch_begin(&ctx, epoch)?;
+        }
+        Ok(())
+    }
+
+    /// Progress after each batch.
+    pub(super) fn after_batch(&mut self, examples: usize, loss: f64) {
+        let running = self.state.loss_sum / self.state.loss_count.max(1) as f64;
+        let _ = loss;
+        if let Some(bar) = &mut self.state.bar {
+            bar.batch(examples, running, None);
+        }
+    }
+
+    /// Ends an epoch: applies leftover accumulated gradients, computes the training
+    /// metrics, validates on `val` when due, steps per-epoch schedules, records the
+    /// epoch, runs the callbacks and the save point. Returns the epoch's record.
+    pub fn end_epoch(&mut self, val: Option<&dyn Batches>) -> Result<EpochRecord> {
+        if self.state.pending.is_some() {
+            let loss = self.state.last_loss;
+            self.apply_pending(loss)?;
+        }
+        if let Some(bar) = self.state.bar.take() {
+            bar.finish();
+        }
+        let epoch = self.state.epoch + 1;
+        let mut metrics = BTreeMap::new();
+        let train_loss = self.state.loss_sum / self.state.loss_count as f64;
+        metrics.insert("train_loss".to_string(), train_loss);
+        for m in &self.train_metrics {
+            for (k, v) in m.compute() {
+                metrics.insert(format!("train_{k}"), v);
+            }
+        }
+        let last = self.state.target_epochs == Some(epoch);
+        let mut val_loss = None;
+        if let Some(val) = val {
+            if epoch % self.settings.eval_every == 0 || last {
+                let values = self.run_validation(val)?;
+                val_loss = values.get("loss").copied();
+                for (k, v) in values {
+                    metrics.insert(format!("val_{k}"), v);
+                }
+            }
+        }
+        self.step_epoch_schedule(&metrics)?;
+        self.state.epoch = epoch;
+        let now = Instant::now();
+        let epoch_secs = self
+            .state
+            .epoch_started
+            .take()
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        let record = EpochRecord {
+            epoch,
+            step: self.state.step,
+            lr: self.optimizer.lr(),
+            seconds: self
+                .state
+                .started
+                .map_or(0.0, |t| now.duration_since(t).as_secs_f64())
+                + self.state.seconds_before,
+            samples_per_sec: self.state.examples as f64 / epoch_secs.max(1e-9),
+            metrics,
+        };
+        self.state.history.push(record.clone());
+        let warnings = match &mut self.state.monitor {
+            Some(m) => {
+                m.on_epoch_end(epoch, self.state.step, train_loss, val_loss);
+                m.take_new_warnings()
+            }
+            None => Vec::new(),
+        };
+        self.report_warnings(&warnings);
+        self.log_epoch(&record)?;
+        let ctx = context!(self);
+        let mut stop = None;
+        for cb in &mut self.callbacks {
+            if let Control::Stop(reason) = cb.on_epoch_end(&ctx, &record)? {
+                stop.get_or_insert(reason);
+            }
+        }
+        if let Some(reason) = stop {
+            if self.settings.progress != ProgressMode::Quiet {
+                println!("{reason}");
+            }
+            self.state.stopped.get_or_insert(reason);
+        }
+        self.save_point()?;
+        Ok(record)
+    }
+
+    fn step_epoch_schedule(&mut self, metrics: &BTreeMap<String, f64>) -> Result<()> {
+        match &mut self.schedule {
+            Some(Schedule::PerEpoch(s)) => {
+                s.step();
+                s.apply(&mut *self.optimizer)?;
+            }
+            Some(Schedule::OnMetric(s, key)) => {
+                if let Some(&v) = metrics.get(key.as_str()) {
+                    s.step_with_metric(v);
+                    s.apply(&mut *self.optimizer)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Writes the epoch to the logs and prints its line.
+    fn log_epoch(&mut self, record: &EpochRecord) -> Result<()> {
+        if self.settings.progress != ProgressMode::Quiet {
+            let epochs = self
+                .state
+                .target_epochs
+                .map_or(String::new(), |e| format!("/{e}"));
+            let figures: Vec<String> = record
+                .metrics
+                .iter()
+                .filter(|(k, _)| !k.contains("precision") && !k.contains("recall"))
+                .map(|(k, v)| format!("{k}={v:.4}"))
+                .collect();
+            println!(
+                "epoch {}{epochs}: {} lr={:.2e} {:.0} samples/s {:.1}s",
+                record.epoch,
+                figures.join(" "),
+                record.lr,
+                record.samples_per_sec,
+                record.seconds
+            );
+        }
+        let warnings = self.warnings();
+        let history = self.state.history.clone();
+        if let Some(logs) = &mut self.logs {
+            logs.dir.append(&Record::Epoch(record.clone()))?;
+            logs.dir.write_csv(&history)?;
+            logs.dir.write_warnings(&warnings)?;
+            if let Some(events) = &mut logs.events {
+                super::finish::log_epoch_events(events, record)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After every callback's epoch end: checks that the weights are finite (a checkpoint
+    /// of NaN weights would replace the last good one), then lets callbacks save.
+    fn save_point(&mut self) -> Result<()> {
+        let bad = self
+            .model
+            .named_parameters()
+            .into_iter()
+            .find(|(_, p)| !all_finite(p.tensor()));
+        if let Some((name, _)) = bad {
+            return Err(TrainError::NonFinite {
+                what: "value",
+                step: self.state.step,
+                epoch: self.state.epoch,
+                detail: format!(
+                    "the value of {name} has NaN or infinite entries at the end of the \
+                     epoch; no checkpoint was written"
+                ),
+            });
+        }
+        let (meta, extra) = self.resume_state();
+        let mut ctx = context!(self);
+        ctx.resume_state = Some((&meta, &extra));
+        for cb in &mut self.callbacks {
+            cb.on_save_point(&ctx)?;
+        }
+        Ok(())
+    }
+}

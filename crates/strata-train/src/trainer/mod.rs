@@ -1,0 +1,194 @@
+//! The [`Trainer`]: fit, evaluate and predict for any model, with metrics, callbacks,
+//! monitors, logs and a report. Split by phase: `builder.rs` (settings), `step.rs` (one
+//! optimiser step), `epoch.rs` (epochs and `fit`), `eval.rs` (evaluation and prediction),
+//! `finish.rs` (the run's closing files), `resume.rs` (checkpoints of the trainer's state).
+
+/// The callbacks' view of a trainer (borrowing its fields, not the trainer, so the
+/// callbacks themselves can be borrowed mutably beside it).
+macro_rules! context {
+    ($t:expr) => {
+        $crate::callbacks::TrainContext {
+            model: &$t.model,
+            optimizer: &*$t.optimizer,
+            scheduler: $t.schedule.as_ref().map(|s| s.scheduler()),
+            epoch: $t.state.epoch,
+            step: $t.state.step,
+            history: &$t.state.history,
+            run_dir: $t.logs.as_ref().map(|l| l.dir.path()),
+            resume_state: None,
+        }
+    };
+}
+pub(crate) use context;
+
+mod builder;
+mod epoch;
+mod eval;
+mod finish;
+mod resume;
+mod step;
+
+pub use builder::{RunTarget, Task};
+pub use step::StepReport;
+
+use crate::callbacks::Callback;
+use crate::metrics::Metric;
+use crate::monitor::{Monitor, MonitorConfig};
+use crate::progress::ProgressMode;
+use crate::records::EpochRecord;
+use crate::run_dir::RunDir;
+use crate::tensorboard::EventWriter;
+use crate::{Result, TrainStep};
+use std::time::Instant;
+use strata_core::{Gradients, Tensor};
+use strata_data::Batch;
+use strata_nn::optim::Optimizer;
+use strata_nn::schedule::LrScheduler;
+use strata_nn::Module;
+
+/// Trains a model: `fit(train, val, epochs)`, `evaluate(loader)`, `predict(loader)`, or
+/// step by step with [`Trainer::train_step`] / [`Trainer::end_epoch`] /
+/// [`Trainer::finish`] in a loop of your own. See the crate docs for a full example.
+///
+/// Always on: the loss (count-weighted over each epoch), a NaN/Inf guard (a non-finite
+/// loss or gradient stops training with [`TrainError::NonFinite`](crate::TrainError)
+/// naming the first parameter concerned, before the optimiser applies it), and, unless
+/// switched off, the training-health monitors and a run directory
+/// (`runs/<name>-<timestamp>`) with metrics, warnings, checkpoints, TensorBoard events,
+/// the final weights and `report.html`.
+pub struct Trainer<M: Module + 'static> {
+    model: M,
+    optimizer: Box<dyn Optimizer>,
+    step_fn: Box<dyn TrainStep<M>>,
+    forward_fn: Option<ForwardFn<M>>,
+    summary_fn: Option<SummaryFn<M>>,
+    schedule: Option<Schedule>,
+    settings: builder::Settings,
+    train_metrics: Vec<Box<dyn Metric>>,
+    val_metrics: Vec<Box<dyn Metric>>,
+    callbacks: Vec<Box<dyn Callback>>,
+    monitor_config: Option<MonitorConfig>,
+    state: State,
+    logs: Option<Logs>,
+}
+
+type ForwardFn<M> = Box<dyn Fn(&M, &Tensor) -> Result<Tensor> + Send>;
+type SummaryFn<M> = Box<dyn Fn(&M, &Tensor) -> Result<String> + Send>;
+
+/// When a learning-rate scheduler steps.
+pub(crate) enum Schedule {
+    PerBatch(Box<dyn LrScheduler>),
+    PerEpoch(Box<dyn LrScheduler>),
+    /// `ReduceLROnPlateau` (or any scheduler) stepped with an epoch metric.
+    OnMetric(Box<dyn LrScheduler>, String),
+}
+
+impl Schedule {
+    fn scheduler(&self) -> &dyn LrScheduler {
+        match self {
+            Schedule::PerBatch(s) | Schedule::PerEpoch(s) | Schedule::OnMetric(s, _) => &**s,
+        }
+    }
+    fn scheduler_mut(&mut self) -> &mut dyn LrScheduler {
+        match self {
+            Schedule::PerBatch(s) | Schedule::PerEpoch(s) | Schedule::OnMetric(s, _) => &mut **s,
+        }
+    }
+}
+
+/// Progress and running sums.
+#[derive(Default)]
+struct State {
+    /// Epochs completed.
+    epoch: u64,
+    /// Optimiser steps completed.
+    step: u64,
+    history: Vec<EpochRecord>,
+    /// Batches whose gradients are waiting in `pending` (gradient accumulation).
+    micro: usize,
+    pending: Option<Gradients>,
+    /// This epoch's loss sum (weighted by counts), item count and examples.
+    loss_sum: f64,
+    loss_count: usize,
+    examples: usize,
+    epoch_started: Option<Instant>,
+    started: Option<Instant>,
+    started_at: Option<std::time::SystemTime>,
+    stopped: Option<String>,
+    monitor: Option<Monitor>,
+    /// The last step's batch loss.
+    last_loss: f64,
+    /// Misclassified validation examples of the last evaluation: (input, label,
+    /// predicted, confidence, dataset index).
+    misclassified: Vec<(Tensor, i64, i64, f64, usize)>,
+    /// One validation batch of a single example, for feature maps.
+    probe: Option<Batch>,
+    graph_written: bool,
+    finished: bool,
+    /// Set by `resume`: the seed is not applied again.
+    resumed: bool,
+    /// Callbacks' saved states and tensors, applied when training starts.
+    restored_callbacks: Option<(serde_json::Value, Vec<(String, Tensor)>)>,
+    /// Training seconds of the run before a resume.
+    seconds_before: f64,
+    target_epochs: Option<u64>,
+    train_examples: Option<usize>,
+    val_examples: Option<usize>,
+    bar: Option<crate::progress::EpochProgress>,
+}
+
+/// The open run directory and TensorBoard writer.
+struct Logs {
+    dir: RunDir,
+    events: Option<EventWriter>,
+}
+
+impl<M: Module + 'static> Trainer<M> {
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The model, when training is over.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    /// The optimiser.
+    pub fn optimizer(&self) -> &dyn Optimizer {
+        &*self.optimizer
+    }
+
+    /// Every epoch's record so far.
+    pub fn history(&self) -> &[EpochRecord] {
+        &self.state.history
+    }
+
+    /// Epochs and optimiser steps completed.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.state.epoch, self.state.step)
+    }
+
+    /// The run directory, once training has started (`None` without one).
+    pub fn run_path(&self) -> Option<&std::path::Path> {
+        self.logs.as_ref().map(|l| l.dir.path())
+    }
+
+    /// The training-health warnings raised so far.
+    pub fn warnings(&self) -> Vec<crate::records::Warning> {
+        self.state
+            .monitor
+            .as_ref()
+            .map(|m| m.warnings().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Why training stopped early (a callback's reason), if it did.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.state.stopped.as_deref()
+    }
+
+    fn progress_mode(&self) -> ProgressMode {
+        self.settings.progress
+    }
+}

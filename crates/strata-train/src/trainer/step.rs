@@ -1,0 +1,214 @@
+//! One batch of training: forward, the NaN/Inf guard, backward, gradient accumulation,
+//! monitors, clipping, the optimiser and per-batch schedules.
+
+use super::{Schedule, Trainer};
+use crate::callbacks::Control;
+use super::context;
+use crate::records::{Record, StepRecord};
+use crate::tensor_stats::all_finite;
+use crate::{Result, TrainError};
+use strata_core::Gradients;
+use strata_data::Batch;
+use strata_nn::clip::clip_grad_norm;
+use strata_nn::{Module, ModuleExt};
+
+/// What [`Trainer::train_step`] did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReport {
+    /// The batch's mean loss.
+    pub loss: f64,
+    /// True when the optimiser stepped (false while gradients are being accumulated).
+    pub stepped: bool,
+    /// Optimiser steps completed.
+    pub step: u64,
+}
+
+impl<M: Module + 'static> Trainer<M> {
+    /// Trains on one batch: the building block of `fit`, for loops of your own. Metrics,
+    /// monitors, logs and callbacks see it exactly as in `fit`; call
+    /// [`Trainer::end_epoch`] after each epoch's batches and [`Trainer::finish`] at the end.
+    pub fn train_step(&mut self, batch: &Batch) -> Result<StepReport> {
+        self.ensure_started(None, None, None, Some(batch))?;
+        if self.state.epoch_started.is_none() {
+            self.begin_epoch(None)?;
+        }
+        let step_no = self.state.step + 1;
+        let epoch_no = self.state.epoch + 1;
+        let out = match (&mut self.state.monitor, self.state.micro) {
+            (Some(monitor), 0) => {
+                let (step_fn, model) = (&self.step_fn, &self.model);
+                monitor.forward(step_no, || step_fn.run(model, batch))?
+            }
+            _ => self.step_fn.run(&self.model, batch)?,
+        };
+        let loss = out.loss.item()?;
+        if !loss.is_finite() {
+            return Err(self.non_finite_loss(loss, step_no, epoch_no));
+        }
+        if !self.state.graph_written {
+            self.state.graph_written = true;
+            self.write_graph(&out.loss)?;
+        }
+        let n = self.settings.accumulate;
+        let grads = if n > 1 {
+            out.loss.div_scalar(n as f64)?.backward()?
+        } else {
+            out.loss.backward()?
+        };
+        for m in &mut self.train_metrics {
+            m.update(&out)?;
+        }
+        self.state.loss_sum += loss * out.count as f64;
+        self.state.loss_count += out.count;
+        self.state.examples += batch.len();
+        self.state.last_loss = loss;
+        self.state.pending = Some(match self.state.pending.take() {
+            None => grads,
+            Some(sum) => self.add_gradients(sum, &grads)?,
+        });
+        self.state.micro += 1;
+        let stepped = self.state.micro == n;
+        if stepped {
+            self.apply_pending(loss)?;
+        }
+        self.after_batch(batch.len(), loss);
+        Ok(StepReport {
+            loss,
+            stepped,
+            step: self.state.step,
+        })
+    }
+
+    /// Adds one batch's parameter gradients to the running sum.
+    fn add_gradients(&self, mut sum: Gradients, grads: &Gradients) -> Result<Gradients> {
+        for p in self.model.parameters() {
+            if let Some(g) = grads.get(p.tensor()) {
+                let total = match sum.get(p.tensor()) {
+                    Some(prev) => prev.add(g)?,
+                    None => g.clone(),
+                };
+                sum.insert(p.tensor(), total);
+            }
+        }
+        Ok(sum)
+    }
+
+    /// The optimiser step with the accumulated gradients.
+    pub(super) fn apply_pending(&mut self, loss: f64) -> Result<()> {
+        let Some(mut grads) = self.state.pending.take() else {
+            return Ok(());
+        };
+        self.state.micro = 0;
+        let step_no = self.state.step + 1;
+        let epoch_no = self.state.epoch + 1;
+        let named = self.model.named_parameters();
+        // The guard: a non-finite gradient never reaches the weights.
+        for (name, p) in &named {
+            if let Some(g) = grads.get(p.tensor()) {
+                if p.is_trainable() && !all_finite(g) {
+                    return Err(TrainError::NonFinite {
+                        what: "gradient",
+                        step: step_no,
+                        epoch: epoch_no,
+                        detail: format!(
+                            "the gradient of {name} (shape {:?}) has NaN or infinite values; \
+                             the step was not applied (loss {loss})",
+                            g.shape()
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(monitor) = &mut self.state.monitor {
+            monitor.after_backward(&self.model, &grads, step_no, epoch_no);
+        }
+        if let Some(max) = self.settings.clip_norm {
+            let params: Vec<_> = named.iter().map(|(_, p)| p.clone()).collect();
+            clip_grad_norm(&mut grads, &params, max, 2.0)?;
+        }
+        self.optimizer.step(&grads)?;
+        self.state.step += 1;
+        if let Some(Schedule::PerBatch(s)) = &mut self.schedule {
+            s.step();
+            s.apply(&mut *self.optimizer)?;
+        }
+        self.after_update(step_no, epoch_no, loss)
+    }
+
+    /// Monitors, step logs and batch callbacks after an optimiser step.
+    fn after_update(&mut self, step: u64, epoch: u64, loss: f64) -> Result<()> {
+        let (record, histograms, warnings) = match &mut self.state.monitor {
+            Some(m) => {
+                let record = m.after_update(&self.model, step, epoch);
+                m.on_loss(step, epoch, loss);
+                (record, m.take_histograms(), m.take_new_warnings())
+            }
+            None => (None, Vec::new(), Vec::new()),
+        };
+        self.report_warnings(&warnings);
+        let lr = self.optimizer.lr();
+        if let Some(logs) = &mut self.logs {
+            if let Some(r) = &record {
+                logs.dir.append(&Record::Monitor(r.clone()))?;
+            }
+            logs.dir.append_histograms(&histograms)?;
+            if let Some(every) = self.settings.log_every_steps {
+                if step % every == 0 {
+                    let rec = StepRecord { step, epoch, loss, lr };
+                    logs.dir.append(&Record::Step(rec))?;
+                }
+            }
+            if let Some(events) = &mut logs.events {
+                super::finish::log_step_events(events, step, loss, lr, record.as_ref(), &histograms)?;
+            }
+        }
+        let ctx = context!(self);
+        let mut stop = None;
+        for cb in &mut self.callbacks {
+            if let Some(r) = &record {
+                cb.on_monitor(&ctx, r)?;
+            }
+            if let Control::Stop(reason) = cb.on_batch_end(&ctx, loss)? {
+                stop.get_or_insert(reason);
+            }
+        }
+        if let Some(reason) = stop {
+            self.state.stopped.get_or_insert(reason);
+        }
+        Ok(())
+    }
+
+    /// The error for a non-finite loss, naming the first parameter whose value is no
+    /// longer finite if the previous step produced one.
+    fn non_finite_loss(&self, loss: f64, step: u64, epoch: u64) -> TrainError {
+        let bad = self
+            .model
+            .named_parameters()
+            .into_iter()
+            .find(|(_, p)| !all_finite(p.tensor()));
+        let detail = match bad {
+            Some((name, _)) => format!(
+                "the loss is {loss}: the value of {name} has NaN or infinite entries \
+                 (set by step {}); nothing was applied at this step",
+                step - 1
+            ),
+            None => format!(
+                "the loss is {loss} while every parameter is finite (check the inputs, the \
+                 targets and the loss function); nothing was applied"
+            ),
+        };
+        TrainError::NonFinite {
+            what: if bad.is_some() { "value" } else { "loss" },
+            step,
+            epoch,
+            detail,
+        }
+    }
+
+    /// Prints new warnings, once each, in every progress mode: they matter.
+    pub(super) fn report_warnings(&self, warnings: &[crate::records::Warning]) {
+        for w in warnings {
+            eprintln!("{w}");
+        }
+    }
+}
