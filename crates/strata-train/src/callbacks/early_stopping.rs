@@ -201,7 +201,8 @@ impl Callback for EarlyStopping {
     }
 
     fn load_state(&mut self, state: &serde_json::Value, tensors: &[(String, Tensor)]) -> Result<()> {
-        let bad = || TrainError::config(self.name(), format!("cannot restore state {state}"));
+        let name = self.name();
+        let bad = || TrainError::config(name.clone(), format!("cannot restore state {state}"));
         self.best = crate::f64_from_json(&state["best"]).ok_or_else(bad)?;
         self.best_epoch = state["best_epoch"].as_u64().ok_or_else(bad)?;
         self.wait = state["wait"].as_u64().ok_or_else(bad)?;

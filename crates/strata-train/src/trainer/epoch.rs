@@ -1,7 +1,7 @@
 //! Epochs: starting a run, beginning and ending epochs (validation, schedules, records,
 //! callbacks, save points) and `fit`, which loops over them.
 
-use super::{context, Logs, Schedule, Trainer};
+use super::{Logs, Schedule, Trainer};
 use crate::batches::Batches;
 use crate::callbacks::{Control, ModelCheckpoint};
 use crate::monitor::Monitor;

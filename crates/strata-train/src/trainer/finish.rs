@@ -1,7 +1,7 @@
 //! The run's closing files (final weights, confusion matrix, pictures, metadata, report)
 //! and what the trainer sends to TensorBoard.
 
-use super::{context, Task, Trainer};
+use super::{Task, Trainer};
 use crate::metrics::ConfusionMatrix;
 use crate::records::{EpochRecord, HistogramRecord, MonitorRecord};
 use crate::report::images::grid_png;

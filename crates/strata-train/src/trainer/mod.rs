@@ -165,7 +165,7 @@ impl<M: Module + 'static> Trainer<M> {
     }
 
     /// Epochs and optimiser steps completed.
-    pub fn progress(&self) -> (u64, u64) {
+    pub fn completed(&self) -> (u64, u64) {
         (self.state.epoch, self.state.step)
     }
 

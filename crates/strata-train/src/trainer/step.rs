@@ -3,7 +3,6 @@
 
 use super::{Schedule, Trainer};
 use crate::callbacks::Control;
-use super::context;
 use crate::records::{Record, StepRecord};
 use crate::tensor_stats::all_finite;
 use crate::{Result, TrainError};
@@ -186,7 +185,7 @@ impl<M: Module + 'static> Trainer<M> {
             .named_parameters()
             .into_iter()
             .find(|(_, p)| !all_finite(p.tensor()));
-        let detail = match bad {
+        let detail = match &bad {
             Some((name, _)) => format!(
                 "the loss is {loss}: the value of {name} has NaN or infinite entries \
                  (set by step {}); nothing was applied at this step",
