@@ -7,10 +7,12 @@
 //! `metrics.csv`, [`tensorboard`] event files and a self-contained HTML [`report`].
 
 mod error;
+pub mod graph;
 pub mod metrics;
 pub mod records;
 mod step;
 pub mod tensor_stats;
+pub mod tensorboard;
 
 pub use error::{Result, TrainError};
 pub use metrics::Metric;
