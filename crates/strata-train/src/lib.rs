@@ -14,4 +14,8 @@ pub mod tensor_stats;
 
 pub use error::{Result, TrainError};
 pub use metrics::Metric;
+pub use metrics::{
+    Accuracy, BitsPerCharacter, ClassScores, ConfusionMatrix, Mae, Mse, Perplexity, TopKAccuracy,
+    R2,
+};
 pub use step::{StepOutput, TrainStep};
