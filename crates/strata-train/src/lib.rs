@@ -7,11 +7,17 @@
 //! `metrics.csv`, [`tensorboard`] event files and a self-contained HTML [`report`].
 
 mod error;
+pub mod graph;
 pub mod metrics;
 pub mod records;
 mod step;
 pub mod tensor_stats;
+pub mod tensorboard;
 
 pub use error::{Result, TrainError};
 pub use metrics::Metric;
+pub use metrics::{
+    Accuracy, BitsPerCharacter, ClassScores, ConfusionMatrix, Mae, Mse, Perplexity, TopKAccuracy,
+    R2,
+};
 pub use step::{StepOutput, TrainStep};

@@ -5,6 +5,17 @@
 //! The trainer keeps one copy of every metric for training and one for validation (made
 //! with [`Metric::fresh`]) and prefixes their keys: `train_accuracy`, `val_accuracy`.
 
+mod classification;
+mod confusion;
+mod labels;
+mod language;
+mod regression;
+
+pub use classification::{Accuracy, TopKAccuracy};
+pub use confusion::{ClassScores, ConfusionMatrix};
+pub use language::{BitsPerCharacter, Perplexity};
+pub use regression::{Mae, Mse, R2};
+
 use crate::{Result, StepOutput};
 use std::any::Any;
 
@@ -48,5 +59,88 @@ pub trait Metric: Send {
     /// confusion matrix). `None` by default.
     fn as_any(&self) -> Option<&dyn Any> {
         None
+    }
+}
+
+/// The usual metrics of a classifier of `num_classes` classes: [`Accuracy`], top-5
+/// accuracy when there are more than 5 classes, and the [`ConfusionMatrix`] (precision,
+/// recall and F1). With `num_classes` below 2 (0 for "unknown") the confusion matrix takes
+/// its class count from the first batch, and there is no top-5.
+///
+/// ```
+/// let names: Vec<String> = strata_train::metrics::classification_metrics(10)
+///     .iter()
+///     .map(|m| m.name())
+///     .collect();
+/// assert_eq!(names, ["accuracy", "top5_accuracy", "confusion"]);
+/// ```
+pub fn classification_metrics(num_classes: usize) -> Vec<Box<dyn Metric>> {
+    let mut metrics: Vec<Box<dyn Metric>> = vec![Box::new(Accuracy::new())];
+    if num_classes > 5 {
+        metrics.push(Box::new(TopKAccuracy::with_k(5)));
+    }
+    // Fewer than 2 classes cannot be a fixed matrix; let the outputs decide.
+    let confusion =
+        ConfusionMatrix::new(num_classes).unwrap_or_else(|_| ConfusionMatrix::inferred());
+    metrics.push(Box::new(confusion));
+    metrics
+}
+
+/// The usual metrics of a regression: [`Mse`], [`Mae`] and [`R2`].
+pub fn regression_metrics() -> Vec<Box<dyn Metric>> {
+    vec![
+        Box::new(Mse::new()),
+        Box::new(Mae::new()),
+        Box::new(R2::new()),
+    ]
+}
+
+/// The usual metrics of a language model: [`Perplexity`] and [`BitsPerCharacter`].
+pub fn language_metrics() -> Vec<Box<dyn Metric>> {
+    vec![
+        Box::new(Perplexity::new()),
+        Box::new(BitsPerCharacter::new()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_core::Tensor;
+
+    fn names(metrics: &[Box<dyn Metric>]) -> Vec<String> {
+        metrics.iter().map(|m| m.name()).collect()
+    }
+
+    #[test]
+    fn presets_hold_the_expected_metrics() {
+        assert_eq!(names(&classification_metrics(5)), ["accuracy", "confusion"]);
+        assert_eq!(
+            names(&classification_metrics(6)),
+            ["accuracy", "top5_accuracy", "confusion"]
+        );
+        assert_eq!(names(&regression_metrics()), ["mse", "mae", "r2"]);
+        assert_eq!(names(&language_metrics()), ["perplexity", "bpc"]);
+
+        // The preset confusion matrix has the classes asked for, or infers them at 0.
+        let classes = |metrics: &[Box<dyn Metric>]| {
+            let any = metrics.last().and_then(|m| m.as_any());
+            any.and_then(|a| a.downcast_ref::<ConfusionMatrix>())
+                .map(|c| c.num_classes())
+        };
+        assert_eq!(classes(&classification_metrics(7)), Some(7));
+        let mut inferred = classification_metrics(0);
+        assert_eq!(classes(&inferred), Some(0));
+        let step = StepOutput::new(
+            Tensor::scalar(0.0f32),
+            Tensor::zeros(&[2, 3]),
+            Tensor::from_vec(vec![0i64, 2], &[2]).unwrap(),
+        );
+        for m in inferred.iter_mut() {
+            m.update(&step).unwrap();
+        }
+        assert_eq!(classes(&inferred), Some(3));
+        // Zero scores: argmax 0 for both rows, one right.
+        assert_eq!(inferred[0].compute(), vec![("accuracy".to_string(), 0.5)]);
     }
 }
