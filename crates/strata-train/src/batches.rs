@@ -51,7 +51,9 @@ pub fn validation_split<D: Dataset + 'static>(
     if !(val_fraction > 0.0 && val_fraction < 1.0) {
         return Err(TrainError::config(
             "validation_split",
-            format!("the validation fraction must be between 0 and 1 (exclusive), got {val_fraction}"),
+            format!(
+                "the validation fraction must be between 0 and 1 (exclusive), got {val_fraction}"
+            ),
         ));
     }
     let (train, val) = train_val_split(loader.dataset().clone(), val_fraction, seed)?;

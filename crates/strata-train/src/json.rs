@@ -36,7 +36,14 @@ mod tests {
 
     #[test]
     fn values_round_trip_bit_for_bit() {
-        for v in [0.1, 1.0 / 3.0, -2.5e-300, f64::MAX, f64::INFINITY, f64::NEG_INFINITY] {
+        for v in [
+            0.1,
+            1.0 / 3.0,
+            -2.5e-300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
             let text = serde_json::to_string(&json_f64(v)).unwrap();
             let back: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(f64_from_json(&back).unwrap().to_bits(), v.to_bits(), "{v}");

@@ -26,10 +26,8 @@ pub(crate) struct EpochProgress {
 impl EpochProgress {
     pub(crate) fn start(mode: ProgressMode, epoch: u64, epochs: u64, batches: usize) -> Self {
         let bar = (mode == ProgressMode::Auto && std::io::stdout().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(
-                Some(batches as u64),
-                ProgressDrawTarget::stdout(),
-            );
+            let bar =
+                ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stdout());
             let style = ProgressStyle::with_template(
                 "epoch {prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}",
             )
@@ -51,7 +49,9 @@ impl EpochProgress {
         self.examples += examples;
         if let Some(bar) = &self.bar {
             let rate = self.examples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-            let metric = metric.map(|(k, v)| format!(" {k}={v:.4}")).unwrap_or_default();
+            let metric = metric
+                .map(|(k, v)| format!(" {k}={v:.4}"))
+                .unwrap_or_default();
             bar.set_message(format!("loss={loss:.4}{metric} {rate:.0} samples/s"));
             bar.inc(1);
         }

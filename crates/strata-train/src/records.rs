@@ -201,7 +201,9 @@ pub mod map_nan_as_null {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
         let m = BTreeMap::<String, Option<f64>>::deserialize(d)?;
-        Ok(m.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
+        Ok(m.into_iter()
+            .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+            .collect())
     }
 }
 
@@ -226,7 +228,9 @@ mod tests {
         assert!(line.starts_with(r#"{"kind":"epoch","epoch":2"#), "{line}");
         assert!(line.contains(r#""val_r2":null"#), "{line}");
         let back: Record = serde_json::from_str(&line).unwrap();
-        let Record::Epoch(e) = back else { panic!("not an epoch record: {line}") };
+        let Record::Epoch(e) = back else {
+            panic!("not an epoch record: {line}")
+        };
         assert_eq!(e.metrics["train_loss"], 0.25);
         assert!(e.metrics["val_r2"].is_nan());
     }

@@ -132,7 +132,10 @@ fn write_line(out: &mut BufWriter<File>, value: &impl serde::Serialize, path: &P
 
 /// `time` in UTC as `20261202-053000` (for names) or `2026-12-02T05:30:00Z` (RFC 3339).
 pub fn utc_stamp(time: SystemTime, rfc3339: bool) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
@@ -208,11 +211,17 @@ mod tests {
             samples_per_sec: 5.0,
             metrics: keys.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         };
-        run.write_csv(&[rec(1, &[("train_loss", 0.5)]), rec(2, &[("train_loss", 0.25), ("val_loss", 0.75)])])
-            .unwrap();
+        run.write_csv(&[
+            rec(1, &[("train_loss", 0.5)]),
+            rec(2, &[("train_loss", 0.25), ("val_loss", 0.75)]),
+        ])
+        .unwrap();
         let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "epoch,step,lr,seconds,samples_per_sec,train_loss,val_loss");
+        assert_eq!(
+            lines[0],
+            "epoch,step,lr,seconds,samples_per_sec,train_loss,val_loss"
+        );
         assert_eq!(lines[1], "1,10,0.1,1.000,5.0,0.5,");
         assert_eq!(lines[2], "2,20,0.1,1.000,5.0,0.25,0.75");
         std::fs::remove_dir_all(&dir).ok();

@@ -185,6 +185,8 @@ mod tests {
                 assert!(!moments(&t).all_finite());
             }
         }
-        assert!(all_finite(&Tensor::from_vec(vec![f32::MAX; 9], &[9]).unwrap()));
+        assert!(all_finite(
+            &Tensor::from_vec(vec![f32::MAX; 9], &[9]).unwrap()
+        ));
     }
 }

@@ -200,7 +200,11 @@ impl Callback for EarlyStopping {
         (state, tensors)
     }
 
-    fn load_state(&mut self, state: &serde_json::Value, tensors: &[(String, Tensor)]) -> Result<()> {
+    fn load_state(
+        &mut self,
+        state: &serde_json::Value,
+        tensors: &[(String, Tensor)],
+    ) -> Result<()> {
         let name = self.name();
         let bad = || TrainError::config(name.clone(), format!("cannot restore state {state}"));
         self.best = crate::f64_from_json(&state["best"]).ok_or_else(bad)?;

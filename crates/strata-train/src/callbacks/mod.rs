@@ -144,7 +144,11 @@ pub trait Callback: Send {
     }
 
     /// Restores what [`Callback::state`] saved.
-    fn load_state(&mut self, state: &serde_json::Value, tensors: &[(String, Tensor)]) -> Result<()> {
+    fn load_state(
+        &mut self,
+        state: &serde_json::Value,
+        tensors: &[(String, Tensor)],
+    ) -> Result<()> {
         let _ = (state, tensors);
         Ok(())
     }

@@ -1,12 +1,12 @@
 //! Saves training checkpoints: the last epoch's and/or the best epoch's.
 
+use super::Control;
 use super::{Callback, TrainContext};
 use crate::callbacks::Mode;
 use crate::records::EpochRecord;
 use crate::{Result, TrainError};
 use serde_json::json;
 use std::path::PathBuf;
-use super::Control;
 
 /// Writes [`TrainingCheckpoint`](strata_nn::checkpoint::TrainingCheckpoint)s (atomically:
 /// an interrupted save leaves the previous file intact) to `last.safetensors` after every
@@ -64,7 +64,10 @@ impl ModelCheckpoint {
     /// Writes `last.safetensors` every `every` epochs.
     pub fn every(mut self, every: u64) -> Result<ModelCheckpoint> {
         if every == 0 {
-            return Err(TrainError::config("ModelCheckpoint", "every must be at least 1"));
+            return Err(TrainError::config(
+                "ModelCheckpoint",
+                "every must be at least 1",
+            ));
         }
         self.every = every;
         Ok(self)
@@ -135,10 +138,17 @@ impl Callback for ModelCheckpoint {
     }
 
     fn state(&self) -> (serde_json::Value, Vec<(String, strata_core::Tensor)>) {
-        (json!({ "best_value": crate::json_f64(self.best_value) }), Vec::new())
+        (
+            json!({ "best_value": crate::json_f64(self.best_value) }),
+            Vec::new(),
+        )
     }
 
-    fn load_state(&mut self, state: &serde_json::Value, _: &[(String, strata_core::Tensor)]) -> Result<()> {
+    fn load_state(
+        &mut self,
+        state: &serde_json::Value,
+        _: &[(String, strata_core::Tensor)],
+    ) -> Result<()> {
         self.best_value = crate::f64_from_json(&state["best_value"]).ok_or_else(|| {
             TrainError::config("ModelCheckpoint", format!("cannot restore state {state}"))
         })?;

@@ -51,7 +51,12 @@ impl<M: Module + 'static> Trainer<M> {
         }
     }
 
-    fn run_epochs(&mut self, train: &dyn Batches, val: Option<&dyn Batches>, epochs: u64) -> Result<()> {
+    fn run_epochs(
+        &mut self,
+        train: &dyn Batches,
+        val: Option<&dyn Batches>,
+        epochs: u64,
+    ) -> Result<()> {
         while self.state.epoch < epochs && self.state.stopped.is_none() {
             self.begin_epoch(Some(train.num_batches()))?;
             for batch in train.batches(self.state.epoch) {
@@ -97,10 +102,14 @@ impl<M: Module + 'static> Trainer<M> {
         self.open_logs(train_examples, val_examples, epochs, first)?;
         if self.logs.is_some()
             && self.settings.checkpoints
-            && !self.callbacks.iter().any(|c| c.name() == "model_checkpoint")
+            && !self
+                .callbacks
+                .iter()
+                .any(|c| c.name() == "model_checkpoint")
         {
             let key = self.settings.main_metric.clone().unwrap_or_default();
-            self.callbacks.push(Box::new(ModelCheckpoint::new().best(key)));
+            self.callbacks
+                .push(Box::new(ModelCheckpoint::new().best(key)));
         }
         self.restore_callbacks()?;
         let ctx = context!(self);

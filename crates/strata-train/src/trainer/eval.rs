@@ -17,7 +17,8 @@ impl<M: Module + 'static> Trainer<M> {
     /// The loss (key `"loss"`) and every metric over `loader`, in evaluation mode without
     /// recording a graph. Training mode is restored afterwards.
     pub fn evaluate(&mut self, loader: &dyn Batches) -> Result<BTreeMap<String, f64>> {
-        let mut metrics: Vec<Box<dyn Metric>> = self.val_metrics.iter().map(|m| m.fresh()).collect();
+        let mut metrics: Vec<Box<dyn Metric>> =
+            self.val_metrics.iter().map(|m| m.fresh()).collect();
         self.run_eval(loader, &mut metrics, false)
     }
 
@@ -97,7 +98,10 @@ impl<M: Module + 'static> Trainer<M> {
         let probs = output.softmax(1)?;
         for (i, (&label, &pred)) in labels.iter().zip(&predicted).enumerate() {
             if label != pred && self.state.misclassified.len() < MISCLASSIFIED_KEPT {
-                let confidence = probs.select(0, i)?.select(0, pred.max(0) as usize)?.item()?;
+                let confidence = probs
+                    .select(0, i)?
+                    .select(0, pred.max(0) as usize)?
+                    .item()?;
                 let input = batch.inputs.select(0, i)?.copy();
                 self.state
                     .misclassified
@@ -124,7 +128,10 @@ impl<M: Module + 'static> Trainer<M> {
                 outputs.push(out);
             }
             if outputs.is_empty() {
-                return Err(crate::TrainError::config("Trainer::predict", "the loader yielded no batches"));
+                return Err(crate::TrainError::config(
+                    "Trainer::predict",
+                    "the loader yielded no batches",
+                ));
             }
             Ok(Tensor::cat(&outputs, 0)?)
         })();

@@ -33,7 +33,10 @@ impl<M: Module + 'static> Trainer<M> {
             return Ok(());
         }
         if let Some(logs) = &self.logs {
-            strata_nn::checkpoint::save_safetensors(&self.model, logs.dir.path().join("model.safetensors"))?;
+            strata_nn::checkpoint::save_safetensors(
+                &self.model,
+                logs.dir.path().join("model.safetensors"),
+            )?;
         }
         self.write_confusion()?;
         self.write_pictures()?;
@@ -86,7 +89,10 @@ impl<M: Module + 'static> Trainer<M> {
     /// `meta.json`: what the run was and how it ended.
     pub(super) fn write_meta(&self, finished: bool) -> Result<()> {
         let started = self.state.started_at.unwrap_or_else(SystemTime::now);
-        let seconds = self.state.started.map_or(0.0, |t| t.elapsed().as_secs_f64())
+        let seconds = self
+            .state
+            .started
+            .map_or(0.0, |t| t.elapsed().as_secs_f64())
             + self.state.seconds_before;
         let meta = json!({
             "name": self.settings.name,
@@ -212,7 +218,8 @@ impl<M: Module + 'static> Trainer<M> {
         }
         if !captions.is_empty() {
             if let Some(logs) = &self.logs {
-                logs.dir.write_json("images/misclassified.json", &captions)?;
+                logs.dir
+                    .write_json("images/misclassified.json", &captions)?;
             }
         }
         let step = self.state.step;
@@ -243,7 +250,11 @@ impl<M: Module + 'static> Trainer<M> {
         let mut filters = Vec::new();
         for o in 0..out.min(64) {
             let f = w.select(0, o)?;
-            filters.push(if inp == 3 { f.copy() } else { f.narrow(0, 0, 1)?.copy() });
+            filters.push(if inp == 3 {
+                f.copy()
+            } else {
+                f.narrow(0, 0, 1)?.copy()
+            });
         }
         Ok(Some(filters))
     }
@@ -258,7 +269,10 @@ impl<M: Module + 'static> Trainer<M> {
         self.model.eval();
         let run = hooks::with_forward_hook(
             move |m: &dyn Module, out: &Tensor| {
-                if sink.borrow().is_none() && m.type_name().contains("Conv") && out.shape().len() == 4 {
+                if sink.borrow().is_none()
+                    && m.type_name().contains("Conv")
+                    && out.shape().len() == 4
+                {
                     *sink.borrow_mut() = Some(out.detach().copy());
                 }
             },

@@ -19,7 +19,6 @@ macro_rules! context {
         }
     };
 }
-pub(crate) use context;
 
 mod builder;
 mod epoch;
@@ -34,7 +33,6 @@ pub use step::StepReport;
 use crate::callbacks::Callback;
 use crate::metrics::Metric;
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::progress::ProgressMode;
 use crate::records::EpochRecord;
 use crate::run_dir::RunDir;
 use crate::tensorboard::EventWriter;
@@ -186,9 +184,5 @@ impl<M: Module + 'static> Trainer<M> {
     /// Why training stopped early (a callback's reason), if it did.
     pub fn stop_reason(&self) -> Option<&str> {
         self.state.stopped.as_deref()
-    }
-
-    fn progress_mode(&self) -> ProgressMode {
-        self.settings.progress
     }
 }

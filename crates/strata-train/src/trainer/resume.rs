@@ -43,8 +43,9 @@ impl<M: Module + 'static> Trainer<M> {
                 "no trainer state in it (it was not written by a strata-train trainer)",
             )
         })?;
-        let state: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| TrainError::config(what(), format!("trainer state is not valid JSON: {e}")))?;
+        let state: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            TrainError::config(what(), format!("trainer state is not valid JSON: {e}"))
+        })?;
         let history: Vec<EpochRecord> = serde_json::from_value(state["history"].clone())
             .map_err(|e| TrainError::config(what(), format!("history: {e}")))?;
         let scheduler = self.schedule.as_mut().map(|s| s.scheduler_mut());
@@ -89,7 +90,10 @@ impl<M: Module + 'static> Trainer<M> {
             extra.extend(tensors.into_iter().map(|(n, t)| (format!("{name}.{n}"), t)));
             callbacks.insert(name, state);
         }
-        let seconds = self.state.started.map_or(0.0, |t| t.elapsed().as_secs_f64())
+        let seconds = self
+            .state
+            .started
+            .map_or(0.0, |t| t.elapsed().as_secs_f64())
             + self.state.seconds_before;
         let state = json!({
             "history": self.state.history,

@@ -153,12 +153,24 @@ impl<M: Module + 'static> Trainer<M> {
             logs.dir.append_histograms(&histograms)?;
             if let Some(every) = self.settings.log_every_steps {
                 if step % every == 0 {
-                    let rec = StepRecord { step, epoch, loss, lr };
+                    let rec = StepRecord {
+                        step,
+                        epoch,
+                        loss,
+                        lr,
+                    };
                     logs.dir.append(&Record::Step(rec))?;
                 }
             }
             if let Some(events) = &mut logs.events {
-                super::finish::log_step_events(events, step, loss, lr, record.as_ref(), &histograms)?;
+                super::finish::log_step_events(
+                    events,
+                    step,
+                    loss,
+                    lr,
+                    record.as_ref(),
+                    &histograms,
+                )?;
             }
         }
         let ctx = context!(self);
