@@ -6,6 +6,8 @@
 //! - [`core`] (`strata-core`): tensors, CPU kernels, reverse-mode autodiff, gradcheck.
 //! - [`nn`] (`strata-nn`): modules, layers, losses, initialisers, optimisers, schedules.
 //! - [`data`] (`strata-data`): datasets, loaders, file formats, augmentation.
+//! - [`train`] (`strata-train`): the `Trainer`, metrics, callbacks, training-health
+//!   monitors, run directories, TensorBoard files and the HTML report.
 //!
 //! ```
 //! use strata::prelude::*;
@@ -30,6 +32,7 @@
 pub use strata_core as core;
 pub use strata_data as data;
 pub use strata_nn as nn;
+pub use strata_train as train;
 
 /// The names most programs need.
 pub mod prelude {
@@ -41,5 +44,12 @@ pub mod prelude {
     pub use strata_nn::{
         Adam, AdamW, Dropout, Forward, Linear, Module, ModuleExt, Optimizer, Param, ReLU,
         Sequential, SGD,
+    };
+    pub use strata_train::callbacks::{EarlyStopping, ModelCheckpoint};
+    pub use strata_train::metrics::{
+        classification_metrics, language_metrics, regression_metrics, Accuracy,
+    };
+    pub use strata_train::{
+        seed_everything, Metric, MonitorConfig, ProgressMode, RunTarget, StepOutput, Trainer,
     };
 }
