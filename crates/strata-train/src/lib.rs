@@ -8,10 +8,12 @@
 
 mod error;
 pub mod metrics;
+pub mod monitor;
 pub mod records;
 mod step;
 pub mod tensor_stats;
 
 pub use error::{Result, TrainError};
 pub use metrics::Metric;
+pub use monitor::{Monitor, MonitorConfig};
 pub use step::{StepOutput, TrainStep};
