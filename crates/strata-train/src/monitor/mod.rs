@@ -287,6 +287,12 @@ impl Monitor {
         self.log.all()
     }
 
+    /// Adds a warning raised outside the monitors (the trainer's NaN/Inf guard), so the
+    /// report lists it with the rest; once per kind and subject like the others.
+    pub fn record_warning(&mut self, warning: Warning) {
+        self.log.raise(warning);
+    }
+
     fn param_histograms(
         &mut self,
         params: &[ParamEntry],
