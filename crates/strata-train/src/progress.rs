@@ -44,6 +44,11 @@ impl EpochProgress {
         }
     }
 
+    /// True when a bar is drawn (so figures for it are worth computing).
+    pub(crate) fn is_visible(&self) -> bool {
+        self.bar.is_some()
+    }
+
     /// After each batch: the running loss and main metric.
     pub(crate) fn batch(&mut self, examples: usize, loss: f64, metric: Option<(&str, f64)>) {
         self.examples += examples;

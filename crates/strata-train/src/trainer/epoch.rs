@@ -188,12 +188,17 @@ impl<M: Module + 'static> Trainer<M> {
         Ok(())
     }
 
-    /// Progress after each batch.
-    pub(super) fn after_batch(&mut self, examples: usize, loss: f64) {
-        let running = self.state.loss_sum / self.state.loss_count.max(1) as f64;
-        let _ = loss;
+    /// Progress after each batch: the running loss and the first metric's running value
+    /// (metrics keep sums, so this costs no pass over the data).
+    pub(super) fn after_batch(&mut self, examples: usize) {
         if let Some(bar) = &mut self.state.bar {
-            bar.batch(examples, running, None);
+            let running = self.state.loss_sum / self.state.loss_count.max(1) as f64;
+            let metric = if bar.is_visible() {
+                self.train_metrics.first().and_then(|m| m.compute().into_iter().next())
+            } else {
+                None
+            };
+            bar.batch(examples, running, metric.as_ref().map(|(k, v)| (k.as_str(), *v)));
         }
     }
 

@@ -70,7 +70,7 @@ impl<M: Module + 'static> Trainer<M> {
         if stepped {
             self.apply_pending(loss)?;
         }
-        self.after_batch(batch.len(), loss);
+        self.after_batch(batch.len());
         Ok(StepReport {
             loss,
             stepped,

@@ -1,0 +1,116 @@
+//! The Trainer's overhead on W1 (`/work/shared/BENCHMARKS.md`): a 784-512-256-10 ReLU MLP,
+//! Adam (lr 1e-3), batches of 128 MNIST images, timed as a hand-written loop (forward,
+//! cross-entropy, backward, optimiser step) and as `Trainer::train_step` with everything
+//! on by default: the NaN/Inf guard, loss and accuracy metrics, and the monitors at their
+//! default frequency (figures every 50 steps, histograms every 500) — once without files
+//! and once writing a run directory (metrics, histograms and TensorBoard events).
+//!
+//! Both see the same batches (built before timing). The variants alternate, each run
+//! being 5 warm-up steps then 200 timed ones, 7 rounds; medians of samples/s.
+//! Run: `cargo run --release --example bench_trainer`.
+
+use std::time::Instant;
+use strata::prelude::*;
+use strata::train::StepReport;
+
+const BATCH: usize = 128;
+const STEPS: usize = 200;
+const WARMUP: usize = 5;
+const ROUNDS: usize = 7;
+
+fn model() -> Result<Sequential, Box<dyn std::error::Error>> {
+    Ok(Sequential::new()
+        .push(Linear::new(784, 512)?)
+        .push(ReLU::new())
+        .push(Linear::new(512, 256)?)
+        .push(ReLU::new())
+        .push(Linear::new(256, 10)?))
+}
+
+fn batches(data: &Mnist, n: usize) -> Result<Vec<Batch>, Box<dyn std::error::Error>> {
+    let mut out = Vec::with_capacity(n);
+    for b in 0..n {
+        let mut pixels = Vec::with_capacity(BATCH * 784);
+        let mut labels = Vec::with_capacity(BATCH);
+        for j in 0..BATCH {
+            let i = (b * BATCH + j * 7919) % data.len();
+            pixels.extend(data.pixels(i)?.iter().map(|&p| p as f32 / 255.0));
+            labels.push(data.labels()[i] as i64);
+        }
+        out.push(Batch {
+            inputs: Tensor::from_vec(pixels, &[BATCH, 784])?,
+            targets: Tensor::from_vec(labels, &[BATCH])?,
+            indices: (0..BATCH).collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn hand_written(batches: &[Batch]) -> Result<f64, Box<dyn std::error::Error>> {
+    let model = model()?;
+    let mut opt = Adam::new(model.parameters(), 1e-3);
+    let mut step = |b: &Batch| -> Result<(), Box<dyn std::error::Error>> {
+        let loss = cross_entropy(&model.forward(&b.inputs)?, &b.targets)?;
+        let grads = loss.backward()?;
+        opt.step(&grads)?;
+        Ok(())
+    };
+    for b in &batches[..WARMUP] {
+        step(b)?;
+    }
+    let t = Instant::now();
+    for b in &batches[WARMUP..] {
+        step(b)?;
+    }
+    Ok((STEPS * BATCH) as f64 / t.elapsed().as_secs_f64())
+}
+
+fn with_trainer(batches: &[Batch], run_dir: Option<&std::path::Path>) -> Result<f64, Box<dyn std::error::Error>> {
+    let model = model()?;
+    let opt = Adam::new(model.parameters(), 1e-3);
+    let target = match run_dir {
+        Some(d) => RunTarget::At(d.to_path_buf()),
+        None => RunTarget::Nowhere,
+    };
+    let mut trainer = Trainer::new(model, opt, cross_entropy)
+        .metric(Accuracy::new())
+        .progress(ProgressMode::Quiet)
+        .run_target(target)
+        .report(false);
+    let mut last = StepReport { loss: 0.0, stepped: false, step: 0 };
+    for b in &batches[..WARMUP] {
+        last = trainer.train_step(b)?;
+    }
+    let t = Instant::now();
+    for b in &batches[WARMUP..] {
+        last = trainer.train_step(b)?;
+    }
+    let rate = (STEPS * BATCH) as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(last.step as usize, STEPS + WARMUP);
+    Ok(rate)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    manual_seed(0);
+    let data_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist");
+    let data = Mnist::load(data_dir, Split::Train)?.flattened();
+    let batches = batches(&data, STEPS + WARMUP)?;
+    let dir = std::env::temp_dir().join(format!("strata-bench-trainer-{}", std::process::id()));
+    let (mut hand, mut quiet, mut logged) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        hand.push(hand_written(&batches)?);
+        quiet.push(with_trainer(&batches, None)?);
+        logged.push(with_trainer(&batches, Some(&dir))?);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    let (h, q, l) = (median(&mut hand), median(&mut quiet), median(&mut logged));
+    println!("w1 hand-written loop: samples_per_s={h:.0}");
+    println!("w1 trainer (guard, metrics, monitors): samples_per_s={q:.0} overhead={:.1}%", 100.0 * (h / q - 1.0));
+    println!("w1 trainer + run directory: samples_per_s={l:.0} overhead={:.1}%", 100.0 * (h / l - 1.0));
+    Ok(())
+}
