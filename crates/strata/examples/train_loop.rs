@@ -51,8 +51,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         trainer.end_epoch(Some(&test))?;
     }
     trainer.finish()?;
-    for w in trainer.warnings() {
-        println!("health: {}", w.message);
-    }
+    let warnings = trainer.warnings();
+    let vanishing = warnings
+        .iter()
+        .filter(|w| w.kind == strata::train::records::WarningKind::VanishingGradients)
+        .count();
+    println!(
+        "{} health warning(s), {vanishing} about vanishing gradients (all in the report)",
+        warnings.len()
+    );
     Ok(())
 }

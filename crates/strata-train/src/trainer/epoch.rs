@@ -307,7 +307,7 @@ impl<M: Module + 'static> Trainer<M> {
             let figures: Vec<String> = record
                 .metrics
                 .iter()
-                .filter(|(k, _)| !k.contains("precision") && !k.contains("recall"))
+                .filter(|(k, _)| !["precision", "recall", "f1", "top"].iter().any(|x| k.contains(x)))
                 .map(|(k, v)| format!("{k}={v:.4}"))
                 .collect();
             println!(
