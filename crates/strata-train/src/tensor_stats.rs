@@ -74,9 +74,30 @@ pub fn l2_norm(t: &Tensor) -> f64 {
     t.to_vec_f64().iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// True when every value of `t` is finite.
+/// True when every value of `t` is finite. For contiguous f32 tensors (the guard runs it
+/// on every gradient of every step) a branch-free test of the exponent bits, sixteen lanes
+/// at a time, which runs at memory speed.
 pub fn all_finite(t: &Tensor) -> bool {
-    l2_norm(t).is_finite()
+    if t.dtype() == DType::F32 {
+        if let Ok(values) = t.read::<f32>() {
+            return all_finite_f32(&values);
+        }
+    }
+    t.to_vec_f64().iter().all(|v| v.is_finite())
+}
+
+fn all_finite_f32(values: &[f32]) -> bool {
+    // An f32 is NaN or infinite exactly when its eight exponent bits are all ones.
+    const EXPONENT: u32 = 0x7f80_0000;
+    let mut bad = [0u32; 16];
+    let chunks = values.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..16 {
+            bad[i] |= u32::from(c[i].to_bits() & EXPONENT == EXPONENT);
+        }
+    }
+    bad.iter().all(|&b| b == 0) && tail.iter().all(|v| v.is_finite())
 }
 
 fn empty() -> Moments {
@@ -176,11 +197,11 @@ mod tests {
 
     #[test]
     fn non_finite_values_are_reported_in_any_position() {
-        for pos in [0usize, 5, 8, 16] {
+        for pos in [0usize, 5, 8, 15, 16, 31, 32, 36] {
             for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-                let mut v = vec![1.0f32; 17];
+                let mut v = vec![1.0f32; 37];
                 v[pos] = bad;
-                let t = Tensor::from_vec(v, &[17]).unwrap();
+                let t = Tensor::from_vec(v, &[37]).unwrap();
                 assert!(!all_finite(&t), "{bad} at {pos}");
                 assert!(!moments(&t).all_finite());
             }

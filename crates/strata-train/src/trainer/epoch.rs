@@ -87,6 +87,7 @@ impl<M: Module + 'static> Trainer<M> {
             strata_core::manual_seed(seed);
         }
         self.model.train();
+        self.state.named = self.model.named_parameters();
         self.state.monitor = self
             .monitor_config
             .clone()

@@ -123,6 +123,8 @@ struct State {
     probe: Option<Batch>,
     graph_written: bool,
     finished: bool,
+    /// The model's parameters with their names, taken once when training starts.
+    named: Vec<(String, strata_nn::Param)>,
     /// Set by `resume`: the seed is not applied again.
     resumed: bool,
     /// Callbacks' saved states and tensors, applied when training starts.

@@ -100,9 +100,9 @@ impl<M: Module + 'static> Trainer<M> {
         self.state.micro = 0;
         let step_no = self.state.step + 1;
         let epoch_no = self.state.epoch + 1;
-        let named = self.model.named_parameters();
+        let named = &self.state.named;
         // The guard: a non-finite gradient never reaches the weights.
-        for (name, p) in &named {
+        for (name, p) in named {
             if let Some(g) = grads.get(p.tensor()) {
                 if p.is_trainable() && !all_finite(g) {
                     return Err(TrainError::NonFinite {
