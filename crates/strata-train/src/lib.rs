@@ -9,6 +9,7 @@
 mod error;
 pub mod metrics;
 pub mod records;
+pub mod report;
 mod step;
 pub mod tensor_stats;
 
