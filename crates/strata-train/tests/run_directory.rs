@@ -8,9 +8,7 @@ use common::*;
 use std::collections::BTreeSet;
 use strata_core::{Generator, Tensor};
 use strata_data::{DataLoader, TensorDataset};
-use strata_nn::{
-    loss::cross_entropy, Adam, Conv2d, Flatten, Linear, ModuleExt, ReLU, Sequential,
-};
+use strata_nn::{loss::cross_entropy, Adam, Conv2d, Flatten, Linear, ModuleExt, ReLU, Sequential};
 use strata_train::records::Record;
 use strata_train::tensorboard::{proto, read_events};
 use strata_train::{metrics::classification_metrics, MonitorConfig, RunTarget, Trainer};
@@ -58,7 +56,12 @@ fn a_run_writes_every_file_and_they_read_back() {
     let mut t = Trainer::new(model, opt, cross_entropy)
         .metrics(classification_metrics(4))
         .monitor(Some(monitor))
-        .class_names(vec!["top-left".into(), "top-right".into(), "bottom-left".into(), "bottom-right".into()])
+        .class_names(vec![
+            "top-left".into(),
+            "top-right".into(),
+            "bottom-left".into(),
+            "bottom-right".into(),
+        ])
         .hparams(serde_json::json!({"lr": 1e-2, "note": "spots"}))
         .progress(strata_train::ProgressMode::Quiet)
         .log_every_steps(2)
@@ -66,7 +69,9 @@ fn a_run_writes_every_file_and_they_read_back() {
         .seed(1);
     let history = t.fit(&train, Some(&val), 3).unwrap();
     assert_eq!(history.len(), 3);
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
 
     let meta: serde_json::Value = serde_json::from_str(&read("meta.json")).unwrap();
     assert_eq!(meta["seed"], 1);
@@ -81,18 +86,42 @@ fn a_run_writes_every_file_and_they_read_back() {
     assert!(read("summary.txt").contains("Conv2d"));
 
     // metrics.jsonl: epochs, steps every 2, monitor records every 4 steps (and step 1).
-    let records: Vec<Record> = read("metrics.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let epochs: Vec<_> = records.iter().filter_map(|r| match r { Record::Epoch(e) => Some(e), _ => None }).collect();
+    let records: Vec<Record> = read("metrics.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let epochs: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Epoch(e) => Some(e),
+            _ => None,
+        })
+        .collect();
     assert_eq!(epochs.len(), 3);
     assert_eq!(epochs[2].metrics, history[2].metrics);
-    let steps = records.iter().filter(|r| matches!(r, Record::Step(_))).count();
+    let steps = records
+        .iter()
+        .filter(|r| matches!(r, Record::Step(_)))
+        .count();
     assert_eq!(steps, 12);
-    let monitors: Vec<_> = records.iter().filter_map(|r| match r { Record::Monitor(m) => Some(m), _ => None }).collect();
-    assert_eq!(monitors.iter().map(|m| m.step).collect::<Vec<_>>(), vec![1, 4, 8, 12, 16, 20, 24]);
+    let monitors: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Monitor(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        monitors.iter().map(|m| m.step).collect::<Vec<_>>(),
+        vec![1, 4, 8, 12, 16, 20, 24]
+    );
     let names: Vec<&str> = monitors[0].params.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["0.weight", "0.bias", "3.weight", "3.bias"]);
     assert!(monitors[1].params[0].update_ratio.unwrap() > 0.0);
-    assert!(monitors[0].activations.iter().any(|a| a.layer_type == "ReLU" && a.dead_fraction.is_some()));
+    assert!(monitors[0]
+        .activations
+        .iter()
+        .any(|a| a.layer_type == "ReLU" && a.dead_fraction.is_some()));
 
     let csv = read("metrics.csv");
     assert!(csv.starts_with("epoch,step,lr,seconds,samples_per_sec,"));
@@ -103,7 +132,13 @@ fn a_run_writes_every_file_and_they_read_back() {
 
     let confusion: serde_json::Value = serde_json::from_str(&read("confusion.json")).unwrap();
     assert_eq!(confusion["labels"][3], "bottom-right");
-    let total: u64 = confusion["matrix"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    let total: u64 = confusion["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(total, 96, "the last validation's 96 examples");
 
     for png in ["images/filters.png", "images/feature_maps.png"] {
@@ -111,12 +146,15 @@ fn a_run_writes_every_file_and_they_read_back() {
         assert!(img.width() > 8 && img.height() > 8, "{png}");
     }
     if dir.join("images/misclassified.png").exists() {
-        let captions: Vec<serde_json::Value> = serde_json::from_str(&read("images/misclassified.json")).unwrap();
+        let captions: Vec<serde_json::Value> =
+            serde_json::from_str(&read("images/misclassified.json")).unwrap();
         assert!(!captions.is_empty() && captions[0]["label"] != captions[0]["predicted"]);
     }
 
     // Checkpoints and final weights.
-    let last = strata_nn::checkpoint::TrainingCheckpoint::load(dir.join("checkpoints/last.safetensors")).unwrap();
+    let last =
+        strata_nn::checkpoint::TrainingCheckpoint::load(dir.join("checkpoints/last.safetensors"))
+            .unwrap();
     assert_eq!((last.epoch, last.step), (3, 24));
     assert!(dir.join("checkpoints/best.safetensors").exists());
     strata_core::manual_seed(77);
@@ -132,7 +170,12 @@ fn a_run_writes_every_file_and_they_read_back() {
     let events_file = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents."))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
         .expect("an event file");
     let mut tags = BTreeSet::new();
     let mut val_acc = Vec::new();
@@ -148,14 +191,29 @@ fn a_run_writes_every_file_and_they_read_back() {
             }
         }
     }
-    for tag in ["loss/train", "loss/val", "accuracy/val", "lr/epoch", "grad_norm/0.weight", "update_ratio/3.weight", "weights/0.weight", "gradients/3.weight", "filters"] {
-        assert!(tags.contains(tag), "missing TensorBoard tag {tag}: {tags:?}");
+    for tag in [
+        "loss/train",
+        "loss/val",
+        "accuracy/val",
+        "lr/epoch",
+        "grad_norm/0.weight",
+        "update_ratio/3.weight",
+        "weights/0.weight",
+        "gradients/3.weight",
+        "filters",
+    ] {
+        assert!(
+            tags.contains(tag),
+            "missing TensorBoard tag {tag}: {tags:?}"
+        );
     }
     assert_eq!(val_acc.len(), 3);
     assert_eq!(val_acc[2], (3, history[2].metrics["val_accuracy"] as f32));
 
     assert!(read("graph.dot").contains("0.weight"));
     let report = read("report.html");
-    assert!(report.contains("<html") && report.contains("val_accuracy") || report.contains("accuracy"));
+    assert!(
+        report.contains("<html") && report.contains("val_accuracy") || report.contains("accuracy")
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

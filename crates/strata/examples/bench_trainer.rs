@@ -65,7 +65,10 @@ fn hand_written(batches: &[Batch]) -> Result<f64, Box<dyn std::error::Error>> {
     Ok((STEPS * BATCH) as f64 / t.elapsed().as_secs_f64())
 }
 
-fn with_trainer(batches: &[Batch], run_dir: Option<&std::path::Path>) -> Result<f64, Box<dyn std::error::Error>> {
+fn with_trainer(
+    batches: &[Batch],
+    run_dir: Option<&std::path::Path>,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let model = model()?;
     let opt = Adam::new(model.parameters(), 1e-3);
     let target = match run_dir {
@@ -77,7 +80,11 @@ fn with_trainer(batches: &[Batch], run_dir: Option<&std::path::Path>) -> Result<
         .progress(ProgressMode::Quiet)
         .run_target(target)
         .report(false);
-    let mut last = StepReport { loss: 0.0, stepped: false, step: 0 };
+    let mut last = StepReport {
+        loss: 0.0,
+        stepped: false,
+        step: 0,
+    };
     for b in &batches[..WARMUP] {
         last = trainer.train_step(b)?;
     }
@@ -110,7 +117,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_dir_all(&dir).ok();
     let (h, q, l) = (median(&mut hand), median(&mut quiet), median(&mut logged));
     println!("w1 hand-written loop: samples_per_s={h:.0}");
-    println!("w1 trainer (guard, metrics, monitors): samples_per_s={q:.0} overhead={:.1}%", 100.0 * (h / q - 1.0));
-    println!("w1 trainer + run directory: samples_per_s={l:.0} overhead={:.1}%", 100.0 * (h / l - 1.0));
+    println!(
+        "w1 trainer (guard, metrics, monitors): samples_per_s={q:.0} overhead={:.1}%",
+        100.0 * (h / q - 1.0)
+    );
+    println!(
+        "w1 trainer + run directory: samples_per_s={l:.0} overhead={:.1}%",
+        100.0 * (h / l - 1.0)
+    );
     Ok(())
 }

@@ -31,7 +31,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let standardise = || Normalize::new(&[0.1307], &[0.3081]);
     let train = Mnist::load(data_dir, Split::Train)?.transform(standardise()?);
     let test = Mnist::load(data_dir, Split::Test)?.transform(standardise()?);
-    println!("MNIST: {} training and {} test images", train.len(), test.len());
+    println!(
+        "MNIST: {} training and {} test images",
+        train.len(),
+        test.len()
+    );
     let train_loader = DataLoader::new(train)
         .batch_size(BATCH)
         .shuffle(seed)

@@ -26,7 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist");
     let train = Mnist::load(data_dir, Split::Train)?.flattened();
     let test = Mnist::load(data_dir, Split::Test)?.flattened();
-    println!("MNIST: {} training and {} test images", train.len(), test.len());
+    println!(
+        "MNIST: {} training and {} test images",
+        train.len(),
+        test.len()
+    );
     let train_loader = DataLoader::new(train)
         .batch_size(BATCH)
         .shuffle(seed)

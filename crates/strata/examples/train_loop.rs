@@ -28,7 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .shuffle(0);
     let test = DataLoader::new(Subset::range(test, 0..2_000)?).batch_size(500);
 
-    let mut model = Sequential::new().push(Linear::new(784, 128)?).push(Sigmoid::new());
+    let mut model = Sequential::new()
+        .push(Linear::new(784, 128)?)
+        .push(Sigmoid::new());
     for _ in 0..10 {
         model = model.push(Linear::new(128, 128)?).push(Sigmoid::new());
     }

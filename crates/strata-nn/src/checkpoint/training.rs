@@ -444,7 +444,10 @@ mod tests {
         let back = TrainingCheckpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap();
         assert_eq!(back.extra.len(), 1);
         assert_eq!(back.extra[0].0, "early_stopping.best.0.weight");
-        assert_eq!(back.extra[0].1.to_vec::<f32>().unwrap(), vec![1.5, -2.0, 3.25]);
+        assert_eq!(
+            back.extra[0].1.to_vec::<f32>().unwrap(),
+            vec![1.5, -2.0, 3.25]
+        );
         assert!(back.model.is_empty() && back.optimizer.is_empty());
     }
 

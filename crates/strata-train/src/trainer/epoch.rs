@@ -195,11 +195,17 @@ impl<M: Module + 'static> Trainer<M> {
         if let Some(bar) = &mut self.state.bar {
             let running = self.state.loss_sum / self.state.loss_count.max(1) as f64;
             let metric = if bar.is_visible() {
-                self.train_metrics.first().and_then(|m| m.compute().into_iter().next())
+                self.train_metrics
+                    .first()
+                    .and_then(|m| m.compute().into_iter().next())
             } else {
                 None
             };
-            bar.batch(examples, running, metric.as_ref().map(|(k, v)| (k.as_str(), *v)));
+            bar.batch(
+                examples,
+                running,
+                metric.as_ref().map(|(k, v)| (k.as_str(), *v)),
+            );
         }
     }
 
@@ -308,7 +314,11 @@ impl<M: Module + 'static> Trainer<M> {
             let figures: Vec<String> = record
                 .metrics
                 .iter()
-                .filter(|(k, _)| !["precision", "recall", "f1", "top"].iter().any(|x| k.contains(x)))
+                .filter(|(k, _)| {
+                    !["precision", "recall", "f1", "top"]
+                        .iter()
+                        .any(|x| k.contains(x))
+                })
                 .map(|(k, v)| format!("{k}={v:.4}"))
                 .collect();
             println!(

@@ -4,7 +4,7 @@
 use super::{Task, Trainer};
 use crate::metrics::ConfusionMatrix;
 use crate::records::{EpochRecord, HistogramRecord, MonitorRecord};
-use crate::report::images::grid_png;
+use crate::report::images::{feature_map_tiles, filter_tiles, grid_png};
 use crate::run_dir::{cpu_name, host_name, utc_stamp};
 use crate::tensorboard::EventWriter;
 use crate::{Result, TrainError};
@@ -234,8 +234,8 @@ impl<M: Module + 'static> Trainer<M> {
         Ok(())
     }
 
-    /// The first four-dimensional weight (`[out, in, kh, kw]`): one picture per output
-    /// channel (RGB when it has three input channels, else its first).
+    /// The first four-dimensional weight (`[out, in, kh, kw]`), one picture per output
+    /// channel (at most 64).
     fn first_conv_filters(&self) -> Result<Option<Vec<Tensor>>> {
         let Some((_, p)) = self
             .model
@@ -246,17 +246,8 @@ impl<M: Module + 'static> Trainer<M> {
             return Ok(None);
         };
         let w = p.tensor().detach();
-        let (out, inp) = (w.shape()[0], w.shape()[1]);
-        let mut filters = Vec::new();
-        for o in 0..out.min(64) {
-            let f = w.select(0, o)?;
-            filters.push(if inp == 3 {
-                f.copy()
-            } else {
-                f.narrow(0, 0, 1)?.copy()
-            });
-        }
-        Ok(Some(filters))
+        let w = w.narrow(0, 0, w.shape()[0].min(64))?;
+        Ok(Some(filter_tiles(&w)?))
     }
 
     /// The first convolution's output channels for one validation example.
@@ -283,12 +274,8 @@ impl<M: Module + 'static> Trainer<M> {
         let Some(maps) = captured.borrow_mut().take() else {
             return Ok(None);
         };
-        let maps = maps.select(0, 0)?;
-        let mut out = Vec::new();
-        for c in 0..maps.shape()[0].min(64) {
-            out.push(maps.narrow(0, c, 1)?.copy());
-        }
-        Ok(Some(out))
+        let maps = maps.narrow(1, 0, maps.shape()[1].min(64))?;
+        Ok(Some(feature_map_tiles(&maps)?))
     }
 }
 
