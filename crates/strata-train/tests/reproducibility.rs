@@ -7,7 +7,10 @@ use strata_nn::schedule::{Scheduler, StepLR};
 use strata_nn::{loss::cross_entropy, Adam, ModuleExt, SGD};
 use strata_train::{callbacks::EarlyStopping, metrics::classification_metrics, RunTarget, Trainer};
 
-fn run(seed: u64, epochs: u64) -> (Vec<(String, Vec<u32>)>, Vec<Vec<(String, u64)>>) {
+/// Weights and epoch metrics, bit for bit.
+type Bits = (Vec<(String, Vec<u32>)>, Vec<Vec<(String, u64)>>);
+
+fn run(seed: u64, epochs: u64) -> Bits {
     let (train, val) = loaders(seed);
     let model = model(seed);
     let opt = Adam::new(model.parameters(), 1e-2);

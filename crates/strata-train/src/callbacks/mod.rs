@@ -45,8 +45,11 @@ pub struct TrainContext<'a> {
     pub run_dir: Option<&'a Path>,
     /// The trainer's resumable state (history, callbacks' states, extra tensors), set at
     /// save points so [`TrainContext::checkpoint`] captures everything.
-    pub(crate) resume_state: Option<(&'a BTreeMap<String, String>, &'a [(String, Tensor)])>,
+    pub(crate) resume_state: Option<ResumeState<'a>>,
 }
+
+/// The trainer's checkpoint metadata and extra tensors.
+pub(crate) type ResumeState<'a> = (&'a BTreeMap<String, String>, &'a [(String, Tensor)]);
 
 impl TrainContext<'_> {
     /// A [`TrainingCheckpoint`] of the model, optimiser, scheduler, random generator and

@@ -114,7 +114,7 @@ impl Callback for ModelCheckpoint {
     }
 
     fn on_epoch_end(&mut self, _: &TrainContext, record: &EpochRecord) -> Result<Control> {
-        self.epoch_ended = record.epoch % self.every == 0;
+        self.epoch_ended = record.epoch.is_multiple_of(self.every);
         self.improved = false;
         if let Some((key, mode)) = &self.best {
             if let Some(&v) = record.metrics.get(key) {

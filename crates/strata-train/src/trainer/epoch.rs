@@ -232,7 +232,7 @@ impl<M: Module + 'static> Trainer<M> {
         let last = self.state.target_epochs == Some(epoch);
         let mut val_loss = None;
         if let Some(val) = val {
-            if epoch % self.settings.eval_every == 0 || last {
+            if epoch.is_multiple_of(self.settings.eval_every) || last {
                 let values = self.run_validation(val)?;
                 val_loss = values.get("loss").copied();
                 for (k, v) in values {

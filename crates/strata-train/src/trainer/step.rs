@@ -152,7 +152,7 @@ impl<M: Module + 'static> Trainer<M> {
             }
             logs.dir.append_histograms(&histograms)?;
             if let Some(every) = self.settings.log_every_steps {
-                if step % every == 0 {
+                if step.is_multiple_of(every) {
                     let rec = StepRecord {
                         step,
                         epoch,
