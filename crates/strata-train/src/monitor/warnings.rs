@@ -41,8 +41,12 @@ pub struct Thresholds {
     /// Loss spike: a batch loss above this many times the mean of the previous batch
     /// losses (default 3) ...
     pub loss_spike_factor: f64,
-    /// ... of this many previous batches, and only once that many were seen (default 20).
+    /// ... of this many previous batches, and only once that many were seen (default 20),
+    /// and also more than this many standard deviations of those losses above their mean
+    /// (default 6), so the ordinary scatter of small mini-batch losses late in training
+    /// does not count.
     pub loss_spike_window: usize,
+    pub loss_spike_sigmas: f64,
 }
 
 impl Default for Thresholds {
@@ -62,6 +66,7 @@ impl Default for Thresholds {
             overfitting_evals: 3,
             loss_spike_factor: 3.0,
             loss_spike_window: 20,
+            loss_spike_sigmas: 6.0,
         }
     }
 }
@@ -171,13 +176,17 @@ pub fn overfitting(evals: &[(u64, f64, f64)], t: &Thresholds) -> Option<String> 
 }
 
 /// Loss spike: a finite `loss` above `t.loss_spike_factor` × the mean of `previous` (the
-/// last `t.loss_spike_window` batch losses; fewer means no verdict yet).
+/// last `t.loss_spike_window` batch losses; fewer means no verdict yet) and more than
+/// `t.loss_spike_sigmas` of their standard deviations above that mean.
 pub fn loss_spike(loss: f64, previous: &[f64], t: &Thresholds) -> Option<String> {
     if previous.len() < t.loss_spike_window.max(1) || !loss.is_finite() {
         return None;
     }
-    let mean = previous.iter().sum::<f64>() / previous.len() as f64;
-    (mean > 0.0 && loss > t.loss_spike_factor * mean).then(|| {
+    let n = previous.len() as f64;
+    let mean = previous.iter().sum::<f64>() / n;
+    let std = (previous.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let spike = loss > t.loss_spike_factor * mean && loss > mean + t.loss_spike_sigmas * std;
+    (mean > 0.0 && spike).then(|| {
         format!(
             "loss spike: batch loss {loss:.4} is {:.1}× the mean of the previous {} ({mean:.4})",
             loss / mean,
@@ -284,6 +293,10 @@ mod tests {
         let prev = vec![1.0; 20];
         assert!(loss_spike(3.0, &prev, &t).is_none());
         assert!(loss_spike(f64::INFINITY, &prev, &t).is_none());
+        // Scattered losses (mean 1, standard deviation 0.5): 3.5 is within six deviations.
+        let scattered: Vec<f64> = (0..20).map(|i| if i % 2 == 0 { 0.5 } else { 1.5 }).collect();
+        assert!(loss_spike(3.5, &scattered, &t).is_none());
+        assert!(loss_spike(4.01, &scattered, &t).is_some());
         let m = loss_spike(3.5, &prev, &t).unwrap();
         assert_eq!(
             m,
