@@ -86,6 +86,45 @@ pub fn all_finite(t: &Tensor) -> bool {
     t.to_vec_f64().iter().all(|v| v.is_finite())
 }
 
+/// For each tensor, whether all its values are finite: one parallel pass over all of them
+/// (pieces of 64K values shared by the kernels' threads), for the guard that checks every
+/// gradient of every step.
+///
+/// ```
+/// use strata_core::Tensor;
+/// use strata_train::tensor_stats::all_finite_each;
+/// let a = Tensor::ones(&[100_000]);
+/// let b = Tensor::from_vec(vec![1.0f32, f32::NAN], &[2])?;
+/// assert_eq!(all_finite_each(&[&a, &b]), vec![true, false]);
+/// # Ok::<(), strata_core::Error>(())
+/// ```
+pub fn all_finite_each(tensors: &[&Tensor]) -> Vec<bool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const PIECE: usize = 1 << 16;
+    let guards: Vec<_> = tensors
+        .iter()
+        .map(|t| {
+            (t.dtype() == DType::F32)
+                .then(|| t.read::<f32>().ok())
+                .flatten()
+        })
+        .collect();
+    let bad: Vec<AtomicBool> = tensors.iter().map(|_| AtomicBool::new(false)).collect();
+    let mut pieces = Vec::new();
+    for (i, (t, guard)) in tensors.iter().zip(&guards).enumerate() {
+        match guard {
+            Some(values) => pieces.extend(values.chunks(PIECE).map(|c| (i, c))),
+            None => bad[i].store(!all_finite(t), Ordering::Relaxed),
+        }
+    }
+    strata_core::kernels::parallel::for_each_item(pieces, |(i, values)| {
+        if !all_finite_f32(values) {
+            bad[i].store(true, Ordering::Relaxed);
+        }
+    });
+    bad.iter().map(|b| !b.load(Ordering::Relaxed)).collect()
+}
+
 fn all_finite_f32(values: &[f32]) -> bool {
     // An f32 is NaN or infinite exactly when its eight exponent bits are all ones.
     const EXPONENT: u32 = 0x7f80_0000;
@@ -193,6 +232,18 @@ mod tests {
         let m = Tensor::from_vec(values[..36].to_vec(), &[6, 6]).unwrap();
         let mt = m.transpose(0, 1).unwrap();
         assert!((moments(&mt).sum_squares - moments(&m).sum_squares).abs() < 1e-9);
+    }
+
+    #[test]
+    fn each_tensor_is_judged_on_its_own_across_pieces() {
+        let mut big = vec![0.5f32; 200_000];
+        big[131_072] = f32::INFINITY; // the third piece
+        let big = Tensor::from_vec(big, &[200_000]).unwrap();
+        let fine = Tensor::ones(&[70_000]);
+        let f64_bad = Tensor::from_vec(vec![1.0f64, f64::NAN], &[2]).unwrap();
+        let strided = Tensor::ones(&[4, 4]).transpose(0, 1).unwrap();
+        let out = all_finite_each(&[&fine, &big, &f64_bad, &strided]);
+        assert_eq!(out, vec![true, false, false, true]);
     }
 
     #[test]

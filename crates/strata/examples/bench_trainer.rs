@@ -6,8 +6,9 @@
 //! and once writing a run directory (metrics, histograms and TensorBoard events).
 //!
 //! Both see the same batches (built before timing). The variants alternate, each run
-//! being 5 warm-up steps then 200 timed ones, 7 rounds; medians of samples/s.
-//! Run: `cargo run --release --example bench_trainer`.
+//! being 5 warm-up steps then 200 timed ones, 15 rounds; medians of samples/s.
+//! Run: `cargo run --release --example bench_trainer` (`STRATA_MONITOR_EVERY=N` sets the
+//! monitors' interval).
 
 use std::time::Instant;
 use strata::prelude::*;
@@ -16,7 +17,7 @@ use strata::train::StepReport;
 const BATCH: usize = 128;
 const STEPS: usize = 200;
 const WARMUP: usize = 5;
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 15;
 
 fn model() -> Result<Sequential, Box<dyn std::error::Error>> {
     Ok(Sequential::new()
@@ -68,6 +69,7 @@ fn hand_written(batches: &[Batch]) -> Result<f64, Box<dyn std::error::Error>> {
 fn with_trainer(
     batches: &[Batch],
     run_dir: Option<&std::path::Path>,
+    monitors: bool,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let model = model()?;
     let opt = Adam::new(model.parameters(), 1e-3);
@@ -79,7 +81,11 @@ fn with_trainer(
         .metric(Accuracy::new())
         .progress(ProgressMode::Quiet)
         .run_target(target)
-        .report(false);
+        .report(false)
+        .monitor(monitors.then(|| MonitorConfig {
+            every_steps: monitor_every(),
+            ..MonitorConfig::default()
+        }));
     let mut last = StepReport {
         loss: 0.0,
         stepped: false,
@@ -97,6 +103,14 @@ fn with_trainer(
     Ok(rate)
 }
 
+/// The monitors' interval: `STRATA_MONITOR_EVERY`, default 50 (the library's default).
+fn monitor_every() -> u64 {
+    std::env::var("STRATA_MONITOR_EVERY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(MonitorConfig::default().every_steps)
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -108,22 +122,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = Mnist::load(data_dir, Split::Train)?.flattened();
     let batches = batches(&data, STEPS + WARMUP)?;
     let dir = std::env::temp_dir().join(format!("strata-bench-trainer-{}", std::process::id()));
-    let (mut hand, mut quiet, mut logged) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut hand, mut bare, mut quiet, mut logged) = (vec![], vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
         hand.push(hand_written(&batches)?);
-        quiet.push(with_trainer(&batches, None)?);
-        logged.push(with_trainer(&batches, Some(&dir))?);
+        bare.push(with_trainer(&batches, None, false)?);
+        quiet.push(with_trainer(&batches, None, true)?);
+        logged.push(with_trainer(&batches, Some(&dir), true)?);
     }
     std::fs::remove_dir_all(&dir).ok();
-    let (h, q, l) = (median(&mut hand), median(&mut quiet), median(&mut logged));
+    let h = median(&mut hand);
     println!("w1 hand-written loop: samples_per_s={h:.0}");
-    println!(
-        "w1 trainer (guard, metrics, monitors): samples_per_s={q:.0} overhead={:.1}%",
-        100.0 * (h / q - 1.0)
-    );
-    println!(
-        "w1 trainer + run directory: samples_per_s={l:.0} overhead={:.1}%",
-        100.0 * (h / l - 1.0)
-    );
+    for (what, runs) in [
+        ("trainer, monitors off (guard, metrics)", &mut bare),
+        ("trainer (guard, metrics, monitors)", &mut quiet),
+        ("trainer + run directory", &mut logged),
+    ] {
+        let v = median(runs);
+        println!(
+            "w1 {what}: samples_per_s={v:.0} overhead={:.1}%",
+            100.0 * (h / v - 1.0)
+        );
+    }
     Ok(())
 }

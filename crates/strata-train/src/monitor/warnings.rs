@@ -294,7 +294,9 @@ mod tests {
         assert!(loss_spike(3.0, &prev, &t).is_none());
         assert!(loss_spike(f64::INFINITY, &prev, &t).is_none());
         // Scattered losses (mean 1, standard deviation 0.5): 3.5 is within six deviations.
-        let scattered: Vec<f64> = (0..20).map(|i| if i % 2 == 0 { 0.5 } else { 1.5 }).collect();
+        let scattered: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 0.5 } else { 1.5 })
+            .collect();
         assert!(loss_spike(3.5, &scattered, &t).is_none());
         assert!(loss_spike(4.01, &scattered, &t).is_some());
         let m = loss_spike(3.5, &prev, &t).unwrap();

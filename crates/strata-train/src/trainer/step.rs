@@ -4,7 +4,7 @@
 use super::{Schedule, Trainer};
 use crate::callbacks::Control;
 use crate::records::{Record, StepRecord};
-use crate::tensor_stats::all_finite;
+use crate::tensor_stats::{all_finite, all_finite_each};
 use crate::{Result, TrainError};
 use strata_core::Gradients;
 use strata_data::Batch;
@@ -102,21 +102,24 @@ impl<M: Module + 'static> Trainer<M> {
         let epoch_no = self.state.epoch + 1;
         let named = &self.state.named;
         // The guard: a non-finite gradient never reaches the weights.
-        for (name, p) in named {
-            if let Some(g) = grads.get(p.tensor()) {
-                if p.is_trainable() && !all_finite(g) {
-                    return Err(TrainError::NonFinite {
-                        what: "gradient",
-                        step: step_no,
-                        epoch: epoch_no,
-                        detail: format!(
-                            "the gradient of {name} (shape {:?}) has NaN or infinite values; \
-                             the step was not applied (loss {loss})",
-                            g.shape()
-                        ),
-                    });
-                }
-            }
+        let checked: Vec<(&String, &strata_core::Tensor)> = named
+            .iter()
+            .filter(|(_, p)| p.is_trainable())
+            .filter_map(|(name, p)| Some((name, grads.get(p.tensor())?)))
+            .collect();
+        let finite = all_finite_each(&checked.iter().map(|(_, g)| *g).collect::<Vec<_>>());
+        if let Some(i) = finite.iter().position(|ok| !ok) {
+            let (name, g) = checked[i];
+            return Err(TrainError::NonFinite {
+                what: "gradient",
+                step: step_no,
+                epoch: epoch_no,
+                detail: format!(
+                    "the gradient of {name} (shape {:?}) has NaN or infinite values; \
+                     the step was not applied (loss {loss})",
+                    g.shape()
+                ),
+            });
         }
         if let Some(monitor) = &mut self.state.monitor {
             monitor.after_backward(&self.model, &grads, step_no, epoch_no);
