@@ -30,7 +30,11 @@ impl<M: Module + 'static> Trainer<M> {
         val: Option<&dyn Batches>,
         epochs: u64,
     ) -> Result<Vec<EpochRecord>> {
-        let first = train.batches(self.state.epoch).next().transpose()?;
+        // One batch for the model summary in the run directory.
+        let first = match (&self.settings.run, self.state.started) {
+            (super::RunTarget::Nowhere, _) | (_, Some(_)) => None,
+            _ => train.batches(self.state.epoch).next().transpose()?,
+        };
         self.ensure_started(
             Some(train.num_examples()),
             val.map(|v| v.num_examples()),
