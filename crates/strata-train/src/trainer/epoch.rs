@@ -16,6 +16,17 @@ use std::time::Instant;
 use strata_data::Batch;
 use strata_nn::{Module, ModuleExt};
 
+/// What is known when a run starts (`fit` knows it all; a hand-written loop of
+/// `train_step`s nothing).
+#[derive(Default)]
+pub(super) struct RunStart<'a> {
+    pub train_examples: Option<usize>,
+    pub val_examples: Option<usize>,
+    pub epochs: Option<u64>,
+    /// A batch for the model summary.
+    pub first: Option<&'a Batch>,
+}
+
 impl<M: Module + 'static> Trainer<M> {
     /// Trains for `epochs` epochs in total (after a [`resume`](Trainer::resume), the
     /// remaining ones), validating on `val` every `eval_every` epochs and after the last,
@@ -35,13 +46,15 @@ impl<M: Module + 'static> Trainer<M> {
             (super::RunTarget::Nowhere, _) | (_, Some(_)) => None,
             _ => train.batches(self.state.epoch).next().transpose()?,
         };
-        self.ensure_started(
-            Some(train.num_examples()),
-            val.map(|v| v.num_examples()),
-            Some(epochs),
-            first.as_ref(),
-        )?;
+        self.ensure_started(RunStart {
+            train_examples: Some(train.num_examples()),
+            val_examples: val.map(|v| v.num_examples()),
+            epochs: Some(epochs),
+            first: first.as_ref(),
+        })?;
         self.state.target_epochs = Some(epochs);
+        // A second `fit` on the same trainer trains on and closes the run again.
+        self.state.finished = false;
         let result = self.run_epochs(train, val, epochs);
         match result {
             Ok(()) => {
@@ -75,13 +88,7 @@ impl<M: Module + 'static> Trainer<M> {
     }
 
     /// Opens the run: seeds, monitors, the run directory, callbacks' `on_train_begin`.
-    pub(super) fn ensure_started(
-        &mut self,
-        train_examples: Option<usize>,
-        val_examples: Option<usize>,
-        epochs: Option<u64>,
-        first: Option<&Batch>,
-    ) -> Result<()> {
+    pub(super) fn ensure_started(&mut self, start: RunStart) -> Result<()> {
         if self.state.started.is_some() {
             return Ok(());
         }
@@ -97,14 +104,17 @@ impl<M: Module + 'static> Trainer<M> {
             .clone()
             .map(|c| Monitor::new(&self.model, c));
         if self.settings.main_metric.is_none() {
-            let key = match (val_examples.is_some(), self.settings.task) {
+            let key = match (start.val_examples.is_some(), self.settings.task) {
                 (true, super::Task::Classification) => "val_accuracy",
                 (true, _) => "val_loss",
                 (false, _) => "train_loss",
             };
             self.settings.main_metric = Some(key.into());
         }
-        self.open_logs(train_examples, val_examples, epochs, first)?;
+        self.state.train_examples = start.train_examples;
+        self.state.val_examples = start.val_examples;
+        self.state.target_epochs = start.epochs;
+        self.open_logs(start.first)?;
         if self.logs.is_some()
             && self.settings.checkpoints
             && !self
@@ -124,13 +134,7 @@ impl<M: Module + 'static> Trainer<M> {
         Ok(())
     }
 
-    fn open_logs(
-        &mut self,
-        train_examples: Option<usize>,
-        val_examples: Option<usize>,
-        epochs: Option<u64>,
-        first: Option<&Batch>,
-    ) -> Result<()> {
+    fn open_logs(&mut self, first: Option<&Batch>) -> Result<()> {
         let dir = match &self.settings.run {
             super::RunTarget::Nowhere => return Ok(()),
             super::RunTarget::Under(root) => RunDir::create_in(root, &self.settings.name)?,
@@ -145,9 +149,6 @@ impl<M: Module + 'static> Trainer<M> {
             None
         };
         self.logs = Some(Logs { dir, events });
-        self.state.train_examples = train_examples;
-        self.state.val_examples = val_examples;
-        self.state.target_epochs = epochs;
         if let (Some(summary), Some(batch)) = (&self.summary_fn, first) {
             let one = batch.inputs.narrow(0, 0, 1.min(batch.len()))?;
             let text = summary(&self.model, &one)?;

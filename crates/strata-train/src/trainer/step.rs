@@ -27,7 +27,10 @@ impl<M: Module + 'static> Trainer<M> {
     /// monitors, logs and callbacks see it exactly as in `fit`; call
     /// [`Trainer::end_epoch`] after each epoch's batches and [`Trainer::finish`] at the end.
     pub fn train_step(&mut self, batch: &Batch) -> Result<StepReport> {
-        self.ensure_started(None, None, None, Some(batch))?;
+        self.ensure_started(super::epoch::RunStart {
+            first: Some(batch),
+            ..Default::default()
+        })?;
         if self.state.epoch_started.is_none() {
             self.begin_epoch(None)?;
         }
