@@ -110,3 +110,35 @@ pub trait Optimizer: Send {
     /// error; the error lists every missing, unexpected or mis-shaped entry.
     fn load_state_dict(&mut self, entries: &[(String, Tensor)]) -> Result<()>;
 }
+
+/// A boxed optimiser is an optimiser, so code that picks one at run time (from a config
+/// file) can hand it to anything that takes `impl Optimizer`.
+impl Optimizer for Box<dyn Optimizer> {
+    fn step(&mut self, grads: &Gradients) -> Result<()> {
+        (**self).step(grads)
+    }
+    fn groups(&self) -> &ParamGroups {
+        (**self).groups()
+    }
+    fn groups_mut(&mut self) -> &mut ParamGroups {
+        (**self).groups_mut()
+    }
+    fn lr(&self) -> f64 {
+        (**self).lr()
+    }
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        (**self).set_lr(lr)
+    }
+    fn momentum_or_beta1(&self) -> Option<f64> {
+        (**self).momentum_or_beta1()
+    }
+    fn set_momentum_or_beta1(&mut self, momentum: f64) -> Result<()> {
+        (**self).set_momentum_or_beta1(momentum)
+    }
+    fn state_dict(&self) -> Vec<(String, Tensor)> {
+        (**self).state_dict()
+    }
+    fn load_state_dict(&mut self, entries: &[(String, Tensor)]) -> Result<()> {
+        (**self).load_state_dict(entries)
+    }
+}

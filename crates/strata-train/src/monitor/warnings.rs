@@ -15,7 +15,7 @@ pub struct Thresholds {
     pub vanishing_ratio: f64,
     /// ... on this many checks (default 3).
     pub vanishing_checks: u32,
-    /// Exploding gradients: the global gradient norm at least this many times the smallest
+    /// Exploding gradients: the global gradient norm at least this many times the median
     /// of the previous checks (default 100), or non-finite ...
     pub exploding_factor: f64,
     /// ... of this many previous checks (default 5).
@@ -89,19 +89,31 @@ pub fn vanishing(weights: &[(&str, f64)], t: &Thresholds) -> Option<String> {
 }
 
 /// Exploding gradients: `norm` is non-finite, or at least `t.exploding_factor` × the
-/// smallest of `previous` (the last few finite global norms).
+/// median of `previous` (the last few finite global norms). The median, not the smallest:
+/// a model that fits its batch perfectly has a near-zero gradient for a step, and the next
+/// ordinary one is no explosion.
 pub fn exploding(norm: f64, previous: &[f64], t: &Thresholds) -> Option<String> {
     if !norm.is_finite() {
         return Some(format!(
             "exploding gradients: the global gradient norm is {norm} (non-finite)"
         ));
     }
-    let smallest = previous.iter().copied().fold(f64::INFINITY, f64::min);
-    let factor = norm / smallest;
-    (smallest > 0.0 && factor >= t.exploding_factor).then(|| {
+    if previous.is_empty() {
+        return None;
+    }
+    let mut sorted = previous.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    };
+    let factor = norm / median;
+    (median > 0.0 && factor >= t.exploding_factor).then(|| {
         format!(
             "exploding gradients: the global gradient norm {norm:.1e} is {factor:.0}× the \
-             smallest of the previous {} checks ({smallest:.1e})",
+             median of the previous {} checks ({median:.1e})",
             previous.len()
         )
     })
@@ -248,15 +260,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exploding_compares_with_the_smallest_previous_norm() {
+    fn exploding_compares_with_the_median_previous_norm() {
         let t = Thresholds::default();
         assert!(exploding(50.0, &[], &t).is_none());
-        assert!(exploding(99.0, &[1.0, 2.0, 5.0], &t).is_none());
-        let m = exploding(150.0, &[3.0, 1.5, 2.0], &t).unwrap();
+        assert!(exploding(199.0, &[1.0, 2.0, 5.0], &t).is_none());
+        let m = exploding(200.0, &[3.0, 1.5, 2.0], &t).unwrap();
         assert_eq!(
             m,
-            "exploding gradients: the global gradient norm 1.5e2 is 100× the smallest of the \
-             previous 3 checks (1.5e0)"
+            "exploding gradients: the global gradient norm 2.0e2 is 100× the median of the \
+             previous 3 checks (2.0e0)"
+        );
+        // A near-zero norm among ordinary ones (a batch fitted perfectly) is no baseline.
+        assert!(exploding(1.4e-2, &[2.8e-8, 1e-2, 1.2e-2, 9e-3, 1.1e-2], &t).is_none());
+        // An even count: the mean of the middle two, (0.02 + 0.03) / 2.
+        assert!(exploding(2.4, &[1e-2, 2e-2, 3e-2, 1.0], &t).is_none());
+        let m = exploding(2.5, &[1e-2, 2e-2, 3e-2, 1.0], &t).unwrap();
+        assert!(
+            m.ends_with("is 100× the median of the previous 4 checks (2.5e-2)"),
+            "{m}"
         );
         assert!(exploding(f64::NAN, &[1.0], &t)
             .unwrap()

@@ -1,0 +1,257 @@
+//! The model of a config: layers in order, each input size inferred from the previous
+//! layer's output, every shape problem reported by layer index before anything trains.
+
+use crate::config::{Activation, LayerSpec, ModelConfig};
+use strata_core::{AvgPool2dParams, MaxPool2dParams};
+use strata_nn::{
+    AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvOptions, Dropout, Flatten, Forward, LayerNorm,
+    LeakyReLU, Linear, MaxPool2d, PReLU, ReLU, Sequential, SiLU, Sigmoid, Swish, Tanh, ELU, GELU,
+};
+
+/// Refused before allocation: more parameters in one layer than this (2³² f32 values are
+/// 16 GiB).
+const MAX_LAYER_PARAMS: usize = 1 << 32;
+
+/// A layer that does not fit, named by its index and type.
+#[derive(Debug, thiserror::Error)]
+#[error("model.layers[{index}] ({kind}): {reason}")]
+pub struct BuildError {
+    pub index: usize,
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+/// The model and the shape of one output (without the batch dimension).
+pub fn build(model: &ModelConfig) -> Result<(Sequential, Vec<usize>), BuildError> {
+    let mut net = Sequential::new();
+    let mut shape = model.input.clone();
+    for (index, spec) in model.layers.iter().enumerate() {
+        let fail = |reason: String| BuildError {
+            index,
+            kind: spec.kind(),
+            reason,
+        };
+        let (layers, out) = layer(spec, &shape).map_err(fail)?;
+        for l in layers {
+            net = net.push_boxed(l);
+        }
+        shape = out;
+    }
+    Ok((net, shape))
+}
+
+type Built = (Vec<Box<dyn Forward>>, Vec<usize>);
+
+fn layer(spec: &LayerSpec, shape: &[usize]) -> Result<Built, String> {
+    let err = |e: strata_nn::Error| e.to_string();
+    match spec {
+        LayerSpec::Linear {
+            out,
+            activation,
+            bias,
+        } => {
+            let [.., inp] = shape else {
+                return Err("needs an input with at least one dimension".into());
+            };
+            if shape.len() > 1 {
+                return Err(format!(
+                    "expects a flat input [features], got {shape:?}; add {{ type = \"flatten\" }} before it"
+                ));
+            }
+            check_size(&[*inp, *out])?;
+            let mut layers: Vec<Box<dyn Forward>> =
+                vec![Box::new(Linear::with_bias(*inp, *out, *bias).map_err(err)?)];
+            let out_shape = vec![*out];
+            if let Some(a) = activation {
+                layers.push(activation_layer(*a, &out_shape)?);
+            }
+            Ok((layers, out_shape))
+        }
+        LayerSpec::Conv2d {
+            out,
+            kernel,
+            stride,
+            padding,
+            activation,
+        } => {
+            let &[c, h, w] = shape else {
+                return Err(format!(
+                    "expects an image [channels, height, width], got {shape:?}"
+                ));
+            };
+            check_size(&[*out, c, *kernel, *kernel])?;
+            let (oh, ow) = (
+                window_out(h, *kernel, *stride, *padding)?,
+                window_out(w, *kernel, *stride, *padding)?,
+            );
+            let options = ConvOptions::new().stride(*stride).padding(*padding);
+            let mut layers: Vec<Box<dyn Forward>> = vec![Box::new(
+                Conv2d::with_options(c, *out, *kernel, options).map_err(err)?,
+            )];
+            let out_shape = vec![*out, oh, ow];
+            if let Some(a) = activation {
+                layers.push(activation_layer(*a, &out_shape)?);
+            }
+            Ok((layers, out_shape))
+        }
+        LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride } => {
+            let &[c, h, w] = shape else {
+                return Err(format!(
+                    "expects an image [channels, height, width], got {shape:?}"
+                ));
+            };
+            let s = stride.unwrap_or(*kernel);
+            let out_shape = vec![
+                c,
+                window_out(h, *kernel, s, 0)?,
+                window_out(w, *kernel, s, 0)?,
+            ];
+            let layer: Box<dyn Forward> = if matches!(spec, LayerSpec::MaxPool2d { .. }) {
+                let p = MaxPool2dParams {
+                    stride: (s, s),
+                    ..MaxPool2dParams::new(*kernel)
+                };
+                Box::new(MaxPool2d::with_params(p).map_err(err)?)
+            } else {
+                let p = AvgPool2dParams {
+                    stride: (s, s),
+                    ..AvgPool2dParams::new(*kernel)
+                };
+                Box::new(AvgPool2d::with_params(p).map_err(err)?)
+            };
+            Ok((vec![layer], out_shape))
+        }
+        LayerSpec::Flatten => Ok((vec![Box::new(Flatten::new())], vec![shape.iter().product()])),
+        LayerSpec::Dropout { p } => Ok((
+            vec![Box::new(Dropout::new(*p).map_err(err)?)],
+            shape.to_vec(),
+        )),
+        LayerSpec::BatchNorm => {
+            let layer: Box<dyn Forward> = match shape {
+                [f] => Box::new(BatchNorm1d::new(*f).map_err(err)?),
+                [c, _, _] => Box::new(BatchNorm2d::new(*c).map_err(err)?),
+                _ => {
+                    return Err(format!(
+                        "expects [features] or [channels, height, width], got {shape:?}"
+                    ))
+                }
+            };
+            Ok((vec![layer], shape.to_vec()))
+        }
+        LayerSpec::LayerNorm => {
+            let last = *shape
+                .last()
+                .ok_or("needs an input with at least one dimension")?;
+            Ok((
+                vec![Box::new(LayerNorm::new(&[last]).map_err(err)?)],
+                shape.to_vec(),
+            ))
+        }
+        LayerSpec::Activation { name } => {
+            Ok((vec![activation_layer(*name, shape)?], shape.to_vec()))
+        }
+    }
+}
+
+/// An activation module; PReLU learns one slope per feature or channel.
+fn activation_layer(a: Activation, shape: &[usize]) -> Result<Box<dyn Forward>, String> {
+    Ok(match a {
+        Activation::Relu => Box::new(ReLU::new()),
+        Activation::LeakyRelu => Box::new(LeakyReLU::default()),
+        Activation::Elu => Box::new(ELU::default()),
+        Activation::Gelu => Box::new(GELU::new()),
+        Activation::Silu => Box::new(SiLU::new()),
+        Activation::Swish => Box::new(Swish::new()),
+        Activation::Sigmoid => Box::new(Sigmoid::new()),
+        Activation::Tanh => Box::new(Tanh::new()),
+        Activation::Prelu => {
+            Box::new(PReLU::new(shape.first().copied().unwrap_or(1)).map_err(|e| e.to_string())?)
+        }
+    })
+}
+
+/// The output size of a window sliding over `n` positions.
+fn window_out(n: usize, kernel: usize, stride: usize, padding: usize) -> Result<usize, String> {
+    let padded = n + 2 * padding;
+    if stride == 0 {
+        return Err("stride must be at least 1".into());
+    }
+    if kernel > padded {
+        return Err(format!(
+            "kernel {kernel} is larger than its input ({n} plus padding {padding} on each side)"
+        ));
+    }
+    Ok((padded - kernel) / stride + 1)
+}
+
+/// Refuses layers too large to allocate before anything is allocated.
+fn check_size(dims: &[usize]) -> Result<(), String> {
+    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    match count {
+        Some(n) if n <= MAX_LAYER_PARAMS => Ok(()),
+        _ => Err(format!(
+            "{} weights are too many to allocate (at most {MAX_LAYER_PARAMS} per layer)",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(" × ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use strata_nn::ModuleExt;
+
+    fn model(layers: &str, input: &str) -> Result<(Sequential, Vec<usize>), BuildError> {
+        let text = format!(
+            "[data]\ndataset = \"mnist\"\npath = \"x\"\n[model]\ninput = {input}\nlayers = [{layers}]\n"
+        );
+        build(&parse(&text, "c.toml", &[]).unwrap().model)
+    }
+
+    #[test]
+    fn sizes_are_inferred_through_convolutions_and_flatten() {
+        let (net, out) = model(
+            r#"{ type = "conv2d", out = 8, kernel = 3, padding = 1, activation = "relu" },
+               { type = "max_pool2d", kernel = 2 }, { type = "batch_norm" }, { type = "flatten" },
+               { type = "linear", out = 10 }"#,
+            "[1, 28, 28]",
+        )
+        .unwrap();
+        assert_eq!(out, vec![10]);
+        let x = strata_core::Tensor::zeros(&[2, 1, 28, 28]);
+        assert_eq!(net.forward(&x).unwrap().shape(), &[2, 10]);
+        // conv 8·1·9 + 8, batch norm 8 + 8, linear 8·14·14·10 + 10.
+        assert_eq!(net.num_parameters(), 80 + 16 + 1568 * 10 + 10);
+    }
+
+    #[test]
+    fn shape_problems_name_the_layer() {
+        let e = model(
+            r#"{ type = "conv2d", out = 4, kernel = 3 }, { type = "linear", out = 10 }"#,
+            "[1, 8, 8]",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "model.layers[1] (linear): expects a flat input [features], got [4, 6, 6]; add { type = \"flatten\" } before it");
+        let e = model(r#"{ type = "conv2d", out = 4, kernel = 3 }"#, "[784]").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("model.layers[0] (conv2d): expects an image"),
+            "{e}"
+        );
+        let e = model(r#"{ type = "max_pool2d", kernel = 9 }"#, "[1, 8, 8]").unwrap_err();
+        assert!(
+            e.to_string().contains("kernel 9 is larger than its input"),
+            "{e}"
+        );
+        let e = model(r#"{ type = "linear", out = 1000000000000 }"#, "[784]").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("784 × 1000000000000 weights are too many to allocate"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! The layers a config can list, one table each: `{ type = "linear", out = 128,
+//! activation = "relu" }`.
+
+use serde::{Deserialize, Serialize};
+
+/// An activation, as a layer of its own or after a linear or convolution layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    LeakyRelu,
+    Elu,
+    Gelu,
+    Silu,
+    Swish,
+    Sigmoid,
+    Tanh,
+    Prelu,
+}
+
+/// One layer. Sizes of inputs are inferred from the previous layer's output.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LayerSpec {
+    /// A dense layer over the last dimension.
+    Linear {
+        out: usize,
+        activation: Option<Activation>,
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// A 2-D convolution over `[C, H, W]`.
+    Conv2d {
+        out: usize,
+        kernel: usize,
+        #[serde(default = "one")]
+        stride: usize,
+        #[serde(default)]
+        padding: usize,
+        activation: Option<Activation>,
+    },
+    MaxPool2d {
+        kernel: usize,
+        stride: Option<usize>,
+    },
+    AvgPool2d {
+        kernel: usize,
+        stride: Option<usize>,
+    },
+    /// Everything but the batch dimension into one.
+    Flatten,
+    Dropout {
+        p: f64,
+    },
+    /// Batch normalisation over features (`[F]`) or channels (`[C, H, W]`).
+    BatchNorm,
+    /// Layer normalisation over the last dimension.
+    LayerNorm,
+    Activation {
+        name: Activation,
+    },
+}
+
+impl LayerSpec {
+    /// The `type` as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LayerSpec::Linear { .. } => "linear",
+            LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::MaxPool2d { .. } => "max_pool2d",
+            LayerSpec::AvgPool2d { .. } => "avg_pool2d",
+            LayerSpec::Flatten => "flatten",
+            LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::BatchNorm => "batch_norm",
+            LayerSpec::LayerNorm => "layer_norm",
+            LayerSpec::Activation { .. } => "activation",
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> usize {
+    1
+}

@@ -1,0 +1,356 @@
+//! Reading a config: TOML syntax, then the schema with the key path of any error, then
+//! `--set KEY=VALUE` overrides (checked like the file), then the values' ranges.
+
+use super::{Config, LayerSpec};
+use std::path::Path;
+
+/// A config that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key is unknown, of the wrong type, out of range, or the TOML is malformed.
+    #[error("{file}: {key}: {message}{location}")]
+    Invalid {
+        file: String,
+        /// The key path (`model.layers[2].activation`), or `(syntax)`.
+        key: String,
+        message: String,
+        /// ` (line 9, column 42)`, ` (after --set)` or empty.
+        location: String,
+    },
+    /// A `--set` argument is malformed.
+    #[error("--set {arg}: {reason}")]
+    Override { arg: String, reason: String },
+}
+
+/// Reads and checks the config at `path`, applying `overrides` (`KEY=VALUE`, VALUE in TOML
+/// syntax, or a bare string).
+pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string(), overrides)
+}
+
+/// [`load`] on text already read; `file` names it in errors.
+pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+    let mut config = deserialize(text, file, "")?;
+    if !overrides.is_empty() {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            invalid(file, "(syntax)", e.message(), location(text, e.span()))
+        })?;
+        for arg in overrides {
+            apply_override(&mut table, arg)?;
+        }
+        let merged = toml::to_string(&table).map_err(|e| ConfigError::Override {
+            arg: overrides.join(" "),
+            reason: e.to_string(),
+        })?;
+        config = deserialize(&merged, file, " (after --set)")?;
+    }
+    validate(&config, file)?;
+    Ok(config)
+}
+
+fn deserialize(text: &str, file: &str, after: &str) -> Result<Config, ConfigError> {
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| invalid(file, "(syntax)", e.message(), location(text, e.span())))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = match e.path().to_string() {
+            p if p == "." || p.is_empty() => "(top level)".to_string(),
+            p => p,
+        };
+        let inner = e.into_inner();
+        let place = if after.is_empty() {
+            location(text, inner.span())
+        } else {
+            after.to_string()
+        };
+        invalid(file, &key, inner.message(), place)
+    })
+}
+
+fn invalid(file: &str, key: &str, message: &str, location: String) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        message: message.trim().to_string(),
+        location,
+    }
+}
+
+/// ` (line L, column C)` of a byte span, counting from 1.
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!(" (line {line}, column {column})")
+}
+
+/// Sets `a.b[2].c = value` in a TOML table.
+fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::Override {
+        arg: arg.to_string(),
+        reason: reason.to_string(),
+    };
+    let (key, raw) = arg
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE, e.g. optimizer.lr=3e-4"))?;
+    // A TOML value (number, boolean, array, quoted string), else the text as a string.
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut current = table;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => {
+                let idx = rest
+                    .strip_suffix(']')
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .ok_or_else(|| bad("an index must look like layers[2]"))?;
+                (n, Some(idx))
+            }
+            None => (*part, None),
+        };
+        if name.is_empty() {
+            return Err(bad("empty key"));
+        }
+        match index {
+            None if last => {
+                current.insert(name.to_string(), value);
+                return Ok(());
+            }
+            None => {
+                let entry = current
+                    .entry(name.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                current = entry
+                    .as_table_mut()
+                    .ok_or_else(|| bad(&format!("{name} is not a table")))?;
+            }
+            Some(idx) => {
+                let array = current
+                    .get_mut(name)
+                    .and_then(|v| v.as_array_mut())
+                    .ok_or_else(|| bad(&format!("{name} is not an array")))?;
+                let len = array.len();
+                let item = array
+                    .get_mut(idx)
+                    .ok_or_else(|| bad(&format!("{name} has {len} element(s), no [{idx}]")))?;
+                if last {
+                    *item = value;
+                    return Ok(());
+                }
+                current = item
+                    .as_table_mut()
+                    .ok_or_else(|| bad(&format!("{name}[{idx}] is not a table")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ranges the schema cannot express.
+fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
+    let fail = |key: String, message: String| Err(invalid(file, &key, &message, String::new()));
+    let positive = |v: f64| v > 0.0 && v.is_finite();
+    if !positive(c.optimizer.lr) {
+        return fail(
+            "optimizer.lr".into(),
+            format!("must be a number > 0, got {}", c.optimizer.lr),
+        );
+    }
+    if !(0.0..1.0).contains(&c.optimizer.momentum) {
+        return fail(
+            "optimizer.momentum".into(),
+            format!("must be in [0, 1), got {}", c.optimizer.momentum),
+        );
+    }
+    if let Some(wd) = c.optimizer.weight_decay {
+        if !(wd >= 0.0 && wd.is_finite()) {
+            return fail(
+                "optimizer.weight_decay".into(),
+                format!("must be >= 0, got {wd}"),
+            );
+        }
+    }
+    if c.training.epochs == 0 {
+        return fail("training.epochs".into(), "must be at least 1".into());
+    }
+    if c.training.batch_size == 0 {
+        return fail("training.batch_size".into(), "must be at least 1".into());
+    }
+    if c.model.input.is_empty() || c.model.input.contains(&0) {
+        return fail(
+            "model.input".into(),
+            format!(
+                "must be a non-empty list of sizes > 0, got {:?}",
+                c.model.input
+            ),
+        );
+    }
+    if c.model.layers.is_empty() {
+        return fail("model.layers".into(), "must list at least one layer".into());
+    }
+    if let Some(v) = c.data.validation {
+        if !positive(v) {
+            return fail(
+                "data.validation".into(),
+                format!("must be a count >= 1 or a fraction in (0, 1), got {v}"),
+            );
+        }
+    }
+    if let Some(t) = c.data.test_fraction {
+        if !(t > 0.0 && t < 1.0) {
+            return fail(
+                "data.test_fraction".into(),
+                format!("must be in (0, 1), got {t}"),
+            );
+        }
+    }
+    for (i, layer) in c.model.layers.iter().enumerate() {
+        let key = |field: &str| format!("model.layers[{i}].{field}");
+        match layer {
+            LayerSpec::Dropout { p } if !(0.0..1.0).contains(p) => {
+                return fail(key("p"), format!("must be in [0, 1), got {p}"));
+            }
+            LayerSpec::Linear { out: 0, .. } | LayerSpec::Conv2d { out: 0, .. } => {
+                return fail(key("out"), "must be at least 1".into());
+            }
+            LayerSpec::Conv2d { kernel: 0, .. }
+            | LayerSpec::MaxPool2d { kernel: 0, .. }
+            | LayerSpec::AvgPool2d { kernel: 0, .. } => {
+                return fail(key("kernel"), "must be at least 1".into());
+            }
+            _ => {}
+        }
+    }
+    if let Some(es) = &c.training.early_stopping {
+        if es.patience == 0 {
+            return fail(
+                "training.early_stopping.patience".into(),
+                "must be at least 1".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[data]
+dataset = "mnist"
+path = "data/mnist"
+
+[model]
+input = [784]
+layers = [
+  { type = "linear", out = 32, activation = "relu" },
+  { type = "dropout", p = 0.2 },
+  { type = "linear", out = 10 },
+]
+
+[optimizer]
+name = "adam"
+lr = 1e-3
+"#;
+
+    fn error(text: &str, overrides: &[&str]) -> String {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        parse(text, "c.toml", &o).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_good_config_reads_with_defaults() {
+        let c = parse(GOOD, "c.toml", &[]).unwrap();
+        assert_eq!(c.model.layers.len(), 3);
+        assert_eq!(c.training.epochs, 10);
+        assert_eq!(c.training.batch_size, 64);
+        assert_eq!(c.output.dir, "runs");
+    }
+
+    #[test]
+    fn errors_name_the_key_path_line_and_column() {
+        let bad = GOOD.replace("activation = \"relu\"", "activation = \"rleu\"");
+        let e = error(&bad, &[]);
+        assert!(
+            e.starts_with(
+                "c.toml: model.layers[0].activation: unknown variant `rleu`, expected one of"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("`relu`") && e.contains("`leaky_relu`") && e.contains("`sigmoid`"),
+            "{e}"
+        );
+        assert!(e.ends_with("(line 9, column 49)"), "{e}");
+        let e = error(
+            &GOOD.replace("lr = 1e-3", "lr = 1e-3\nlearning_rate = 2"),
+            &[],
+        );
+        assert!(
+            e.contains("optimizer.learning_rate: unknown field `learning_rate`"),
+            "{e}"
+        );
+        assert!(e.contains("(line 17, column 1)"), "{e}");
+        let e = error(&GOOD.replace("lr = 1e-3", "lr = \"fast\""), &[]);
+        assert!(
+            e.contains("optimizer.lr: invalid type: string \"fast\", expected f64"),
+            "{e}"
+        );
+        let e = error(&GOOD.replace("[model]", "[model"), &[]);
+        assert!(e.contains("(syntax)") && e.contains("line 6"), "{e}");
+        let e = error(&GOOD.replace("lr = 1e-3", "lr = -1.0"), &[]);
+        assert_eq!(e, "c.toml: optimizer.lr: must be a number > 0, got -1");
+        let e = error(&GOOD.replace("p = 0.2", "p = 1.5"), &[]);
+        assert_eq!(e, "c.toml: model.layers[1].p: must be in [0, 1), got 1.5");
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_file() {
+        let c = parse(
+            GOOD,
+            "c.toml",
+            &[
+                "optimizer.lr=3e-4".into(),
+                "training.epochs=2".into(),
+                "model.layers[0].out=64".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.optimizer.lr, 3e-4);
+        assert_eq!(c.training.epochs, 2);
+        assert!(matches!(
+            c.model.layers[0],
+            LayerSpec::Linear { out: 64, .. }
+        ));
+        let c = parse(GOOD, "c.toml", &["output.name=quick".into()]).unwrap();
+        assert_eq!(c.output.name.as_deref(), Some("quick"));
+        let e = error(GOOD, &["optimizer.lrr=1"]);
+        assert!(
+            e.contains("optimizer.lrr: unknown field `lrr`") && e.ends_with("(after --set)"),
+            "{e}"
+        );
+        let e = error(GOOD, &["optimizer.lr=0"]);
+        assert_eq!(e, "c.toml: optimizer.lr: must be a number > 0, got 0");
+        assert!(error(GOOD, &["optimizer.lr"]).contains("expected KEY=VALUE"));
+        assert!(error(GOOD, &["model.layers[7].out=3"]).contains("layers has 3 element(s), no [7]"));
+    }
+}

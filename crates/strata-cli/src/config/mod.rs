@@ -1,0 +1,279 @@
+//! The config file: what to train on, the model, the loss, the optimiser, the schedule,
+//! training and output. TOML, read strictly: unknown keys and wrong types are errors that
+//! name the key path, its line and column, and what is allowed.
+
+mod layers;
+mod load;
+
+pub use layers::{Activation, LayerSpec};
+#[cfg(test)]
+pub use load::parse;
+pub use load::{load, ConfigError};
+
+use serde::{Deserialize, Serialize};
+
+/// A whole config file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub loss: LossConfig,
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub training: TrainingConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// Which data set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetKind {
+    /// MNIST in IDX files (gzip or not) under `path`.
+    Mnist,
+    /// A CSV table in scikit-learn's layout (a first line `rows,features,class names...`),
+    /// features then the class label.
+    Csv,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub dataset: DatasetKind,
+    /// A folder (MNIST) or a file (CSV).
+    pub path: String,
+    /// Examples held out of the training data for validation: a count (≥ 1) or a fraction
+    /// (below 1). Default: none for MNIST (its test split validates), 0.2 for CSV.
+    pub validation: Option<f64>,
+    /// CSV: the fraction of the table kept as the test set (default 0.2).
+    pub test_fraction: Option<f64>,
+    /// CSV: standardise each feature with the training rows' mean and deviation (default
+    /// true).
+    #[serde(default = "yes")]
+    pub standardize: bool,
+    /// Images: subtract `mean` and divide by `std`, per channel.
+    pub normalize: Option<Normalization>,
+    /// Threads building batches (default 1).
+    #[serde(default = "one")]
+    pub workers: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalization {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+/// The model: the shape of one input and a sequence of layers whose sizes are inferred.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub input: Vec<usize>,
+    pub layers: Vec<LayerSpec>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    #[default]
+    CrossEntropy,
+    Mse,
+    L1,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossConfig {
+    #[serde(default)]
+    pub name: LossKind,
+    /// Cross-entropy's label smoothing (default 0).
+    #[serde(default)]
+    pub label_smoothing: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    #[default]
+    Adam,
+    Adamw,
+    Sgd,
+    Rmsprop,
+    Adagrad,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    #[serde(default)]
+    pub name: OptimizerKind,
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// SGD's and RMSprop's momentum (default 0).
+    #[serde(default)]
+    pub momentum: f64,
+    #[serde(default)]
+    pub nesterov: bool,
+    /// L2 weight decay (decoupled for AdamW; default 0, AdamW 0.01).
+    pub weight_decay: Option<f64>,
+    /// Adam's and AdamW's (beta1, beta2) (default [0.9, 0.999]).
+    pub betas: Option<[f64; 2]>,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        OptimizerConfig {
+            name: OptimizerKind::Adam,
+            lr: default_lr(),
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: None,
+            betas: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    #[default]
+    None,
+    /// Cosine annealing to `min_lr` over the whole run.
+    Cosine,
+    /// Multiply by `gamma` every `step_size` epochs.
+    Step,
+    /// Multiply by `gamma` every epoch.
+    Exponential,
+    /// Multiply by `factor` when `monitor` has not improved for `patience` epochs.
+    Plateau,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Every {
+    /// Cosine's default: a smooth curve over every step.
+    #[default]
+    Batch,
+    Epoch,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    #[serde(default)]
+    pub name: ScheduleKind,
+    /// Cosine: per batch (default) or per epoch.
+    #[serde(default)]
+    pub per: Every,
+    #[serde(default)]
+    pub min_lr: f64,
+    pub step_size: Option<usize>,
+    pub gamma: Option<f64>,
+    pub monitor: Option<String>,
+    pub patience: Option<usize>,
+    pub factor: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStoppingConfig {
+    #[serde(default = "val_loss")]
+    pub monitor: String,
+    #[serde(default = "five")]
+    pub patience: u64,
+    #[serde(default)]
+    pub min_delta: f64,
+    #[serde(default = "yes")]
+    pub restore_best_weights: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    #[serde(default = "ten")]
+    pub epochs: u64,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    #[serde(default)]
+    pub seed: u64,
+    pub early_stopping: Option<EarlyStoppingConfig>,
+    pub clip_grad_norm: Option<f64>,
+    #[serde(default = "one")]
+    pub accumulate: usize,
+    #[serde(default = "one_u64")]
+    pub eval_every: u64,
+    /// The monitors' interval in steps (default 50; 0 switches them off).
+    #[serde(default = "fifty")]
+    pub monitor_every: u64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            epochs: ten(),
+            batch_size: default_batch(),
+            seed: 0,
+            early_stopping: None,
+            clip_grad_norm: None,
+            accumulate: 1,
+            eval_every: 1,
+            monitor_every: fifty(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Where run directories go (default `runs`).
+    #[serde(default = "runs")]
+    pub dir: String,
+    /// The run's name (default: the config file's name).
+    pub name: Option<String>,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            dir: runs(),
+            name: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> usize {
+    1
+}
+fn one_u64() -> u64 {
+    1
+}
+fn five() -> u64 {
+    5
+}
+fn ten() -> u64 {
+    10
+}
+fn fifty() -> u64 {
+    50
+}
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_batch() -> usize {
+    64
+}
+fn val_loss() -> String {
+    "val_loss".into()
+}
+fn runs() -> String {
+    "runs".into()
+}

@@ -1,0 +1,208 @@
+//! The data of a config: training, validation and test loaders.
+
+use crate::config::{Config, DatasetKind};
+use crate::error::CliError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use strata_core::Tensor;
+use strata_data::{
+    CsvDataset, CsvOptions, DataLoader, Dataset, FeatureStats, Header, Mnist, Split, Subset,
+};
+use strata_train::{validation_split, Batches};
+
+/// A config's data, ready for the trainer.
+pub struct Data {
+    pub train: Box<dyn Batches>,
+    pub val: Option<Box<dyn Batches>>,
+    pub test: Box<dyn Batches>,
+    pub num_classes: usize,
+    pub class_names: Option<Vec<String>>,
+    /// One input as an image, for the report's pictures.
+    pub image_shape: Option<Vec<usize>>,
+}
+
+type Shared = Box<dyn Dataset>;
+
+/// Loads the data of `config`, from `path` when given (`--data`), keeping the first
+/// `train_limit` training examples when given.
+pub fn load(
+    config: &Config,
+    path: Option<&Path>,
+    train_limit: Option<usize>,
+) -> Result<Data, CliError> {
+    let path = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(&config.data.path));
+    let (train, test, num_classes, class_names, image_shape) = match config.data.dataset {
+        DatasetKind::Mnist => mnist(config, &path)?,
+        DatasetKind::Csv => csv(config, &path)?,
+    };
+    let train: Shared = match train_limit {
+        Some(n) if n < train.len() => Box::new(Subset::range(Arc::new(train), 0..n)?),
+        _ => train,
+    };
+    let batch = config.training.batch_size;
+    let seed = config.training.seed;
+    let loader = DataLoader::new(train)
+        .batch_size(batch)
+        .shuffle(seed)
+        .workers(config.data.workers);
+    let validation = config
+        .data
+        .validation
+        .or((config.data.dataset == DatasetKind::Csv).then_some(0.2));
+    let (train, val): (Box<dyn Batches>, Option<Box<dyn Batches>>) = match validation {
+        None => (Box::new(loader), None),
+        Some(v) => {
+            let n = loader.dataset().len() as f64;
+            let fraction = if v >= 1.0 { v / n } else { v };
+            if !(fraction > 0.0 && fraction < 1.0) {
+                return Err(CliError::usage(format!(
+                    "data.validation: {v} example(s) cannot be held out of {n} training example(s)"
+                )));
+            }
+            let (t, v) = validation_split(&loader, fraction, seed.wrapping_add(1))?;
+            (Box::new(t), Some(Box::new(v)))
+        }
+    };
+    let test = Box::new(DataLoader::new(test).batch_size(batch.max(256)));
+    Ok(Data {
+        train,
+        val,
+        test,
+        num_classes,
+        class_names,
+        image_shape,
+    })
+}
+
+type Loaded = (
+    Shared,
+    Shared,
+    usize,
+    Option<Vec<String>>,
+    Option<Vec<usize>>,
+);
+
+fn mnist(config: &Config, path: &Path) -> Result<Loaded, CliError> {
+    let flat = match config.model.input.as_slice() {
+        [784] => true,
+        [1, 28, 28] => false,
+        other => {
+            return Err(CliError::usage(format!(
+                "model.input: MNIST gives [1, 28, 28] images or [784] flattened, got {other:?}"
+            )))
+        }
+    };
+    let norm = match &config.data.normalize {
+        None => None,
+        Some(n) if n.mean.len() == 1 && n.std.len() == 1 && n.std[0] > 0.0 => Some((n.mean[0], n.std[0])),
+        Some(n) => {
+            return Err(CliError::usage(format!(
+                "data.normalize: MNIST has one channel: give one mean and one std > 0, got mean {:?} std {:?}",
+                n.mean, n.std
+            )))
+        }
+    };
+    let split = |s: Split| -> Result<Shared, CliError> {
+        let ds = Mnist::load(path, s)?;
+        let ds = if flat { ds.flattened() } else { ds };
+        Ok(match norm {
+            None => Box::new(ds),
+            Some((m, sd)) => Box::new(ds.map(move |mut ex| {
+                ex.input = ex.input.sub_scalar(m as f64)?.div_scalar(sd as f64)?;
+                Ok(ex)
+            })),
+        })
+    };
+    let names = (0..10).map(|d| d.to_string()).collect();
+    Ok((
+        split(Split::Train)?,
+        split(Split::Test)?,
+        10,
+        Some(names),
+        Some(vec![1, 28, 28]),
+    ))
+}
+
+fn csv(config: &Config, path: &Path) -> Result<Loaded, CliError> {
+    // scikit-learn's layout: a first line `rows,features,class names...`, no header.
+    let first = std::fs::read_to_string(path)
+        .map_err(|source| {
+            CliError::Data(strata_data::DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let names: Vec<String> = first
+        .split(',')
+        .skip(2)
+        .map(|s| s.trim().to_string())
+        .collect();
+    let options = CsvOptions::new().skip_lines(1).header(Header::Absent);
+    let table = CsvDataset::load(path, &options)?;
+    let features = table.num_features();
+    if config.model.input != [features] {
+        return Err(CliError::usage(format!(
+            "model.input: {} has {features} feature(s), so the input is [{features}], got {:?}",
+            path.display(),
+            config.model.input
+        )));
+    }
+    let num_classes = table.num_classes();
+    let n = table.len();
+    let test_n = ((n as f64) * config.data.test_fraction.unwrap_or(0.2)).round() as usize;
+    let order = strata_core::Generator::new(config.training.seed).permutation(n);
+    let (train_idx, test_idx) = (order[test_n..].to_vec(), order[..test_n].to_vec());
+    let table = if config.data.standardize {
+        let stats = training_stats(&table, &train_idx)?;
+        table.standardize(&stats)?
+    } else {
+        table
+    };
+    let table = Arc::new(table);
+    let class_names = (names.len() == num_classes).then_some(names);
+    Ok((
+        Box::new(Subset::new(table.clone(), train_idx)?),
+        Box::new(Subset::new(table, test_idx)?),
+        num_classes,
+        class_names,
+        None,
+    ))
+}
+
+/// Mean and standard deviation of each feature over the training rows only, so nothing
+/// of the test rows leaks into training.
+fn training_stats(table: &CsvDataset, rows: &[usize]) -> Result<FeatureStats, CliError> {
+    let x: Tensor = table.features_tensor()?;
+    let width = table.num_features();
+    let values = x.to_vec::<f32>()?;
+    let (mut mean, mut std) = (vec![0f64; width], vec![0f64; width]);
+    for &r in rows {
+        for (j, m) in mean.iter_mut().enumerate() {
+            *m += values[r * width + j] as f64;
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    mean.iter_mut().for_each(|m| *m /= n);
+    for &r in rows {
+        for (j, s) in std.iter_mut().enumerate() {
+            *s += (values[r * width + j] as f64 - mean[j]).powi(2);
+        }
+    }
+    Ok(FeatureStats {
+        mean: mean.iter().map(|&m| m as f32).collect(),
+        // A constant feature keeps its values (divided by 1).
+        std: std
+            .iter()
+            .map(|&s| match (s / n).sqrt() as f32 {
+                sd if sd > 0.0 => sd,
+                _ => 1.0,
+            })
+            .collect(),
+    })
+}

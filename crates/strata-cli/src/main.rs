@@ -1,0 +1,142 @@
+//! `strata`: train, evaluate and inspect models described in TOML config files.
+//!
+//! Exit codes: 0 success, 1 a failure while running, 2 a usage or config error (nothing
+//! ran).
+
+mod build;
+mod commands;
+mod config;
+mod data;
+mod error;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Train, evaluate and inspect neural networks described in TOML configs",
+    after_help = "Example:\n  strata train configs/mnist-mlp.toml --epochs 2\n  strata summary configs/mnist-cnn.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Trains the model of a config and writes its run directory (metrics, checkpoints,
+    /// model.safetensors, TensorBoard events, report.html).
+    #[command(
+        after_help = "Example:\n  strata train configs/mnist-mlp.toml --epochs 2 --set optimizer.lr=3e-4"
+    )]
+    Train {
+        /// The config file (TOML).
+        config: PathBuf,
+        /// Where run directories go (default: the config's output.dir, `runs`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Epochs (overrides training.epochs).
+        #[arg(long)]
+        epochs: Option<u64>,
+        /// Seed for initialisation, shuffling and dropout (overrides training.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The data set's path (overrides data.path).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Keep only the first N training examples (a quick run).
+        #[arg(long, value_name = "N")]
+        train_limit: Option<usize>,
+        /// Kernel threads (default: all cores).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Continue from a checkpoint of an earlier run (checkpoints/last.safetensors).
+        #[arg(long, value_name = "CKPT")]
+        resume: Option<PathBuf>,
+        /// Override a config key, checked like the file: `--set optimizer.lr=3e-4`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Evaluates saved weights on the config's test data.
+    #[command(
+        after_help = "Example:\n  strata eval configs/mnist-mlp.toml --weights runs/mnist-mlp-20261202-053000/model.safetensors"
+    )]
+    Eval {
+        config: PathBuf,
+        /// Weights written by `strata train` (model.safetensors).
+        #[arg(long)]
+        weights: PathBuf,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Prints the model's layers with their output shapes and parameter counts.
+    #[command(after_help = "Example:\n  strata summary configs/mnist-cnn.toml")]
+    Summary {
+        config: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Writes the computational graph of one forward pass and loss as Graphviz DOT (and SVG
+    /// when `dot` is installed).
+    #[command(after_help = "Example:\n  strata graph configs/mnist-mlp.toml --out graph.dot")]
+    Graph {
+        config: PathBuf,
+        #[arg(long, default_value = "graph.dot")]
+        out: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Rebuilds a run directory's report.html from its files.
+    #[command(after_help = "Example:\n  strata report runs/mnist-mlp-20261202-053000")]
+    Report { run_dir: PathBuf },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train {
+            config,
+            out,
+            epochs,
+            seed,
+            data,
+            train_limit,
+            threads,
+            resume,
+            set,
+        } => {
+            if let Some(n) = threads {
+                // Read once, when the kernels' threads start: set before any tensor work.
+                std::env::set_var("STRATA_NUM_THREADS", n.to_string());
+            }
+            commands::train(commands::TrainArgs {
+                config,
+                out,
+                epochs,
+                seed,
+                data,
+                train_limit,
+                resume,
+                set,
+            })
+        }
+        Command::Eval {
+            config,
+            weights,
+            data,
+            set,
+        } => commands::eval(&config, &weights, data.as_deref(), &set),
+        Command::Summary { config, set } => commands::summary(&config, &set),
+        Command::Graph { config, out, set } => commands::graph(&config, &out, &set),
+        Command::Report { run_dir } => commands::report(&run_dir),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
