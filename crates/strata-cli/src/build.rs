@@ -206,6 +206,7 @@ mod tests {
     use strata_nn::ModuleExt;
 
     fn model(layers: &str, input: &str) -> Result<(Sequential, Vec<usize>), BuildError> {
+        // (`Sequential` has no `Debug`: callers match on the result instead of unwrap_err.)
         let text = format!(
             "[data]\ndataset = \"mnist\"\npath = \"x\"\n[model]\ninput = {input}\nlayers = [{layers}]\n"
         );
@@ -234,20 +235,27 @@ mod tests {
             r#"{ type = "conv2d", out = 4, kernel = 3 }, { type = "linear", out = 10 }"#,
             "[1, 8, 8]",
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert_eq!(e.to_string(), "model.layers[1] (linear): expects a flat input [features], got [4, 6, 6]; add { type = \"flatten\" } before it");
-        let e = model(r#"{ type = "conv2d", out = 4, kernel = 3 }"#, "[784]").unwrap_err();
+        let e = model(r#"{ type = "conv2d", out = 4, kernel = 3 }"#, "[784]")
+            .err()
+            .unwrap();
         assert!(
             e.to_string()
                 .starts_with("model.layers[0] (conv2d): expects an image"),
             "{e}"
         );
-        let e = model(r#"{ type = "max_pool2d", kernel = 9 }"#, "[1, 8, 8]").unwrap_err();
+        let e = model(r#"{ type = "max_pool2d", kernel = 9 }"#, "[1, 8, 8]")
+            .err()
+            .unwrap();
         assert!(
             e.to_string().contains("kernel 9 is larger than its input"),
             "{e}"
         );
-        let e = model(r#"{ type = "linear", out = 1000000000000 }"#, "[784]").unwrap_err();
+        let e = model(r#"{ type = "linear", out = 1000000000000 }"#, "[784]")
+            .err()
+            .unwrap();
         assert!(
             e.to_string()
                 .contains("784 × 1000000000000 weights are too many to allocate"),

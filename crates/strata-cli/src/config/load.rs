@@ -68,13 +68,67 @@ fn deserialize(text: &str, file: &str, after: &str) -> Result<Config, ConfigErro
             p => p,
         };
         let inner = e.into_inner();
+        // Layers are tagged by `type`, and serde reads a tagged table whole: find the
+        // field inside it that the error is about.
+        let (key, span) = match within_layer(text, &key, inner.message()) {
+            Some((field, span)) => (field, Some(span)),
+            None => (key, inner.span()),
+        };
         let place = if after.is_empty() {
-            location(text, inner.span())
+            location(text, span)
         } else {
             after.to_string()
         };
         invalid(file, &key, inner.message(), place)
     })
+}
+
+/// For an error at `model.layers[N]`, the field it concerns (`model.layers[N].activation`)
+/// and where that field is, from the message (`unknown variant `x``, `unknown field `k``,
+/// `missing field `k``).
+fn within_layer(text: &str, key: &str, message: &str) -> Option<(String, std::ops::Range<usize>)> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        model: Option<Model>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Model {
+        layers: Option<Vec<toml::Spanned<toml::Table>>>,
+    }
+    let index: usize = key
+        .strip_prefix("model.layers[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    let doc: Doc = toml::from_str(text).ok()?;
+    let layer = doc.model?.layers?.into_iter().nth(index)?;
+    let span = layer.span();
+    let quoted = |prefix: &str| {
+        let rest = message.strip_prefix(prefix)?;
+        Some(rest[..rest.find('`')?].to_string())
+    };
+    let (field, value) = if let Some(v) = quoted("unknown variant `") {
+        let field = layer
+            .get_ref()
+            .iter()
+            .find(|(_, val)| val.as_str() == Some(&v))
+            .map(|(k, _)| k.clone())?;
+        (field, Some(v))
+    } else if let Some(k) = quoted("unknown field `").or_else(|| quoted("missing field `")) {
+        (k, None)
+    } else {
+        return None;
+    };
+    let body = &text[span.clone()];
+    let at = match (&value, body.find(&format!("{field} ="))) {
+        (Some(v), Some(k)) => body[k..].find(&format!("\"{v}\"")).map(|i| k + i)?,
+        (None, Some(k)) => k,
+        (_, None) => 0,
+    };
+    Some((
+        format!("{key}.{field}"),
+        span.start + at..span.start + at + 1,
+    ))
 }
 
 fn invalid(file: &str, key: &str, message: &str, location: String) -> ConfigError {
@@ -300,7 +354,7 @@ lr = 1e-3
             e.contains("`relu`") && e.contains("`leaky_relu`") && e.contains("`sigmoid`"),
             "{e}"
         );
-        assert!(e.ends_with("(line 9, column 49)"), "{e}");
+        assert!(e.ends_with("(line 9, column 45)"), "{e}");
         let e = error(
             &GOOD.replace("lr = 1e-3", "lr = 1e-3\nlearning_rate = 2"),
             &[],

@@ -1,0 +1,316 @@
+//! The `strata` command end to end: every subcommand, a short training run that writes
+//! every file, `--set` overrides, and bad input giving a clear error and the right exit
+//! code (2: usage or config, 1: at run time), never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_strata");
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn strata(args: &[&str]) -> Out {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!o.stderr.contains("panicked"), "panic: {}", o.stderr);
+    o
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strata-cli-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A config file with `from` replaced by `to` in the shipped one.
+fn variant(dir: &Path, config: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(config)).unwrap();
+    assert!(text.contains(from), "{from} not in {config}");
+    let path = dir.join("variant.toml");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path.display().to_string()
+}
+
+fn run_dir(stdout: &str) -> PathBuf {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("run: "))
+        .expect("a run: line");
+    Path::new(ROOT).join(line)
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in ["train", "eval", "summary", "graph", "report"] {
+        let o = strata(&[cmd, "--help"]);
+        assert_eq!(o.code, 0, "{cmd}");
+        assert!(
+            o.stdout.contains("Example:\n  strata"),
+            "{cmd}: {}",
+            o.stdout
+        );
+    }
+    let o = strata(&["fly"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("unrecognized subcommand"), "{}", o.stderr);
+}
+
+#[test]
+fn a_short_mnist_run_writes_every_file_and_its_weights_evaluate_the_same() {
+    let out = temp("train");
+    let o = strata(&[
+        "train",
+        "configs/mnist-mlp.toml",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "1024",
+        "--set",
+        "data.validation=256",
+        "--set",
+        "optimizer.lr=2e-3",
+        "--set",
+        "training.batch_size=32",
+        "--set",
+        "schedule.name=none",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let dir = run_dir(&o.stdout);
+    assert!(dir.starts_with(&out) || dir.to_string_lossy().contains(out.to_str().unwrap()));
+    let final_line = o.stdout.lines().find(|l| l.starts_with("final: ")).unwrap();
+    assert!(
+        final_line.contains("test_accuracy=") && final_line.contains("epochs=1"),
+        "{final_line}"
+    );
+    let acc: f64 = final_line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("test_accuracy="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        acc > 0.7,
+        "768 images for an epoch reach well above chance: {acc}"
+    );
+    for file in [
+        "config.toml",
+        "config.json",
+        "meta.json",
+        "metrics.jsonl",
+        "metrics.csv",
+        "summary.txt",
+        "warnings.json",
+        "model.safetensors",
+        "checkpoints/last.safetensors",
+        "report.html",
+        "graph.dot",
+    ] {
+        assert!(
+            dir.join(file).exists(),
+            "{file} missing in {}",
+            dir.display()
+        );
+    }
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["optimizer"]["lr"], 2e-3, "--set reached the run");
+    assert_eq!(config["schedule"]["name"], "none");
+    assert!(std::fs::read_dir(&dir).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("events.out.tfevents.")));
+
+    let weights = dir.join("model.safetensors");
+    let o = strata(&[
+        "eval",
+        "configs/mnist-mlp.toml",
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let line = o.stdout.trim();
+    assert!(
+        final_line.contains(line.split_whitespace().next().unwrap()),
+        "{line} vs {final_line}"
+    );
+
+    std::fs::remove_file(dir.join("report.html")).unwrap();
+    let o = strata(&["report", dir.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(dir.join("report.html").exists());
+
+    // Damaged and foreign weights are errors at run time.
+    let bytes = std::fs::read(&weights).unwrap();
+    let cut = out.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = strata(&[
+        "eval",
+        "configs/mnist-mlp.toml",
+        "--weights",
+        cut.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("cut.safetensors"), "{}", o.stderr);
+    let o = strata(&[
+        "eval",
+        "configs/mnist-cnn.toml",
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("0.weight"), "{}", o.stderr);
+    let o = strata(&[
+        "eval",
+        "configs/mnist-mlp.toml",
+        "--weights",
+        "no/such.safetensors",
+    ]);
+    assert_eq!(o.code, 1);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn summary_graph_and_a_tabular_run() {
+    let o = strata(&["summary", "configs/mnist-cnn.toml"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("Conv2d") && o.stdout.contains("421,642"),
+        "{}",
+        o.stdout
+    );
+    let dir = temp("graph");
+    let dot = dir.join("g.dot");
+    let o = strata(&[
+        "graph",
+        "configs/mnist-mlp.toml",
+        "--out",
+        dot.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(std::fs::read_to_string(&dot).unwrap().contains("0.weight"));
+    let o = strata(&[
+        "train",
+        "configs/iris.toml",
+        "--epochs",
+        "30",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let line = o.stdout.lines().find(|l| l.starts_with("final: ")).unwrap();
+    let acc: f64 = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("test_accuracy="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acc >= 0.8, "{line}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_configs_are_usage_errors_that_name_the_key() {
+    let dir = temp("bad");
+    let cases = [
+        (
+            "activation = \"relu\"",
+            "activation = \"rleu\"",
+            "model.layers[0].activation: unknown variant `rleu`",
+        ),
+        (
+            "lr = 1e-3",
+            "lr = 1e-3\nlearnin_rate = 1",
+            "optimizer.learnin_rate: unknown field `learnin_rate`",
+        ),
+        (
+            "epochs = 10",
+            "epochs = \"ten\"",
+            "training.epochs: invalid type: string \"ten\"",
+        ),
+        (
+            "out = 512",
+            "out = 1000000000000",
+            "784 × 1000000000000 weights are too many to allocate",
+        ),
+        (
+            "{ type = \"linear\", out = 512, activation = \"relu\" },",
+            "{ type = \"conv2d\", out = 4, kernel = 3 },",
+            "model.layers[0] (conv2d): expects an image",
+        ),
+        (
+            "input = [784]",
+            "input = [785]",
+            "model.input: MNIST gives [1, 28, 28] images or [784] flattened, got [785]",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let path = variant(&dir, "configs/mnist-mlp.toml", from, to);
+        let o = strata(&["train", &path]);
+        assert_eq!(o.code, 2, "{to}: {}", o.stderr);
+        assert!(o.stderr.contains(expected), "{to}: {}", o.stderr);
+    }
+    let path = variant(
+        &dir,
+        "configs/mnist-mlp.toml",
+        "activation = \"relu\"",
+        "activation = \"rleu\"",
+    );
+    let o = strata(&["summary", &path]);
+    assert!(o.stderr.contains("(line 12, column 46)"), "{}", o.stderr);
+    let o = strata(&[
+        "train",
+        "configs/mnist-mlp.toml",
+        "--set",
+        "optimizer.lrr=1",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("optimizer.lrr: unknown field") && o.stderr.contains("after --set"),
+        "{}",
+        o.stderr
+    );
+    let o = strata(&["train", "no/such.toml"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("no/such.toml: cannot read"),
+        "{}",
+        o.stderr
+    );
+    // Data that is missing or damaged fails at run time, naming the file.
+    let o = strata(&["train", "configs/mnist-mlp.toml", "--data", "no/such/dir"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("no/such/dir"), "{}", o.stderr);
+    let broken = dir.join("mnist");
+    std::fs::create_dir_all(&broken).unwrap();
+    for f in std::fs::read_dir(Path::new(ROOT).join("data/mnist")).unwrap() {
+        let f = f.unwrap();
+        let bytes = std::fs::read(f.path()).unwrap();
+        std::fs::write(broken.join(f.file_name()), &bytes[..bytes.len().min(100)]).unwrap();
+    }
+    let o = strata(&[
+        "train",
+        "configs/mnist-mlp.toml",
+        "--data",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains(broken.to_str().unwrap()), "{}", o.stderr);
+    std::fs::remove_dir_all(&dir).ok();
+}
