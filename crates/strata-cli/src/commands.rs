@@ -82,9 +82,6 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         history.last().map_or(0, |r| r.epoch),
         started.elapsed().as_secs_f64()
     );
-    if let Some(dir) = trainer.run_path() {
-        println!("report: {}", dir.join("report.html").display());
-    }
     Ok(())
 }
 
