@@ -432,3 +432,27 @@ fn state_dict_names_and_load_errors() {
     assert_eq!(target.momentum_or_beta1(), Some(0.9));
     assert_eq!(target.groups().step_count(1, 0), Some(1));
 }
+
+#[test]
+fn a_boxed_optimizer_steps_and_saves_like_the_one_inside() {
+    let (a, b) = (param(&[1.0, 2.0, 3.0, 4.0]), param(&[1.0, 2.0, 3.0, 4.0]));
+    let mut plain = SGD::new(vec![a.clone()], 0.1).momentum(0.9);
+    let mut boxed: Box<dyn Optimizer> = Box::new(SGD::new(vec![b.clone()], 0.1).momentum(0.9));
+    for step in 0..3 {
+        let g = Tensor::from_vec(vec![0.5f64, -1.0, 0.25, step as f64], &[4]).unwrap();
+        let (mut ga, mut gb) = (Gradients::new(), Gradients::new());
+        ga.insert(a.tensor(), g.clone());
+        gb.insert(b.tensor(), g);
+        plain.step(&ga).unwrap();
+        boxed.step(&gb).unwrap();
+    }
+    assert_eq!(
+        a.tensor().to_vec::<f64>().unwrap(),
+        b.tensor().to_vec::<f64>().unwrap()
+    );
+    boxed.set_lr(0.5).unwrap();
+    assert_eq!((boxed.lr(), boxed.momentum_or_beta1()), (0.5, Some(0.9)));
+    assert_eq!(boxed.state_dict().len(), plain.state_dict().len());
+    boxed.load_state_dict(&plain.state_dict()).unwrap();
+    assert_eq!(boxed.lr(), 0.1);
+}
