@@ -412,3 +412,49 @@ fn a_validation_split_is_disjoint_and_complete() {
     assert_eq!(seen, (0..100).collect::<Vec<_>>());
     assert!(validation_split(&loader, 1.0, 3).is_err());
 }
+
+/// A model with two inputs (the first and last four features, through separate towers):
+/// not a `Sequential`, not even a one-input `Forward`; its step splits the batch itself.
+#[derive(strata_nn::Module)]
+struct TwoTowers {
+    left: Linear,
+    right: Linear,
+}
+
+#[test]
+fn any_model_trains_through_a_step_closure() {
+    let _serial = serial();
+    strata_core::manual_seed(11);
+    let model = TwoTowers {
+        left: Linear::new(4, 3).unwrap(),
+        right: Linear::new(4, 3).unwrap(),
+    };
+    let step = |m: &TwoTowers, b: &Batch| -> strata_train::Result<StepOutput> {
+        let (x1, x2) = (b.inputs.narrow(1, 0, 4)?, b.inputs.narrow(1, 4, 4)?);
+        let logits = m.left.forward(&x1)?.add(&m.right.forward(&x2)?)?;
+        let loss = cross_entropy(&logits, &b.targets)?;
+        Ok(StepOutput::new(loss, logits, b.targets.clone()))
+    };
+    let opt = SGD::new(strata_nn::ModuleExt::parameters(&model), 0.2).momentum(0.9);
+    let mut t = quiet(Trainer::with_step(model, opt, step).metric(Accuracy::new()));
+    let (train, val) = loaders(2);
+    let h = t.fit(&train, Some(&val), 8).unwrap();
+    let (first, last) = (&h[0].metrics, &h[7].metrics);
+    assert!(
+        last["train_loss"] < 0.7 * first["train_loss"],
+        "{first:?} -> {last:?}"
+    );
+    assert!(last["val_accuracy"] > 0.7, "{last:?}");
+    // predict keeps the step's outputs: one row of three scores per example.
+    assert_eq!(t.predict(&val).unwrap().shape(), &[64, 3]);
+    let names: Vec<String> = t
+        .model()
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names,
+        ["left.weight", "left.bias", "right.weight", "right.bias"]
+    );
+}
