@@ -55,8 +55,56 @@ pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<Config, Con
         })?;
         config = deserialize(&merged, file, " (after --set)")?;
     }
-    validate(&config, file)?;
+    validate(&config, file).map_err(|e| match e {
+        ConfigError::Invalid {
+            file, key, message, ..
+        } => {
+            let set_here = overrides
+                .iter()
+                .any(|o| o.split('=').next().map(str::trim) == Some(key.as_str()));
+            let location = if set_here {
+                " (from --set)".to_string()
+            } else {
+                location(text, locate(text, &key).map(|at| at..at + 1))
+            };
+            ConfigError::Invalid {
+                file,
+                key,
+                message,
+                location,
+            }
+        }
+        other => other,
+    })?;
     Ok(config)
+}
+
+/// Where `key` (`optimizer.lr`, `training.early_stopping.patience`,
+/// `model.layers[2].p`) is written in `text`, as a byte offset.
+fn locate(text: &str, key: &str) -> Option<usize> {
+    if let Some((layer, field)) = key.rsplit_once('.').filter(|(l, _)| l.ends_with(']')) {
+        let (_, span) = within_layer(text, layer, &format!("unknown field `{field}`"))?;
+        return Some(span.start);
+    }
+    let mut parts = key.split('.');
+    let (table, field, sub) = (parts.next()?, parts.next()?, parts.next());
+    let header = format!("[{table}]");
+    let (mut offset, mut in_table) = (0, false);
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_table = t.trim_end() == header;
+        } else if in_table && t.starts_with(field) && t[field.len()..].trim_start().starts_with('=')
+        {
+            let at = match sub {
+                None => line.find(field),
+                Some(s) => line.find(&format!("{s} =")).or_else(|| line.find(s)),
+            };
+            return at.map(|c| offset + c);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn deserialize(text: &str, file: &str, after: &str) -> Result<Config, ConfigError> {
@@ -372,9 +420,27 @@ lr = 1e-3
         let e = error(&GOOD.replace("[model]", "[model"), &[]);
         assert!(e.contains("(syntax)") && e.contains("line 6"), "{e}");
         let e = error(&GOOD.replace("lr = 1e-3", "lr = -1.0"), &[]);
-        assert_eq!(e, "c.toml: optimizer.lr: must be a number > 0, got -1");
+        assert_eq!(
+            e,
+            "c.toml: optimizer.lr: must be a number > 0, got -1 (line 16, column 1)"
+        );
         let e = error(&GOOD.replace("p = 0.2", "p = 1.5"), &[]);
-        assert_eq!(e, "c.toml: model.layers[1].p: must be in [0, 1), got 1.5");
+        assert_eq!(
+            e,
+            "c.toml: model.layers[1].p: must be in [0, 1), got 1.5 (line 10, column 23)"
+        );
+        let e = error(
+            &format!(
+                "{GOOD}\n[training]\nearly_stopping = {{ monitor = \"val_loss\", patience = 0 }}\n"
+            ),
+            &[],
+        );
+        assert!(
+            e.ends_with(
+                "training.early_stopping.patience: must be at least 1 (line 19, column 42)"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -403,7 +469,10 @@ lr = 1e-3
             "{e}"
         );
         let e = error(GOOD, &["optimizer.lr=0"]);
-        assert_eq!(e, "c.toml: optimizer.lr: must be a number > 0, got 0");
+        assert_eq!(
+            e,
+            "c.toml: optimizer.lr: must be a number > 0, got 0 (from --set)"
+        );
         assert!(error(GOOD, &["optimizer.lr"]).contains("expected KEY=VALUE"));
         assert!(error(GOOD, &["model.layers[7].out=3"]).contains("layers has 3 element(s), no [7]"));
     }
