@@ -127,6 +127,116 @@ pub fn eval(
     Ok(())
 }
 
+/// Top classes with probabilities for images (PNG/JPEG) or the rows of CSV files.
+pub fn predict(
+    config_path: &Path,
+    weights: &Path,
+    inputs: &[PathBuf],
+    top: usize,
+) -> Result<(), CliError> {
+    let config = config_with(config_path, &[], None, None)?;
+    let model = model(&config)?;
+    strata_nn::checkpoint::load_safetensors(&model, weights, true)?;
+    strata_nn::ModuleExt::eval(&model);
+    let names: Vec<String> = match config.data.dataset {
+        crate::config::DatasetKind::Mnist => (0..10).map(|d| d.to_string()).collect(),
+        crate::config::DatasetKind::Csv => {
+            crate::data::csv_class_names(Path::new(&config.data.path))?
+        }
+    };
+    for input in inputs {
+        let is_csv = input
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let rows = if is_csv {
+            csv_rows(&config, input)?
+        } else {
+            vec![(input.display().to_string(), image_input(&config, input)?)]
+        };
+        for (label, x) in rows {
+            let logits = strata_core::no_grad(|| strata_nn::Forward::forward(&model, &x))?;
+            let probs = logits.softmax(1)?.to_vec_f64();
+            let mut order: Vec<usize> = (0..probs.len()).collect();
+            order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+            let best: Vec<String> = order
+                .iter()
+                .take(top.max(1))
+                .map(|&c| {
+                    format!(
+                        "{} ({:.3})",
+                        names.get(c).cloned().unwrap_or_else(|| c.to_string()),
+                        probs[c]
+                    )
+                })
+                .collect();
+            println!("{label}: {}", best.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// An image file as the model's input `[1, ...input]`, pixels in [0, 1] normalised as in
+/// training. Its size must be the model's.
+fn image_input(config: &Config, path: &Path) -> Result<Tensor, CliError> {
+    let img = image::open(path)
+        .map_err(|e| CliError::Runtime(format!("{}: cannot decode image: {e}", path.display())))?;
+    let grey = img.to_luma8();
+    let (w, h) = grey.dimensions();
+    if (w, h) != (28, 28) {
+        return Err(CliError::Runtime(format!(
+            "{}: the image is {w}x{h} pixels; the model takes 28x28 greyscale images",
+            path.display()
+        )));
+    }
+    let mut values: Vec<f32> = grey.pixels().map(|p| p.0[0] as f32 / 255.0).collect();
+    if let Some(n) = &config.data.normalize {
+        let (m, s) = (
+            n.mean.first().copied().unwrap_or(0.0),
+            n.std.first().copied().unwrap_or(1.0),
+        );
+        values.iter_mut().for_each(|v| *v = (*v - m) / s);
+    }
+    let mut shape = vec![1];
+    shape.extend(&config.model.input);
+    Ok(Tensor::from_vec(values, &shape)?)
+}
+
+/// Each line of a CSV file of features as one input row, standardised as in training.
+fn csv_rows(config: &Config, path: &Path) -> Result<Vec<(String, Tensor)>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Runtime(format!("{}: cannot read: {e}", path.display())))?;
+    let stats = crate::data::csv_stats(config, Path::new(&config.data.path))?;
+    let width: usize = config.model.input.iter().product();
+    let mut rows = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let mut values = line
+            .split(',')
+            .map(|v| v.trim().parse::<f32>())
+            .collect::<Result<Vec<f32>, _>>()
+            .map_err(|e| CliError::Runtime(format!("{}: line {}: {e}", path.display(), i + 1)))?;
+        if values.len() != width {
+            return Err(CliError::Runtime(format!(
+                "{}: line {}: {} value(s), the model takes {width}",
+                path.display(),
+                i + 1,
+                values.len()
+            )));
+        }
+        if let Some(s) = &stats {
+            s.apply(&mut values)?;
+        }
+        rows.push((
+            format!("{}:{}", path.display(), i + 1),
+            Tensor::from_vec(values, &[1, width])?,
+        ));
+    }
+    Ok(rows)
+}
+
 pub fn summary(config_path: &Path, set: &[String]) -> Result<(), CliError> {
     let config = config_with(config_path, set, None, None)?;
     let model = model(&config)?;

@@ -126,23 +126,7 @@ fn mnist(config: &Config, path: &Path) -> Result<Loaded, CliError> {
 }
 
 fn csv(config: &Config, path: &Path) -> Result<Loaded, CliError> {
-    // scikit-learn's layout: a first line `rows,features,class names...`, no header.
-    let first = std::fs::read_to_string(path)
-        .map_err(|source| {
-            CliError::Data(strata_data::DataError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        })?
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let names: Vec<String> = first
-        .split(',')
-        .skip(2)
-        .map(|s| s.trim().to_string())
-        .collect();
+    let names = csv_class_names(path)?;
     let options = CsvOptions::new().skip_lines(1).header(Header::Absent);
     let table = CsvDataset::load(path, &options)?;
     let features = table.num_features();
@@ -173,6 +157,39 @@ fn csv(config: &Config, path: &Path) -> Result<Loaded, CliError> {
         class_names,
         None,
     ))
+}
+
+/// The class names of a table in scikit-learn's layout: its first line is
+/// `rows,features,class names...` (no header).
+pub fn csv_class_names(path: &Path) -> Result<Vec<String>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        CliError::Data(strata_data::DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    let first = text.lines().next().unwrap_or_default();
+    Ok(first
+        .split(',')
+        .skip(2)
+        .map(|s| s.trim().to_string())
+        .collect())
+}
+
+/// The statistics `csv` standardises a table with (for `predict` on new rows), or `None`
+/// when the config does not standardise.
+pub fn csv_stats(config: &Config, path: &Path) -> Result<Option<FeatureStats>, CliError> {
+    if !config.data.standardize {
+        return Ok(None);
+    }
+    let table = CsvDataset::load(
+        path,
+        &CsvOptions::new().skip_lines(1).header(Header::Absent),
+    )?;
+    let n = table.len();
+    let test_n = ((n as f64) * config.data.test_fraction.unwrap_or(0.2)).round() as usize;
+    let order = strata_core::Generator::new(config.training.seed).permutation(n);
+    Ok(Some(training_stats(&table, &order[test_n..])?))
 }
 
 /// Mean and standard deviation of each feature over the training rows only, so nothing

@@ -74,6 +74,22 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Prints the top classes with their probabilities for images (PNG/JPEG) or the rows
+    /// of CSV files, with saved weights.
+    #[command(
+        after_help = "Example:\n  strata predict configs/mnist-mlp.toml --weights runs/mnist-mlp-20261202-053000/model.safetensors digit.png"
+    )]
+    Predict {
+        config: PathBuf,
+        #[arg(long)]
+        weights: PathBuf,
+        /// How many classes to show per input.
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        /// Images (28x28 for MNIST configs) or CSV files of feature rows.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
     /// Prints the model's layers with their output shapes and parameter counts.
     #[command(after_help = "Example:\n  strata summary configs/mnist-cnn.toml")]
     Summary {
@@ -131,6 +147,12 @@ fn main() {
             data,
             set,
         } => commands::eval(&config, &weights, data.as_deref(), &set),
+        Command::Predict {
+            config,
+            weights,
+            top,
+            inputs,
+        } => commands::predict(&config, &weights, &inputs, top),
         Command::Summary { config, set } => commands::summary(&config, &set),
         Command::Graph { config, out, set } => commands::graph(&config, &out, &set),
         Command::Report { run_dir } => commands::report(&run_dir),

@@ -55,7 +55,7 @@ fn run_dir(stdout: &str) -> PathBuf {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in ["train", "eval", "summary", "graph", "report"] {
+    for cmd in ["train", "eval", "predict", "summary", "graph", "report"] {
         let o = strata(&[cmd, "--help"]);
         assert_eq!(o.code, 0, "{cmd}");
         assert!(
@@ -156,6 +156,52 @@ fn a_short_mnist_run_writes_every_file_and_its_weights_evaluate_the_same() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(dir.join("report.html").exists());
 
+    // predict: a test digit as a PNG, then an image of the wrong size.
+    let test =
+        strata_data::Mnist::load(Path::new(ROOT).join("data/mnist"), strata_data::Split::Test)
+            .unwrap();
+    let png = out.join("digit.png");
+    image::GrayImage::from_raw(28, 28, test.pixels(0).unwrap().to_vec())
+        .unwrap()
+        .save(&png)
+        .unwrap();
+    let o = strata(&[
+        "predict",
+        "configs/mnist-mlp.toml",
+        "--weights",
+        weights.to_str().unwrap(),
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let line = o.stdout.trim();
+    assert!(line.starts_with(&format!("{}: ", png.display())), "{line}");
+    let probs: Vec<f64> = line
+        .split('(')
+        .skip(1)
+        .map(|p| p[..p.find(')').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(probs.len(), 3);
+    assert!(
+        probs.windows(2).all(|w| w[0] >= w[1]) && probs.iter().sum::<f64>() <= 1.0 + 1e-9,
+        "{line}"
+    );
+    let big = out.join("big.png");
+    image::GrayImage::new(32, 32).save(&big).unwrap();
+    let o = strata(&[
+        "predict",
+        "configs/mnist-mlp.toml",
+        "--weights",
+        weights.to_str().unwrap(),
+        big.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("the image is 32x32 pixels; the model takes 28x28"),
+        "{}",
+        o.stderr
+    );
+
     // Damaged and foreign weights are errors at run time.
     let bytes = std::fs::read(&weights).unwrap();
     let cut = out.join("cut.safetensors");
@@ -222,6 +268,46 @@ fn summary_graph_and_a_tabular_run() {
         .parse()
         .unwrap();
     assert!(acc >= 0.8, "{line}");
+    // predict on CSV rows: one line of top classes per row; a short row is an error.
+    let weights = run_dir(&o.stdout).join("model.safetensors");
+    let rows = dir.join("rows.csv");
+    std::fs::write(&rows, "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n").unwrap();
+    let o = strata(&[
+        "predict",
+        "configs/iris.toml",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--top",
+        "1",
+        rows.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", o.stdout);
+    assert!(
+        lines[0].contains(":1: setosa ("),
+        "a textbook setosa: {}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains(":2: virginica ("),
+        "a textbook virginica: {}",
+        lines[1]
+    );
+    std::fs::write(&rows, "5.1,3.5\n").unwrap();
+    let o = strata(&[
+        "predict",
+        "configs/iris.toml",
+        "--weights",
+        weights.to_str().unwrap(),
+        rows.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("line 1: 2 value(s), the model takes 4"),
+        "{}",
+        o.stderr
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
