@@ -55,10 +55,52 @@ fn run_name(config: &Config, path: &Path) -> String {
     })
 }
 
+/// Transfer learning: starts `model` from `model.init_from` (only `init_prefixes`,
+/// renamed) and freezes `model.freeze`.
+fn init_and_freeze(config: &Config, model: &Sequential) -> Result<(), CliError> {
+    use strata_nn::checkpoint::{load_weights, read_safetensors, rename_prefix};
+    use strata_nn::ModuleExt;
+    if let Some(path) = &config.model.init_from {
+        let all = read_safetensors(path)?;
+        let entries = if config.model.init_prefixes.is_empty() {
+            all
+        } else {
+            let mut picked = Vec::new();
+            for p in &config.model.init_prefixes {
+                let (from, to) = p.split_once('=').unwrap_or((p.as_str(), p.as_str()));
+                picked.extend(rename_prefix(&all, from, to));
+            }
+            picked
+        };
+        let report = load_weights(model, &entries, false)?;
+        if !report.problems.mismatched.is_empty() {
+            return Err(CliError::usage(format!(
+                "model.init_from: {path}: {}",
+                report.problems
+            )));
+        }
+        println!(
+            "init: {} tensor(s) from {path}: {}",
+            report.loaded.len(),
+            report.loaded.join(", ")
+        );
+    }
+    for prefix in &config.model.freeze {
+        let name = prefix.trim_end_matches('.');
+        if model.set_trainable_prefix(name, false) == 0 {
+            return Err(CliError::usage(format!(
+                "model.freeze: no parameter's name starts with {prefix:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let config = config_with(&args.config, &args.set, args.epochs, args.seed)?;
     let model = model(&config)?;
+    init_and_freeze(&config, &model)?;
     let data = data::load(&config, args.data.as_deref(), args.train_limit)?;
     let out = args
         .out

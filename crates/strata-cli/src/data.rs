@@ -104,15 +104,32 @@ fn mnist(config: &Config, path: &Path) -> Result<Loaded, CliError> {
             )))
         }
     };
+    let classes = config.data.classes.clone();
     let split = |s: Split| -> Result<Shared, CliError> {
         let ds = Mnist::load(path, s)?;
+        let per_class = if s == Split::Train {
+            config.data.per_class
+        } else {
+            None
+        };
+        let keep = chosen(ds.labels(), classes.as_deref(), per_class);
         let ds = if flat { ds.flattened() } else { ds };
-        Ok(match norm {
+        let ds: Shared = match norm {
             None => Box::new(ds),
             Some((m, sd)) => Box::new(ds.map(move |mut ex| {
                 ex.input = ex.input.sub_scalar(m as f64)?.div_scalar(sd as f64)?;
                 Ok(ex)
             })),
+        };
+        Ok(match keep {
+            None => ds,
+            Some(idx) if idx.is_empty() => {
+                return Err(CliError::usage(format!(
+                    "data.classes: no {s:?} example has one of the classes {:?}",
+                    classes.as_deref().unwrap_or_default()
+                )))
+            }
+            Some(idx) => Box::new(Subset::new(Arc::new(ds), idx)?),
         })
     };
     let names = (0..10).map(|d| d.to_string()).collect();
@@ -123,6 +140,26 @@ fn mnist(config: &Config, path: &Path) -> Result<Loaded, CliError> {
         Some(names),
         Some(vec![1, 28, 28]),
     ))
+}
+
+/// The examples to keep: those of `classes`, at most `per_class` of each, in order; `None`
+/// to keep all.
+fn chosen(labels: &[u8], classes: Option<&[i64]>, per_class: Option<usize>) -> Option<Vec<usize>> {
+    if classes.is_none() && per_class.is_none() {
+        return None;
+    }
+    let mut seen = [0usize; 256];
+    let keep = labels
+        .iter()
+        .enumerate()
+        .filter(|&(_, &l)| classes.is_none_or(|c| c.contains(&(l as i64))))
+        .filter(|&(_, &l)| {
+            seen[l as usize] += 1;
+            per_class.is_none_or(|n| seen[l as usize] <= n)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    Some(keep)
 }
 
 fn csv(config: &Config, path: &Path) -> Result<Loaded, CliError> {

@@ -400,3 +400,94 @@ fn bad_configs_are_usage_errors_that_name_the_key() {
     assert!(o.stderr.contains(broken.to_str().unwrap()), "{}", o.stderr);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn transfer_learning_loads_renamed_weights_and_freezes_by_prefix() {
+    let dir = temp("transfer");
+    let o = strata(&[
+        "train",
+        "configs/transfer-pretrain.toml",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--set",
+        "data.validation=100",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let weights = run_dir(&o.stdout).join("model.safetensors");
+    let init = format!("model.init_from={:?}", weights.to_str().unwrap());
+    let o = strata(&[
+        "train",
+        "configs/transfer-finetune.toml",
+        "--epochs",
+        "1",
+        "--set",
+        &init,
+        "--set",
+        "model.init_prefixes=[\"0.\", \"3.\"]",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("init: 4 tensor(s) from")
+            && o.stdout.contains("0.weight, 0.bias, 3.weight, 3.bias"),
+        "{}",
+        o.stdout
+    );
+    // The frozen convolution is exactly the pretrained one after fine-tuning.
+    let tuned = run_dir(&o.stdout).join("model.safetensors");
+    let read = |p: &Path| strata_nn::checkpoint::read_safetensors(p).unwrap();
+    let (before, after) = (read(&weights), read(&tuned));
+    let get = |v: &[(String, strata_core::Tensor)], n: &str| {
+        v.iter()
+            .find(|(k, _)| k == n)
+            .unwrap()
+            .1
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    assert_eq!(get(&before, "0.weight"), get(&after, "0.weight"));
+    assert_ne!(
+        get(&before, "9.weight"),
+        get(&after, "9.weight"),
+        "the classifier was not loaded and trains"
+    );
+    // Only classes 5-9 were seen: 50 of each.
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir(&o.stdout).join("meta.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["train_examples"], 250);
+    let o = strata(&[
+        "train",
+        "configs/transfer-finetune.toml",
+        "--set",
+        "model.freeze=[\"12.\"]",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("model.freeze: no parameter's name starts with \"12.\""),
+        "{}",
+        o.stderr
+    );
+    let o = strata(&[
+        "train",
+        "configs/mnist-mlp.toml",
+        "--epochs",
+        "1",
+        "--set",
+        &init,
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("model.init_from") && o.stderr.contains("0.weight"),
+        "{}",
+        o.stderr
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -58,6 +58,10 @@ pub struct DataConfig {
     pub standardize: bool,
     /// Images: subtract `mean` and divide by `std`, per channel.
     pub normalize: Option<Normalization>,
+    /// MNIST: keep only these classes (labels are kept as they are).
+    pub classes: Option<Vec<i64>>,
+    /// MNIST: keep only the first N training examples of each class.
+    pub per_class: Option<usize>,
     /// Threads building batches (default 1).
     #[serde(default = "one")]
     pub workers: usize,
@@ -76,6 +80,16 @@ pub struct Normalization {
 pub struct ModelConfig {
     pub input: Vec<usize>,
     pub layers: Vec<LayerSpec>,
+    /// Weights to start from (transfer learning): the `model.safetensors` of an earlier run.
+    /// Entries whose name and shape fit are loaded; the rest start fresh.
+    pub init_from: Option<String>,
+    /// Load only entries under these prefixes, each optionally renamed: `"0."` or
+    /// `"features.=0."` (default: everything).
+    #[serde(default)]
+    pub init_prefixes: Vec<String>,
+    /// Parameters under these state-dict prefixes are frozen (`["0.", "3."]`).
+    #[serde(default)]
+    pub freeze: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
