@@ -1,11 +1,13 @@
 //! The model of a config: layers in order, each input size inferred from the previous
 //! layer's output, every shape problem reported by layer index before anything trains.
 
-use crate::config::{Activation, LayerSpec, ModelConfig};
+use crate::config::{Activation, LayerSpec, ModelConfig, SequenceOutput};
+use crate::recurrent::SequenceLayer;
 use strata_core::{AvgPool2dParams, MaxPool2dParams};
 use strata_nn::{
     AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvOptions, Dropout, Flatten, Forward, LayerNorm,
-    LeakyReLU, Linear, MaxPool2d, PReLU, ReLU, Sequential, SiLU, Sigmoid, Swish, Tanh, ELU, GELU,
+    LeakyReLU, Linear, MaxPool2d, PReLU, RNNNonlinearity, ReLU, RecurrentConfig, Sequential, SiLU,
+    Sigmoid, Swish, Tanh, ELU, GELU, GRU, LSTM, RNN,
 };
 
 /// Refused before allocation: more parameters in one layer than this (2³² f32 values are
@@ -150,6 +152,61 @@ fn layer(spec: &LayerSpec, shape: &[usize]) -> Result<Built, String> {
         LayerSpec::Activation { name } => {
             Ok((vec![activation_layer(*name, shape)?], shape.to_vec()))
         }
+        LayerSpec::Rnn {
+            hidden,
+            layers,
+            dropout,
+            output,
+        }
+        | LayerSpec::Lstm {
+            hidden,
+            layers,
+            dropout,
+            output,
+        }
+        | LayerSpec::Gru {
+            hidden,
+            layers,
+            dropout,
+            output,
+        } => {
+            let &[steps, features] = shape else {
+                return Err(format!(
+                    "expects a sequence [time, features], got {shape:?}"
+                ));
+            };
+            if *hidden == 0 || *layers == 0 {
+                return Err("hidden and layers must be at least 1".into());
+            }
+            if !(0.0..1.0).contains(dropout) {
+                return Err(format!("dropout must be in [0, 1), got {dropout}"));
+            }
+            check_size(&[4, *hidden, features + *hidden])?;
+            let config = RecurrentConfig {
+                num_layers: *layers,
+                batch_first: true,
+                dropout: *dropout,
+                ..RecurrentConfig::default()
+            };
+            let last = *output == SequenceOutput::Last;
+            let (f, h) = (features, *hidden);
+            let layer: Box<dyn Forward> = match spec {
+                LayerSpec::Rnn { .. } => Box::new(SequenceLayer::new(
+                    RNN::with_config(f, h, RNNNonlinearity::Tanh, config).map_err(err)?,
+                    last,
+                )),
+                LayerSpec::Lstm { .. } => Box::new(SequenceLayer::new(
+                    LSTM::with_config(f, h, config).map_err(err)?,
+                    last,
+                )),
+                _ => Box::new(SequenceLayer::new(
+                    GRU::with_config(f, h, config).map_err(err)?,
+                    last,
+                )),
+            };
+            let out = if last { vec![h] } else { vec![steps, h] };
+            Ok((vec![layer], out))
+        }
     }
 }
 
@@ -227,6 +284,32 @@ mod tests {
         assert_eq!(net.forward(&x).unwrap().shape(), &[2, 10]);
         // conv 8·1·9 + 8, batch norm 8 + 8, linear 8·14·14·10 + 10.
         assert_eq!(net.num_parameters(), 80 + 16 + 1568 * 10 + 10);
+    }
+
+    #[test]
+    fn recurrent_layers_pass_on_the_last_step_or_the_sequence() {
+        let (net, out) = model(
+            r#"{ type = "lstm", hidden = 6, output = "sequence" }, { type = "gru", hidden = 5, layers = 2 },
+               { type = "linear", out = 1 }"#,
+            "[7, 3]",
+        )
+        .unwrap();
+        assert_eq!(out, vec![1]);
+        let x = strata_core::Tensor::zeros(&[2, 7, 3]);
+        assert_eq!(net.forward(&x).unwrap().shape(), &[2, 1]);
+        let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[0], "0.weight_ih_l0");
+        assert!(names.contains(&"1.weight_hh_l1".to_string()), "{names:?}");
+        // LSTM: 4·6·(3 + 6) + 2·4·6; GRU: 3·5·(6 + 5) + 2·3·5 and 3·5·(5 + 5) + 2·3·5; 5 + 1.
+        assert_eq!(net.num_parameters(), 264 + 195 + 180 + 6);
+        let e = model(r#"{ type = "gru", hidden = 4 }"#, "[784]")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("model.layers[0] (gru): expects a sequence [time, features]"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -118,8 +118,12 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         })?;
     }
     let test = trainer.evaluate(&*data.test)?;
+    let baseline = data
+        .baseline_mse
+        .map(|b| format!(" baseline_mse={b:.4}"))
+        .unwrap_or_default();
     println!(
-        "final: {} epochs={} seconds={:.1}",
+        "final: {}{baseline} epochs={} seconds={:.1}",
         figures("test", &test),
         history.last().map_or(0, |r| r.epoch),
         started.elapsed().as_secs_f64()
@@ -129,7 +133,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
 
 /// `test_accuracy=0.9871 test_loss=0.0432` (the headline figures first).
 fn figures(prefix: &str, values: &std::collections::BTreeMap<String, f64>) -> String {
-    let order = ["accuracy", "loss", "mse", "mae", "r2"];
+    let order = ["accuracy", "mse", "mae", "r2", "loss"];
     let mut keys: Vec<&String> = values
         .keys()
         .filter(|k| order.contains(&k.as_str()))
@@ -180,12 +184,16 @@ pub fn predict(
     let model = model(&config)?;
     strata_nn::checkpoint::load_safetensors(&model, weights, true)?;
     strata_nn::ModuleExt::eval(&model);
-    let names: Vec<String> = match config.data.dataset {
-        crate::config::DatasetKind::Mnist => (0..10).map(|d| d.to_string()).collect(),
-        crate::config::DatasetKind::Csv => {
-            crate::data::csv_class_names(Path::new(&config.data.path))?
-        }
-    };
+    let names: Vec<String> =
+        match config.data.dataset {
+            crate::config::DatasetKind::Mnist => (0..10).map(|d| d.to_string()).collect(),
+            crate::config::DatasetKind::Csv => {
+                crate::data::csv_class_names(Path::new(&config.data.path))?
+            }
+            crate::config::DatasetKind::Timeseries => return Err(CliError::usage(
+                "predict: a time-series config forecasts values, not classes; use `strata eval`",
+            )),
+        };
     for input in inputs {
         let is_csv = input
             .extension()

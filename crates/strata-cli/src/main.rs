@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod data;
 mod error;
+mod recurrent;
 mod run;
 
 use clap::{Parser, Subcommand};

@@ -312,6 +312,51 @@ fn summary_graph_and_a_tabular_run() {
 }
 
 #[test]
+fn a_gru_forecasts_the_co2_series_against_the_last_value_baseline() {
+    let dir = temp("co2");
+    let o = strata(&[
+        "train",
+        "configs/co2-gru.toml",
+        "--epochs",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let line = o.stdout.lines().find(|l| l.starts_with("final: ")).unwrap();
+    let value = |key: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (mse, baseline) = (value("test_mse="), value("baseline_mse="));
+    assert!(mse.is_finite() && mse > 0.0 && baseline > 0.0, "{line}");
+    assert!(
+        line.contains("test_mae=") && line.contains("test_r2="),
+        "{line}"
+    );
+    let names = std::fs::read_to_string(run_dir(&o.stdout).join("summary.txt")).unwrap();
+    assert!(names.contains("GRU"), "{names}");
+    let path = variant(
+        &dir,
+        "configs/co2-gru.toml",
+        "input = [52, 1]",
+        "input = [52]",
+    );
+    let o = strata(&["train", &path]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("model.layers[0] (gru): expects a sequence [time, features], got [52]"),
+        "{}",
+        o.stderr
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn bad_configs_are_usage_errors_that_name_the_key() {
     let dir = temp("bad");
     let cases = [

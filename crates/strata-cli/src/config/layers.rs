@@ -18,6 +18,15 @@ pub enum Activation {
     Prelu,
 }
 
+/// What a recurrent layer passes on: its last step's output or the whole sequence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SequenceOutput {
+    #[default]
+    Last,
+    Sequence,
+}
+
 /// One layer. Sizes of inputs are inferred from the previous layer's output.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -59,6 +68,35 @@ pub enum LayerSpec {
     Activation {
         name: Activation,
     },
+    /// Recurrent layers over `[time, features]` (batch first): `hidden` units, `layers`
+    /// stacked, dropout between them, passing on the last step or the whole sequence.
+    Rnn {
+        hidden: usize,
+        #[serde(default = "one")]
+        layers: usize,
+        #[serde(default)]
+        dropout: f64,
+        #[serde(default)]
+        output: SequenceOutput,
+    },
+    Lstm {
+        hidden: usize,
+        #[serde(default = "one")]
+        layers: usize,
+        #[serde(default)]
+        dropout: f64,
+        #[serde(default)]
+        output: SequenceOutput,
+    },
+    Gru {
+        hidden: usize,
+        #[serde(default = "one")]
+        layers: usize,
+        #[serde(default)]
+        dropout: f64,
+        #[serde(default)]
+        output: SequenceOutput,
+    },
 }
 
 impl LayerSpec {
@@ -74,6 +112,9 @@ impl LayerSpec {
             LayerSpec::BatchNorm => "batch_norm",
             LayerSpec::LayerNorm => "layer_norm",
             LayerSpec::Activation { .. } => "activation",
+            LayerSpec::Rnn { .. } => "rnn",
+            LayerSpec::Lstm { .. } => "lstm",
+            LayerSpec::Gru { .. } => "gru",
         }
     }
 }

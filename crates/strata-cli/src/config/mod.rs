@@ -5,7 +5,7 @@
 mod layers;
 mod load;
 
-pub use layers::{Activation, LayerSpec};
+pub use layers::{Activation, LayerSpec, SequenceOutput};
 #[cfg(test)]
 pub use load::parse;
 pub use load::{load, ConfigError};
@@ -39,6 +39,9 @@ pub enum DatasetKind {
     /// A CSV table in scikit-learn's layout (a first line `rows,features,class names...`),
     /// features then the class label.
     Csv,
+    /// One column of a CSV file as a series, forecast one step ahead from windows of
+    /// `model.input[0]` values: chronological splits (validation, then test, at the end).
+    Timeseries,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -58,6 +61,12 @@ pub struct DataConfig {
     pub standardize: bool,
     /// Images: subtract `mean` and divide by `std`, per channel.
     pub normalize: Option<Normalization>,
+    /// Time series: the CSV column to read (default: the last).
+    pub column: Option<String>,
+    /// Time series: windows relative to their last value (inputs and target minus it), so
+    /// a trending series stays in the range the network saw in training (default true).
+    #[serde(default = "yes")]
+    pub relative: bool,
     /// MNIST: keep only these classes (labels are kept as they are).
     pub classes: Option<Vec<i64>>,
     /// MNIST: keep only the first N training examples of each class.
