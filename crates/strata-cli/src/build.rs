@@ -1,7 +1,7 @@
 //! The model of a config: layers in order, each input size inferred from the previous
 //! layer's output, every shape problem reported by layer index before anything trains.
 
-use crate::config::{Activation, LayerSpec, ModelConfig, SequenceOutput};
+use crate::config::{Activation, LayerSpec, ModelConfig, RecurrentSpec, SequenceOutput};
 use crate::recurrent::SequenceLayer;
 use strata_core::{AvgPool2dParams, MaxPool2dParams};
 use strata_nn::{
@@ -152,24 +152,13 @@ fn layer(spec: &LayerSpec, shape: &[usize]) -> Result<Built, String> {
         LayerSpec::Activation { name } => {
             Ok((vec![activation_layer(*name, shape)?], shape.to_vec()))
         }
-        LayerSpec::Rnn {
-            hidden,
-            layers,
-            dropout,
-            output,
-        }
-        | LayerSpec::Lstm {
-            hidden,
-            layers,
-            dropout,
-            output,
-        }
-        | LayerSpec::Gru {
-            hidden,
-            layers,
-            dropout,
-            output,
-        } => {
+        LayerSpec::Rnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) => {
+            let RecurrentSpec {
+                hidden,
+                layers,
+                dropout,
+                output,
+            } = r;
             let &[steps, features] = shape else {
                 return Err(format!(
                     "expects a sequence [time, features], got {shape:?}"

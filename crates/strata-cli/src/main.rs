@@ -57,9 +57,8 @@ enum Command {
         /// Continue from a checkpoint of an earlier run (checkpoints/last.safetensors).
         #[arg(long, value_name = "CKPT")]
         resume: Option<PathBuf>,
-        /// Override a config key, checked like the file: `--set optimizer.lr=3e-4`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        set: Overrides,
     },
     /// Evaluates saved weights on the config's test data.
     #[command(
@@ -72,8 +71,8 @@ enum Command {
         weights: PathBuf,
         #[arg(long)]
         data: Option<PathBuf>,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        set: Overrides,
     },
     /// Prints the top classes with their probabilities for images (PNG/JPEG) or the rows
     /// of CSV files, with saved weights.
@@ -95,8 +94,8 @@ enum Command {
     #[command(after_help = "Example:\n  strata summary configs/mnist-cnn.toml")]
     Summary {
         config: PathBuf,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        set: Overrides,
     },
     /// Writes the computational graph of one forward pass and loss as Graphviz DOT (and SVG
     /// when `dot` is installed).
@@ -105,12 +104,20 @@ enum Command {
         config: PathBuf,
         #[arg(long, default_value = "graph.dot")]
         out: PathBuf,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        #[command(flatten)]
+        set: Overrides,
     },
     /// Rebuilds a run directory's report.html from its files.
     #[command(after_help = "Example:\n  strata report runs/mnist-mlp-20261202-053000")]
     Report { run_dir: PathBuf },
+}
+
+/// `--set KEY=VALUE`, shared by the commands that read a config.
+#[derive(clap::Args)]
+struct Overrides {
+    /// Override a config key, checked like the file: `--set optimizer.lr=3e-4`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 fn main() {
@@ -139,7 +146,7 @@ fn main() {
                 data,
                 train_limit,
                 resume,
-                set,
+                set: set.set,
             })
         }
         Command::Eval {
@@ -147,15 +154,15 @@ fn main() {
             weights,
             data,
             set,
-        } => commands::eval(&config, &weights, data.as_deref(), &set),
+        } => commands::eval(&config, &weights, data.as_deref(), &set.set),
         Command::Predict {
             config,
             weights,
             top,
             inputs,
         } => commands::predict(&config, &weights, &inputs, top),
-        Command::Summary { config, set } => commands::summary(&config, &set),
-        Command::Graph { config, out, set } => commands::graph(&config, &out, &set),
+        Command::Summary { config, set } => commands::summary(&config, &set.set),
+        Command::Graph { config, out, set } => commands::graph(&config, &out, &set.set),
         Command::Report { run_dir } => commands::report(&run_dir),
     };
     if let Err(e) = result {

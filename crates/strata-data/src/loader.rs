@@ -78,8 +78,15 @@ pub struct DataLoader<D> {
 
 impl<D> Clone for DataLoader<D> {
     fn clone(&self) -> Self {
+        self.over(self.dataset.clone())
+    }
+}
+
+impl<D> DataLoader<D> {
+    /// A loader over `dataset` with this loader's settings.
+    fn over<E>(&self, dataset: Arc<E>) -> DataLoader<E> {
         DataLoader {
-            dataset: self.dataset.clone(),
+            dataset,
             batch_size: self.batch_size,
             shuffle: self.shuffle,
             seed: self.seed,
@@ -162,15 +169,7 @@ impl<D: Dataset + 'static> DataLoader<D> {
     /// # Ok::<(), strata_data::DataError>(())
     /// ```
     pub fn with_dataset<E: Dataset + 'static>(&self, dataset: E) -> DataLoader<E> {
-        DataLoader {
-            dataset: Arc::new(dataset),
-            batch_size: self.batch_size,
-            shuffle: self.shuffle,
-            seed: self.seed,
-            drop_last: self.drop_last,
-            workers: self.workers,
-            prefetch: self.prefetch,
-        }
+        self.over(Arc::new(dataset))
     }
 
     /// Whether epochs are shuffled.

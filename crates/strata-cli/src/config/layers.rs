@@ -68,35 +68,24 @@ pub enum LayerSpec {
     Activation {
         name: Activation,
     },
-    /// Recurrent layers over `[time, features]` (batch first): `hidden` units, `layers`
-    /// stacked, dropout between them, passing on the last step or the whole sequence.
-    Rnn {
-        hidden: usize,
-        #[serde(default = "one")]
-        layers: usize,
-        #[serde(default)]
-        dropout: f64,
-        #[serde(default)]
-        output: SequenceOutput,
-    },
-    Lstm {
-        hidden: usize,
-        #[serde(default = "one")]
-        layers: usize,
-        #[serde(default)]
-        dropout: f64,
-        #[serde(default)]
-        output: SequenceOutput,
-    },
-    Gru {
-        hidden: usize,
-        #[serde(default = "one")]
-        layers: usize,
-        #[serde(default)]
-        dropout: f64,
-        #[serde(default)]
-        output: SequenceOutput,
-    },
+    /// Recurrent layers over `[time, features]` (batch first), see [`RecurrentSpec`].
+    Rnn(RecurrentSpec),
+    Lstm(RecurrentSpec),
+    Gru(RecurrentSpec),
+}
+
+/// A recurrent layer: `hidden` units, `layers` stacked, dropout between them, passing on
+/// the last step or the whole sequence.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrentSpec {
+    pub hidden: usize,
+    #[serde(default = "one")]
+    pub layers: usize,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default)]
+    pub output: SequenceOutput,
 }
 
 impl LayerSpec {

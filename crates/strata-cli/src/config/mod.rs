@@ -5,7 +5,7 @@
 mod layers;
 mod load;
 
-pub use layers::{Activation, LayerSpec, SequenceOutput};
+pub use layers::{Activation, LayerSpec, RecurrentSpec, SequenceOutput};
 #[cfg(test)]
 pub use load::parse;
 pub use load::{load, ConfigError};
