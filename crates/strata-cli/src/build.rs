@@ -1,13 +1,17 @@
 //! The model of a config: layers in order, each input size inferred from the previous
 //! layer's output, every shape problem reported by layer index before anything trains.
 
-use crate::config::{Activation, LayerSpec, ModelConfig, RecurrentSpec, SequenceOutput};
-use crate::recurrent::SequenceLayer;
-use strata_core::{AvgPool2dParams, MaxPool2dParams};
+use crate::config::{
+    Activation, LayerSpec, ModelConfig, PositionKind, RecurrentSpec, SequenceOutput,
+};
+use crate::sequence::{PoolSequence, SequenceLayer};
+use strata_core::{AvgPool2dParams, MaxPool1dParams, MaxPool2dParams};
 use strata_nn::{
-    AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvOptions, Dropout, Flatten, Forward, LayerNorm,
-    LeakyReLU, Linear, MaxPool2d, PReLU, RNNNonlinearity, ReLU, RecurrentConfig, Sequential, SiLU,
-    Sigmoid, Swish, Tanh, ELU, GELU, GRU, LSTM, RNN,
+    AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvOptions, Dropout, Embedding, Flatten,
+    Forward, LayerNorm, LeakyReLU, LearnedPositionalEncoding, Linear, MaxPool1d, MaxPool2d,
+    MultiheadAttention, MultiheadAttentionConfig, PReLU, RNNNonlinearity, ReLU, RecurrentConfig,
+    Sequential, SiLU, Sigmoid, SinusoidalPositionalEncoding, Swish, Tanh, TransformerEncoder,
+    TransformerEncoderLayerConfig, ELU, GELU, GRU, LSTM, RNN,
 };
 
 /// Refused before allocation: more parameters in one layer than this (2³² f32 values are
@@ -23,8 +27,13 @@ pub struct BuildError {
     pub reason: String,
 }
 
-/// The model and the shape of one output (without the batch dimension).
-pub fn build(model: &ModelConfig) -> Result<(Sequential, Vec<usize>), BuildError> {
+/// The model and the shape of one output (without the batch dimension). `classes` is the
+/// data's number of classes (or vocabulary size): the default `out` of a linear layer and
+/// `vocab` of an embedding.
+pub fn build(
+    model: &ModelConfig,
+    classes: Option<usize>,
+) -> Result<(Sequential, Vec<usize>), BuildError> {
     let mut net = Sequential::new();
     let mut shape = model.input.clone();
     for (index, spec) in model.layers.iter().enumerate() {
@@ -33,7 +42,7 @@ pub fn build(model: &ModelConfig) -> Result<(Sequential, Vec<usize>), BuildError
             kind: spec.kind(),
             reason,
         };
-        let (layers, out) = layer(spec, &shape).map_err(fail)?;
+        let (layers, out) = layer(spec, &shape, classes).map_err(fail)?;
         for l in layers {
             net = net.push_boxed(l);
         }
@@ -44,8 +53,13 @@ pub fn build(model: &ModelConfig) -> Result<(Sequential, Vec<usize>), BuildError
 
 type Built = (Vec<Box<dyn Forward>>, Vec<usize>);
 
-fn layer(spec: &LayerSpec, shape: &[usize]) -> Result<Built, String> {
+fn layer(spec: &LayerSpec, shape: &[usize], classes: Option<usize>) -> Result<Built, String> {
     let err = |e: strata_nn::Error| e.to_string();
+    let classes = |what: &str| {
+        classes.ok_or_else(|| {
+            format!("give `{what}`: this data has no number of classes to take it from")
+        })
+    };
     match spec {
         LayerSpec::Linear {
             out,
@@ -55,15 +69,22 @@ fn layer(spec: &LayerSpec, shape: &[usize]) -> Result<Built, String> {
             let [.., inp] = shape else {
                 return Err("needs an input with at least one dimension".into());
             };
-            if shape.len() > 1 {
+            if shape.len() > 2 {
                 return Err(format!(
                     "expects a flat input [features], got {shape:?}; add {{ type = \"flatten\" }} before it"
                 ));
             }
-            check_size(&[*inp, *out])?;
+            let out = match out {
+                Some(n) => *n,
+                None => classes("out")?,
+            };
+            check_size(&[*inp, out])?;
             let mut layers: Vec<Box<dyn Forward>> =
-                vec![Box::new(Linear::with_bias(*inp, *out, *bias).map_err(err)?)];
-            let out_shape = vec![*out];
+                vec![Box::new(Linear::with_bias(*inp, out, *bias).map_err(err)?)];
+            let mut out_shape = shape.to_vec();
+            if let Some(last) = out_shape.last_mut() {
+                *last = out;
+            }
             if let Some(a) = activation {
                 layers.push(activation_layer(*a, &out_shape)?);
             }
@@ -95,6 +116,139 @@ fn layer(spec: &LayerSpec, shape: &[usize]) -> Result<Built, String> {
                 layers.push(activation_layer(*a, &out_shape)?);
             }
             Ok((layers, out_shape))
+        }
+        LayerSpec::Conv1d {
+            out,
+            kernel,
+            stride,
+            padding,
+            activation,
+        } => {
+            let &[c, l] = shape else {
+                return Err(format!(
+                    "expects a signal [channels, length], got {shape:?}"
+                ));
+            };
+            check_size(&[*out, c, *kernel])?;
+            let ol = window_out(l, *kernel, *stride, *padding)?;
+            let options = ConvOptions::new().stride(*stride).padding(*padding);
+            let mut layers: Vec<Box<dyn Forward>> = vec![Box::new(
+                Conv1d::with_options(c, *out, *kernel, options).map_err(err)?,
+            )];
+            let out_shape = vec![*out, ol];
+            if let Some(a) = activation {
+                layers.push(activation_layer(*a, &out_shape)?);
+            }
+            Ok((layers, out_shape))
+        }
+        LayerSpec::MaxPool1d { kernel, stride } => {
+            let &[c, l] = shape else {
+                return Err(format!(
+                    "expects a signal [channels, length], got {shape:?}"
+                ));
+            };
+            let s = stride.unwrap_or(*kernel);
+            let p = MaxPool1dParams {
+                stride: s,
+                ..MaxPool1dParams::new(*kernel)
+            };
+            Ok((
+                vec![Box::new(MaxPool1d::with_params(p).map_err(err)?)],
+                vec![c, window_out(l, *kernel, s, 0)?],
+            ))
+        }
+        LayerSpec::Embedding { dim, vocab } => {
+            let &[steps] = shape else {
+                return Err(format!(
+                    "expects token ids [time], got {shape:?}; an embedding comes first"
+                ));
+            };
+            let vocab = match vocab {
+                Some(v) => *v,
+                None => classes("vocab")?,
+            };
+            check_size(&[vocab, *dim])?;
+            Ok((
+                vec![Box::new(Embedding::new(vocab, *dim).map_err(err)?)],
+                vec![steps, *dim],
+            ))
+        }
+        LayerSpec::PositionalEncoding { kind, dropout } => {
+            let &[steps, d] = shape else {
+                return Err(format!(
+                    "expects a sequence [time, features], got {shape:?}"
+                ));
+            };
+            let layer: Box<dyn Forward> = match kind {
+                PositionKind::Sinusoidal => Box::new(
+                    SinusoidalPositionalEncoding::new(d, steps, *dropout, true).map_err(err)?,
+                ),
+                PositionKind::Learned => {
+                    Box::new(LearnedPositionalEncoding::new(d, steps, *dropout, true).map_err(err)?)
+                }
+            };
+            Ok((vec![layer], shape.to_vec()))
+        }
+        LayerSpec::Attention { heads, dropout } => {
+            let &[_, d] = shape else {
+                return Err(format!(
+                    "expects a sequence [time, features], got {shape:?}"
+                ));
+            };
+            check_heads(d, *heads)?;
+            check_size(&[4, d, d])?;
+            let config = MultiheadAttentionConfig {
+                dropout: *dropout,
+                batch_first: true,
+                ..MultiheadAttentionConfig::default()
+            };
+            Ok((
+                vec![Box::new(
+                    MultiheadAttention::with_config(d, *heads, config).map_err(err)?,
+                )],
+                shape.to_vec(),
+            ))
+        }
+        LayerSpec::TransformerEncoder {
+            heads,
+            ff,
+            layers,
+            dropout,
+            norm_first,
+        } => {
+            let &[_, d] = shape else {
+                return Err(format!(
+                    "expects a sequence [time, features], got {shape:?}"
+                ));
+            };
+            check_heads(d, *heads)?;
+            let ff = ff.unwrap_or(4 * d);
+            check_size(&[*layers, 4 * d + 2 * ff, d])?;
+            let config = TransformerEncoderLayerConfig {
+                dim_feedforward: ff,
+                dropout: *dropout,
+                batch_first: true,
+                norm_first: *norm_first,
+                ..TransformerEncoderLayerConfig::default()
+            };
+            let norm = match norm_first {
+                true => Some(LayerNorm::new(&[d]).map_err(err)?),
+                false => None,
+            };
+            Ok((
+                vec![Box::new(
+                    TransformerEncoder::new(d, *heads, *layers, config, norm).map_err(err)?,
+                )],
+                shape.to_vec(),
+            ))
+        }
+        LayerSpec::PoolSequence { mode } => {
+            let &[_, f] = shape else {
+                return Err(format!(
+                    "expects a sequence [time, features], got {shape:?}"
+                ));
+            };
+            Ok((vec![Box::new(PoolSequence::new(*mode))], vec![f]))
         }
         LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride } => {
             let &[c, h, w] = shape else {
@@ -230,6 +384,16 @@ fn window_out(n: usize, kernel: usize, stride: usize, padding: usize) -> Result<
     Ok((padded - kernel) / stride + 1)
 }
 
+/// Attention splits the features evenly among its heads.
+fn check_heads(features: usize, heads: usize) -> Result<(), String> {
+    if heads == 0 || !features.is_multiple_of(heads) {
+        return Err(format!(
+            "{features} features cannot be split evenly among {heads} heads"
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses layers too large to allocate before anything is allocated.
 fn check_size(dims: &[usize]) -> Result<(), String> {
     let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
@@ -256,7 +420,7 @@ mod tests {
         let text = format!(
             "[data]\ndataset = \"mnist\"\npath = \"x\"\n[model]\ninput = {input}\nlayers = [{layers}]\n"
         );
-        build(&parse(&text, "c.toml", &[]).unwrap().model)
+        build(&parse(&text, "c.toml", &[]).unwrap().model, Some(10))
     }
 
     #[test]
@@ -299,6 +463,66 @@ mod tests {
                 .starts_with("model.layers[0] (gru): expects a sequence [time, features]"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn sequence_models_embed_attend_and_pool() {
+        // Token ids [12] -> [12, 16] -> attention -> encoder -> mean over time -> 10 classes.
+        let (net, out) = model(
+            r#"{ type = "embedding", dim = 16, vocab = 30 }, { type = "positional_encoding" },
+               { type = "attention", heads = 4 },
+               { type = "transformer_encoder", heads = 2, ff = 32, layers = 2, dropout = 0.0 },
+               { type = "pool_sequence", mode = "mean" }, { type = "linear" }"#,
+            "[12]",
+        )
+        .unwrap();
+        assert_eq!(out, vec![10]);
+        let ids = strata_core::Tensor::zeros_dtype(&[3, 12], strata_core::DType::I64);
+        assert_eq!(net.forward(&ids).unwrap().shape(), &[3, 10]);
+        // Embedding 30·16; attention 4·16·16 + 4·16; two encoder layers of attention,
+        // 16·32 + 32 + 32·16 + 16 and two norms; linear 16·10 + 10.
+        let encoder_layer = 4 * 16 * 16 + 4 * 16 + (16 * 32 + 32) + (32 * 16 + 16) + 2 * 32;
+        assert_eq!(
+            net.num_parameters(),
+            480 + (4 * 256 + 64) + 2 * encoder_layer + 170
+        );
+        // A linear layer over a sequence applies at every step; `out` defaults to classes.
+        let (net, out) = model(
+            r#"{ type = "embedding", dim = 8 }, { type = "lstm", hidden = 6, output = "sequence" },
+               { type = "linear" }"#,
+            "[5]",
+        )
+        .unwrap();
+        assert_eq!(out, vec![5, 10]);
+        let ids = strata_core::Tensor::zeros_dtype(&[2, 5], strata_core::DType::I64);
+        assert_eq!(net.forward(&ids).unwrap().shape(), &[2, 5, 10]);
+        let (net, out) = model(
+            r#"{ type = "conv1d", out = 4, kernel = 3, padding = 1, activation = "relu" },
+               { type = "max_pool1d", kernel = 2 }, { type = "flatten" }, { type = "linear", out = 2 }"#,
+            "[2, 9]",
+        )
+        .unwrap();
+        assert_eq!(out, vec![2]);
+        assert_eq!(
+            net.forward(&strata_core::Tensor::zeros(&[1, 2, 9]))
+                .unwrap()
+                .shape(),
+            &[1, 2]
+        );
+        let e = model(
+            r#"{ type = "embedding", dim = 6 }, { type = "attention", heads = 4 }"#,
+            "[5]",
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "model.layers[1] (attention): 6 features cannot be split evenly among 4 heads"
+        );
+        let e = model(r#"{ type = "embedding", dim = 6 }"#, "[1, 28, 28]")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("expects token ids [time]"), "{e}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct TrainArgs {
 
 /// Reads the config with the command line's overrides folded into `--set` ones, so they
 /// are checked like the file.
-fn config_with(
+pub fn config_with(
     path: &Path,
     set: &[String],
     epochs: Option<u64>,
@@ -41,10 +41,12 @@ fn config_with(
     Ok(load(path, &overrides)?)
 }
 
-/// The model of a config, initialised from its seed.
-fn model(config: &Config) -> Result<Sequential, CliError> {
+/// The model of a config, initialised from its seed; its class count (or vocabulary)
+/// read from the data at `data` (default: the config's path).
+pub fn model(config: &Config, data: Option<&Path>) -> Result<Sequential, CliError> {
+    let classes = data::num_classes(config, data)?;
     strata_core::manual_seed(config.training.seed);
-    Ok(build(&config.model)?.0)
+    Ok(build(&config.model, classes)?.0)
 }
 
 fn run_name(config: &Config, path: &Path) -> String {
@@ -99,7 +101,7 @@ fn init_and_freeze(config: &Config, model: &Sequential) -> Result<(), CliError> 
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let config = config_with(&args.config, &args.set, args.epochs, args.seed)?;
-    let model = model(&config)?;
+    let model = model(&config, args.data.as_deref())?;
     init_and_freeze(&config, &model)?;
     let data = data::load(&config, args.data.as_deref(), args.train_limit)?;
     let out = args
@@ -117,23 +119,36 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
             CliError::Runtime(format!("{}: {e}", dir.join("config.toml").display()))
         })?;
     }
-    let test = trainer.evaluate(&*data.test)?;
+    let (split, held_out) = held_out(&mut trainer, &data)?;
     let baseline = data
         .baseline_mse
         .map(|b| format!(" baseline_mse={b:.4}"))
         .unwrap_or_default();
     println!(
         "final: {}{baseline} epochs={} seconds={:.1}",
-        figures("test", &test),
+        figures(split, &held_out),
         history.last().map_or(0, |r| r.epoch),
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
+/// The figures on held-out data: the test part, or the validation part of data without
+/// one (a text).
+fn held_out(
+    trainer: &mut strata_train::Trainer<Sequential>,
+    data: &data::Data,
+) -> Result<(&'static str, std::collections::BTreeMap<String, f64>), CliError> {
+    Ok(match (&data.test, &data.val) {
+        (Some(test), _) => ("test", trainer.evaluate(&**test)?),
+        (None, Some(val)) => ("val", trainer.evaluate(&**val)?),
+        (None, None) => ("train", trainer.evaluate(&*data.train)?),
+    })
+}
+
 /// `test_accuracy=0.9871 test_loss=0.0432` (the headline figures first).
 fn figures(prefix: &str, values: &std::collections::BTreeMap<String, f64>) -> String {
-    let order = ["accuracy", "mse", "mae", "r2", "loss"];
+    let order = ["accuracy", "mse", "mae", "r2", "loss", "bpc", "perplexity"];
     let mut keys: Vec<&String> = values
         .keys()
         .filter(|k| order.contains(&k.as_str()))
@@ -161,150 +176,57 @@ pub fn eval(
     set: &[String],
 ) -> Result<(), CliError> {
     let config = config_with(config_path, set, None, None)?;
-    let model = model(&config)?;
+    let model = model(&config, data_path)?;
     strata_nn::checkpoint::load_safetensors(&model, weights, true)?;
     let data = data::load(&config, data_path, None)?;
     let mut trainer = run::trainer(&config, model, &data, "eval", PathBuf::new())
         .map_err(as_config_error)?
         .run_target(RunTarget::Nowhere)
         .progress(ProgressMode::Quiet);
-    let test = trainer.evaluate(&*data.test)?;
-    println!("{}", figures("test", &test));
+    let (split, held_out) = held_out(&mut trainer, &data)?;
+    println!("{}", figures(split, &held_out));
     Ok(())
 }
 
-/// Top classes with probabilities for images (PNG/JPEG) or the rows of CSV files.
-pub fn predict(
-    config_path: &Path,
-    weights: &Path,
-    inputs: &[PathBuf],
-    top: usize,
-) -> Result<(), CliError> {
-    let config = config_with(config_path, &[], None, None)?;
-    let model = model(&config)?;
-    strata_nn::checkpoint::load_safetensors(&model, weights, true)?;
-    strata_nn::ModuleExt::eval(&model);
-    let names: Vec<String> =
-        match config.data.dataset {
-            crate::config::DatasetKind::Mnist => (0..10).map(|d| d.to_string()).collect(),
-            crate::config::DatasetKind::Csv => {
-                crate::data::csv_class_names(Path::new(&config.data.path))?
-            }
-            crate::config::DatasetKind::Timeseries => return Err(CliError::usage(
-                "predict: a time-series config forecasts values, not classes; use `strata eval`",
-            )),
-        };
-    for input in inputs {
-        let is_csv = input
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        let rows = if is_csv {
-            csv_rows(&config, input)?
-        } else {
-            vec![(input.display().to_string(), image_input(&config, input)?)]
-        };
-        for (label, x) in rows {
-            let logits = strata_core::no_grad(|| strata_nn::Forward::forward(&model, &x))?;
-            let probs = logits.softmax(1)?.to_vec_f64();
-            let mut order: Vec<usize> = (0..probs.len()).collect();
-            order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-            let best: Vec<String> = order
-                .iter()
-                .take(top.max(1))
-                .map(|&c| {
-                    format!(
-                        "{} ({:.3})",
-                        names.get(c).cloned().unwrap_or_else(|| c.to_string()),
-                        probs[c]
-                    )
-                })
-                .collect();
-            println!("{label}: {}", best.join(", "));
-        }
-    }
-    Ok(())
-}
-
-/// An image file as the model's input `[1, ...input]`, pixels in [0, 1] normalised as in
-/// training. Its size must be the model's.
-fn image_input(config: &Config, path: &Path) -> Result<Tensor, CliError> {
-    let img = image::open(path)
-        .map_err(|e| CliError::Runtime(format!("{}: cannot decode image: {e}", path.display())))?;
-    let grey = img.to_luma8();
-    let (w, h) = grey.dimensions();
-    if (w, h) != (28, 28) {
-        return Err(CliError::Runtime(format!(
-            "{}: the image is {w}x{h} pixels; the model takes 28x28 greyscale images",
-            path.display()
-        )));
-    }
-    let mut values: Vec<f32> = grey.pixels().map(|p| p.0[0] as f32 / 255.0).collect();
-    if let Some(n) = &config.data.normalize {
-        let (m, s) = (
-            n.mean.first().copied().unwrap_or(0.0),
-            n.std.first().copied().unwrap_or(1.0),
-        );
-        values.iter_mut().for_each(|v| *v = (*v - m) / s);
-    }
+/// One input of the config's shape, batch of 1: token ids (zeros) for a model that
+/// starts with an embedding, else zeros.
+fn sample_input(config: &Config) -> Tensor {
     let mut shape = vec![1];
     shape.extend(&config.model.input);
-    Ok(Tensor::from_vec(values, &shape)?)
-}
-
-/// Each line of a CSV file of features as one input row, standardised as in training.
-fn csv_rows(config: &Config, path: &Path) -> Result<Vec<(String, Tensor)>, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Runtime(format!("{}: cannot read: {e}", path.display())))?;
-    let stats = crate::data::csv_stats(config, Path::new(&config.data.path))?;
-    let width: usize = config.model.input.iter().product();
-    let mut rows = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let mut values = line
-            .split(',')
-            .map(|v| v.trim().parse::<f32>())
-            .collect::<Result<Vec<f32>, _>>()
-            .map_err(|e| CliError::Runtime(format!("{}: line {}: {e}", path.display(), i + 1)))?;
-        if values.len() != width {
-            return Err(CliError::Runtime(format!(
-                "{}: line {}: {} value(s), the model takes {width}",
-                path.display(),
-                i + 1,
-                values.len()
-            )));
+    match config.model.layers.first() {
+        Some(crate::config::LayerSpec::Embedding { .. }) => {
+            Tensor::zeros_dtype(&shape, strata_core::DType::I64)
         }
-        if let Some(s) = &stats {
-            s.apply(&mut values)?;
-        }
-        rows.push((
-            format!("{}:{}", path.display(), i + 1),
-            Tensor::from_vec(values, &[1, width])?,
-        ));
+        _ => Tensor::zeros(&shape),
     }
-    Ok(rows)
 }
 
 pub fn summary(config_path: &Path, set: &[String]) -> Result<(), CliError> {
     let config = config_with(config_path, set, None, None)?;
-    let model = model(&config)?;
-    let mut shape = vec![1];
-    shape.extend(&config.model.input);
-    println!("{}", strata_nn::summary(&model, &shape)?);
+    let model = model(&config, None)?;
+    println!(
+        "{}",
+        strata_nn::summary_with_input(&model, &sample_input(&config))?
+    );
     Ok(())
 }
 
 pub fn graph(config_path: &Path, out: &Path, set: &[String]) -> Result<(), CliError> {
+    use crate::config::LossKind;
     let config = config_with(config_path, set, None, None)?;
-    let model = model(&config)?;
-    let mut shape = vec![1];
-    shape.extend(&config.model.input);
-    let x = Tensor::zeros(&shape);
-    let y = Tensor::zeros_dtype(&[1], strata_core::DType::I64);
-    let logits = strata_nn::Forward::forward(&model, &x)?;
-    let loss = strata_nn::loss::cross_entropy(&logits, &y)?;
+    let model = model(&config, None)?;
+    let logits = strata_nn::Forward::forward(&model, &sample_input(&config))?;
+    // The config's loss against a target of zeros: its graph is the training step's.
+    let loss = match config.loss.name {
+        LossKind::Mse => strata_nn::loss::mse_loss(&logits, &Tensor::zeros(logits.shape()))?,
+        LossKind::L1 => strata_nn::loss::l1_loss(&logits, &Tensor::zeros(logits.shape()))?,
+        LossKind::CrossEntropy => {
+            let classes = logits.shape().last().copied().unwrap_or(1).max(1);
+            let n = logits.numel() / classes;
+            let y = Tensor::zeros_dtype(&[n], strata_core::DType::I64);
+            strata_nn::loss::cross_entropy(&logits.reshape(&[n, classes])?, &y)?
+        }
+    };
     let names: Vec<(String, Tensor)> = strata_nn::ModuleExt::named_parameters(&model)
         .into_iter()
         .map(|(n, p)| (n, p.tensor().clone()))

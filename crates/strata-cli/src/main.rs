@@ -8,8 +8,10 @@ mod commands;
 mod config;
 mod data;
 mod error;
-mod recurrent;
+mod generate;
+mod predict;
 mod run;
+mod sequence;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -86,9 +88,40 @@ enum Command {
         /// How many classes to show per input.
         #[arg(long, default_value_t = 3)]
         top: usize,
-        /// Images (28x28 for MNIST configs) or CSV files of feature rows.
+        /// Images (28x28 for MNIST configs, 32x32 for CIFAR-10, any size for image
+        /// folders) or CSV files of feature rows.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+    },
+    /// Writes text with a character-level language model (a `text` config) and saved
+    /// weights, one character at a time.
+    #[command(
+        after_help = "Example:\n  strata generate configs/shakespeare-lstm.toml --weights runs/shakespeare-lstm-20261202-090000/model.safetensors --prompt 'ROMEO:' --length 400 --temperature 0.8"
+    )]
+    Generate {
+        config: PathBuf,
+        #[arg(long)]
+        weights: PathBuf,
+        /// The text's path (overrides data.path; it defines the characters).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Text to start from (every character must occur in the training text).
+        #[arg(long, default_value = "")]
+        prompt: String,
+        /// Characters to write after the prompt.
+        #[arg(long, default_value_t = 500)]
+        length: usize,
+        /// Below 1 sharpens the model's distribution, above 1 flattens it; 0 is greedy.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f64,
+        /// Draw only among the K most likely characters.
+        #[arg(long, value_name = "K")]
+        top_k: Option<usize>,
+        /// Draw only among the most likely characters that together reach probability P.
+        #[arg(long, value_name = "P")]
+        top_p: Option<f64>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Prints the model's layers with their output shapes and parameter counts.
     #[command(after_help = "Example:\n  strata summary configs/mnist-cnn.toml")]
@@ -160,7 +193,28 @@ fn main() {
             weights,
             top,
             inputs,
-        } => commands::predict(&config, &weights, &inputs, top),
+        } => predict::predict(&config, &weights, &inputs, top),
+        Command::Generate {
+            config,
+            weights,
+            data,
+            prompt,
+            length,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+        } => generate::generate(generate::GenerateArgs {
+            config,
+            weights,
+            data,
+            prompt,
+            length,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+        }),
         Command::Summary { config, set } => commands::summary(&config, &set.set),
         Command::Graph { config, out, set } => commands::graph(&config, &out, &set.set),
         Command::Report { run_dir } => commands::report(&run_dir),

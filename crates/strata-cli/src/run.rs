@@ -12,7 +12,7 @@ use strata_nn::schedule::{
 };
 use strata_nn::{ModuleExt, Sequential};
 use strata_train::callbacks::EarlyStopping;
-use strata_train::metrics::{classification_metrics, regression_metrics};
+use strata_train::metrics::{classification_metrics, language_metrics, regression_metrics};
 use strata_train::{MonitorConfig, RunTarget, Trainer};
 
 /// The optimiser of the config over `model`'s parameters.
@@ -95,6 +95,16 @@ pub fn trainer(
     let t = &config.training;
     let smoothing = config.loss.label_smoothing;
     let mut trainer = match config.loss.name {
+        LossKind::CrossEntropy if data.vocab.is_some() => {
+            // A language model scores every step: logits [B, T, V] against ids [B, T].
+            let loss = CrossEntropyLoss::new().label_smoothing(smoothing);
+            Trainer::new(model, opt, move |x: &Tensor, y: &Tensor| {
+                let classes = x.shape().last().copied().unwrap_or(1).max(1);
+                let n = x.numel() / classes;
+                loss.forward(&x.reshape(&[n, classes])?, &y.reshape(&[n])?)
+            })
+            .metrics(language_metrics())
+        }
         LossKind::CrossEntropy => {
             let loss = CrossEntropyLoss::new().label_smoothing(smoothing);
             Trainer::new(model, opt, move |x: &Tensor, y: &Tensor| loss.forward(x, y))

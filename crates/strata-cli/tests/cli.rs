@@ -2,60 +2,17 @@
 //! every file, `--set` overrides, and bad input giving a clear error and the right exit
 //! code (2: usage or config, 1: at run time), never a panic.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-const BIN: &str = env!("CARGO_BIN_EXE_strata");
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+mod common;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn strata(args: &[&str]) -> Out {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .unwrap();
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!o.stderr.contains("panicked"), "panic: {}", o.stderr);
-    o
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strata-cli-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A config file with `from` replaced by `to` in the shipped one.
-fn variant(dir: &Path, config: &str, from: &str, to: &str) -> String {
-    let text = std::fs::read_to_string(Path::new(ROOT).join(config)).unwrap();
-    assert!(text.contains(from), "{from} not in {config}");
-    let path = dir.join("variant.toml");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    path.display().to_string()
-}
-
-fn run_dir(stdout: &str) -> PathBuf {
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("run: "))
-        .expect("a run: line");
-    Path::new(ROOT).join(line)
-}
+use common::*;
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in ["train", "eval", "predict", "summary", "graph", "report"] {
+    for cmd in [
+        "train", "eval", "predict", "generate", "summary", "graph", "report",
+    ] {
         let o = strata(&[cmd, "--help"]);
         assert_eq!(o.code, 0, "{cmd}");
         assert!(

@@ -31,6 +31,7 @@ mod module;
 pub mod optim;
 mod param;
 pub mod regularize;
+pub mod sampling;
 pub mod schedule;
 mod sequential;
 mod summary;

@@ -31,9 +31,10 @@ pub enum SequenceOutput {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LayerSpec {
-    /// A dense layer over the last dimension.
+    /// A dense layer over the last dimension (of `[features]`, or of every step of
+    /// `[time, features]`). `out` defaults to the data's number of classes (or vocabulary).
     Linear {
-        out: usize,
+        out: Option<usize>,
         activation: Option<Activation>,
         #[serde(default = "yes")]
         bias: bool,
@@ -47,6 +48,20 @@ pub enum LayerSpec {
         #[serde(default)]
         padding: usize,
         activation: Option<Activation>,
+    },
+    /// A 1-D convolution over `[C, L]`.
+    Conv1d {
+        out: usize,
+        kernel: usize,
+        #[serde(default = "one")]
+        stride: usize,
+        #[serde(default)]
+        padding: usize,
+        activation: Option<Activation>,
+    },
+    MaxPool1d {
+        kernel: usize,
+        stride: Option<usize>,
     },
     MaxPool2d {
         kernel: usize,
@@ -72,6 +87,61 @@ pub enum LayerSpec {
     Rnn(RecurrentSpec),
     Lstm(RecurrentSpec),
     Gru(RecurrentSpec),
+    /// Token ids `[time]` to vectors `[time, dim]`; `vocab` defaults to the data's.
+    Embedding {
+        dim: usize,
+        vocab: Option<usize>,
+    },
+    /// Adds position information to `[time, features]`.
+    PositionalEncoding {
+        #[serde(default)]
+        kind: PositionKind,
+        #[serde(default)]
+        dropout: f64,
+    },
+    /// Multi-head self-attention over `[time, features]` (no mask).
+    Attention {
+        heads: usize,
+        #[serde(default)]
+        dropout: f64,
+    },
+    /// A stack of Transformer encoder layers over `[time, features]`.
+    TransformerEncoder {
+        heads: usize,
+        /// The feed-forward width (default 4 × features).
+        ff: Option<usize>,
+        #[serde(default = "one")]
+        layers: usize,
+        #[serde(default = "tenth")]
+        dropout: f64,
+        /// Pre-norm layers (LayerNorm before attention; a final LayerNorm is added).
+        #[serde(default)]
+        norm_first: bool,
+    },
+    /// `[time, features]` to `[features]`: the mean, maximum or last step over time.
+    PoolSequence {
+        #[serde(default)]
+        mode: PoolMode,
+    },
+}
+
+/// How positions are encoded: fixed sinusoids (Vaswani et al.) or a learned table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionKind {
+    #[default]
+    Sinusoidal,
+    Learned,
+}
+
+/// How [`LayerSpec::PoolSequence`] reduces the time dimension.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolMode {
+    #[default]
+    Mean,
+    Max,
+    Last,
 }
 
 /// A recurrent layer: `hidden` units, `layers` stacked, dropout between them, passing on
@@ -94,6 +164,8 @@ impl LayerSpec {
         match self {
             LayerSpec::Linear { .. } => "linear",
             LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::Conv1d { .. } => "conv1d",
+            LayerSpec::MaxPool1d { .. } => "max_pool1d",
             LayerSpec::MaxPool2d { .. } => "max_pool2d",
             LayerSpec::AvgPool2d { .. } => "avg_pool2d",
             LayerSpec::Flatten => "flatten",
@@ -104,6 +176,11 @@ impl LayerSpec {
             LayerSpec::Rnn { .. } => "rnn",
             LayerSpec::Lstm { .. } => "lstm",
             LayerSpec::Gru { .. } => "gru",
+            LayerSpec::Embedding { .. } => "embedding",
+            LayerSpec::PositionalEncoding { .. } => "positional_encoding",
+            LayerSpec::Attention { .. } => "attention",
+            LayerSpec::TransformerEncoder { .. } => "transformer_encoder",
+            LayerSpec::PoolSequence { .. } => "pool_sequence",
         }
     }
 }
@@ -113,4 +190,7 @@ fn yes() -> bool {
 }
 fn one() -> usize {
     1
+}
+fn tenth() -> f64 {
+    0.1
 }

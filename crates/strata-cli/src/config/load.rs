@@ -330,10 +330,34 @@ fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
             LayerSpec::Dropout { p } if !(0.0..1.0).contains(p) => {
                 return fail(key("p"), format!("must be in [0, 1), got {p}"));
             }
-            LayerSpec::Linear { out: 0, .. } | LayerSpec::Conv2d { out: 0, .. } => {
+            LayerSpec::Linear { out: Some(0), .. }
+            | LayerSpec::Conv2d { out: 0, .. }
+            | LayerSpec::Conv1d { out: 0, .. } => {
                 return fail(key("out"), "must be at least 1".into());
             }
+            LayerSpec::Embedding { dim: 0, .. } => {
+                return fail(key("dim"), "must be at least 1".into());
+            }
+            LayerSpec::Embedding { vocab: Some(0), .. } => {
+                return fail(key("vocab"), "must be at least 1".into());
+            }
+            LayerSpec::Attention { heads: 0, .. }
+            | LayerSpec::TransformerEncoder { heads: 0, .. } => {
+                return fail(key("heads"), "must be at least 1".into());
+            }
+            LayerSpec::TransformerEncoder { layers: 0, .. } => {
+                return fail(key("layers"), "must be at least 1".into());
+            }
+            LayerSpec::PositionalEncoding { dropout: p, .. }
+            | LayerSpec::Attention { dropout: p, .. }
+            | LayerSpec::TransformerEncoder { dropout: p, .. }
+                if !(0.0..1.0).contains(p) =>
+            {
+                return fail(key("dropout"), format!("must be in [0, 1), got {p}"));
+            }
             LayerSpec::Conv2d { kernel: 0, .. }
+            | LayerSpec::Conv1d { kernel: 0, .. }
+            | LayerSpec::MaxPool1d { kernel: 0, .. }
             | LayerSpec::MaxPool2d { kernel: 0, .. }
             | LayerSpec::AvgPool2d { kernel: 0, .. } => {
                 return fail(key("kernel"), "must be at least 1".into());
@@ -459,7 +483,7 @@ lr = 1e-3
         assert_eq!(c.training.epochs, 2);
         assert!(matches!(
             c.model.layers[0],
-            LayerSpec::Linear { out: 64, .. }
+            LayerSpec::Linear { out: Some(64), .. }
         ));
         let c = parse(GOOD, "c.toml", &["output.name=quick".into()]).unwrap();
         assert_eq!(c.output.name.as_deref(), Some("quick"));

@@ -2,10 +2,13 @@
 //! training and output. TOML, read strictly: unknown keys and wrong types are errors that
 //! name the key path, its line and column, and what is allowed.
 
+mod data;
 mod layers;
 mod load;
 
-pub use layers::{Activation, LayerSpec, RecurrentSpec, SequenceOutput};
+pub use data::{AugmentConfig, DataConfig, DatasetKind};
+
+pub use layers::{Activation, LayerSpec, PoolMode, PositionKind, RecurrentSpec, SequenceOutput};
 #[cfg(test)]
 pub use load::parse;
 pub use load::{load, ConfigError};
@@ -28,59 +31,6 @@ pub struct Config {
     pub training: TrainingConfig,
     #[serde(default)]
     pub output: OutputConfig,
-}
-
-/// Which data set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DatasetKind {
-    /// MNIST in IDX files (gzip or not) under `path`.
-    Mnist,
-    /// A CSV table in scikit-learn's layout (a first line `rows,features,class names...`),
-    /// features then the class label.
-    Csv,
-    /// One column of a CSV file as a series, forecast one step ahead from windows of
-    /// `model.input[0]` values: chronological splits (validation, then test, at the end).
-    Timeseries,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataConfig {
-    pub dataset: DatasetKind,
-    /// A folder (MNIST) or a file (CSV).
-    pub path: String,
-    /// Examples held out of the training data for validation: a count (≥ 1) or a fraction
-    /// (below 1). Default: none for MNIST (its test split validates), 0.2 for CSV.
-    pub validation: Option<f64>,
-    /// CSV: the fraction of the table kept as the test set (default 0.2).
-    pub test_fraction: Option<f64>,
-    /// CSV: standardise each feature with the training rows' mean and deviation (default
-    /// true).
-    #[serde(default = "yes")]
-    pub standardize: bool,
-    /// Images: subtract `mean` and divide by `std`, per channel.
-    pub normalize: Option<Normalization>,
-    /// Time series: the CSV column to read (default: the last).
-    pub column: Option<String>,
-    /// Time series: windows relative to their last value (inputs and target minus it), so
-    /// a trending series stays in the range the network saw in training (default true).
-    #[serde(default = "yes")]
-    pub relative: bool,
-    /// MNIST: keep only these classes (labels are kept as they are).
-    pub classes: Option<Vec<i64>>,
-    /// MNIST: keep only the first N training examples of each class.
-    pub per_class: Option<usize>,
-    /// Threads building batches (default 1).
-    #[serde(default = "one")]
-    pub workers: usize,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Normalization {
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
 }
 
 /// The model: the shape of one input and a sequence of layers whose sizes are inferred.
