@@ -66,7 +66,7 @@ pub use error::{DataError, Result};
 pub use formats::{
     decode_image, CharText, CharVocab, CharWindows, Cifar, CifarKind, Column, CsvDataset,
     CsvOptions, FeatureStats, Header, IdxArray, IdxData, ImageFolder, Missing, Mnist, SeriesStats,
-    SeriesWindows, Split, Target, TimeSeries,
+    SeriesWindows, Split, Target, TextStreams, TimeSeries,
 };
 pub use loader::{Batch, DataLoader, Epoch};
 pub use seeding::{epoch_order, sample_generator};
