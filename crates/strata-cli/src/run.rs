@@ -139,6 +139,9 @@ pub fn trainer(
         .monitor(monitor)
         .name(name)
         .seed(t.seed)
+        .checkpoints(t.checkpoints)
+        .tensorboard(config.output.tensorboard)
+        .report(config.output.report)
         .run_target(RunTarget::Under(out))
         .hparams(serde_json::to_value(config).unwrap_or_default());
     if let Some(names) = &data.class_names {

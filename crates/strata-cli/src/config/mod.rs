@@ -184,6 +184,9 @@ pub struct TrainingConfig {
     /// The monitors' interval in steps (default 50; 0 switches them off).
     #[serde(default = "fifty")]
     pub monitor_every: u64,
+    /// Write `checkpoints/last.safetensors` and `best.safetensors` (default true).
+    #[serde(default = "yes")]
+    pub checkpoints: bool,
 }
 
 impl Default for TrainingConfig {
@@ -197,6 +200,7 @@ impl Default for TrainingConfig {
             accumulate: 1,
             eval_every: 1,
             monitor_every: fifty(),
+            checkpoints: true,
         }
     }
 }
@@ -209,6 +213,12 @@ pub struct OutputConfig {
     pub dir: String,
     /// The run's name (default: the config file's name).
     pub name: Option<String>,
+    /// Write TensorBoard event files (default true).
+    #[serde(default = "yes")]
+    pub tensorboard: bool,
+    /// Write `report.html` and its plots at the end (default true).
+    #[serde(default = "yes")]
+    pub report: bool,
 }
 
 impl Default for OutputConfig {
@@ -216,6 +226,8 @@ impl Default for OutputConfig {
         OutputConfig {
             dir: runs(),
             name: None,
+            tensorboard: true,
+            report: true,
         }
     }
 }
