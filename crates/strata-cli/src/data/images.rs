@@ -23,7 +23,10 @@ fn image_shape(
         (Some(n), [f]) if *f == n.iter().product::<usize>() => Ok((n, true)),
         (Some(n), other) => Err(CliError::usage(format!(
             "model.input: {} gives {n:?} images or [{}] flattened, got {other:?}",
-            config.data.dataset.name(),
+            match config.data.dataset {
+                DatasetKind::Cifar10 => "CIFAR-10",
+                _ => "MNIST",
+            },
             n.iter().product::<usize>()
         ))),
         // Class folders are resized to whatever the model takes, 1 or 3 channels.
