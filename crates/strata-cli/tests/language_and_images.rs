@@ -368,3 +368,27 @@ fn damaged_mnist_files_and_bad_augmentation_are_named() {
     assert!(o.stderr.contains("data.augment.erasing.p"), "{}", o.stderr);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn every_shipped_config_reads_and_builds() {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(Path::new(ROOT).join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let o = strata(&["summary", path.to_str().unwrap()]);
+            assert_eq!(o.code, 0, "{}: {}", path.display(), o.stderr);
+            assert!(o.stdout.contains("Total params:"), "{}", o.stdout);
+            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    for want in [
+        "mnist-mlp",
+        "mnist-cnn",
+        "mnist-cnn-augment",
+        "shakespeare-lstm",
+        "co2-gru",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+}
