@@ -55,6 +55,7 @@ mod formats;
 mod io;
 mod loader;
 mod seeding;
+mod shard;
 pub mod transforms;
 
 pub use collate::{collate, stack};
@@ -70,4 +71,5 @@ pub use formats::{
 };
 pub use loader::{Batch, DataLoader, Epoch};
 pub use seeding::{epoch_order, sample_generator};
+pub use shard::{batch_ranges, Shard};
 pub use transforms::Transform;

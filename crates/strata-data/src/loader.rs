@@ -7,6 +7,7 @@
 //! batches are bit-identical for any number of workers.
 
 use crate::seeding::{epoch_order, sample_generator};
+use crate::shard::{batch_ranges, Shard};
 use crate::{collate, DataError, Dataset, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -74,6 +75,7 @@ pub struct DataLoader<D> {
     drop_last: bool,
     workers: usize,
     prefetch: usize,
+    shard: Option<Shard>,
 }
 
 impl<D> Clone for DataLoader<D> {
@@ -93,6 +95,7 @@ impl<D> DataLoader<D> {
             drop_last: self.drop_last,
             workers: self.workers,
             prefetch: self.prefetch,
+            shard: self.shard,
         }
     }
 }
@@ -114,6 +117,7 @@ impl<D: Dataset + 'static> DataLoader<D> {
             drop_last: false,
             workers: 0,
             prefetch: 2,
+            shard: None,
         }
     }
 
@@ -155,6 +159,32 @@ impl<D: Dataset + 'static> DataLoader<D> {
         self
     }
 
+    /// Data-parallel training: this process is `rank` of `world`, and each of its batches
+    /// is its slice of a global batch of `world × batch_size` examples drawn from the same
+    /// (seed, epoch) permutation on every rank, so `world` processes with batch `B` see the
+    /// batches one process with batch `world·B` would (see [`batch_ranges`](crate::batch_ranges)
+    /// for the last, uneven batch). Augmentation depends on an example's position in the
+    /// epoch, not on the rank. A rank outside `0..world` makes each epoch yield one error.
+    ///
+    /// ```
+    /// use strata_core::Tensor;
+    /// use strata_data::{DataLoader, TensorDataset};
+    /// let ds = TensorDataset::new(Tensor::arange(0.0, 8.0, 1.0)?, Tensor::zeros(&[8]))?;
+    /// let rank1 = DataLoader::new(ds).batch_size(2).shard(1, 2);
+    /// let firsts: Vec<Vec<usize>> = rank1.epoch(0).map(|b| b.map(|b| b.indices)).collect::<Result<_, _>>()?;
+    /// assert_eq!(firsts, vec![vec![2, 3], vec![6, 7]]);
+    /// # Ok::<(), strata_data::DataError>(())
+    /// ```
+    pub fn shard(mut self, rank: usize, world: usize) -> Self {
+        self.shard = Some(Shard { rank, world });
+        self
+    }
+
+    /// This loader's share in data-parallel training, if any.
+    pub fn get_shard(&self) -> Option<Shard> {
+        self.shard
+    }
+
     /// A loader over `dataset` with this loader's settings (batch size, shuffling, seed,
     /// workers, prefetch, dropping): how a validation split gets a loader like its
     /// training set's.
@@ -189,12 +219,16 @@ impl<D: Dataset + 'static> DataLoader<D> {
 
     /// The number of batches per epoch.
     pub fn len(&self) -> usize {
-        let n = self.dataset.len();
-        match self.batch_size {
-            0 => 0,
-            b if self.drop_last => n / b,
-            b => n.div_ceil(b),
-        }
+        self.ranges().len()
+    }
+
+    fn ranges(&self) -> Vec<std::ops::Range<usize>> {
+        batch_ranges(
+            self.dataset.len(),
+            self.batch_size,
+            self.drop_last,
+            self.shard,
+        )
     }
 
     /// True when an epoch has no batches.
@@ -215,23 +249,30 @@ impl<D: Dataset + 'static> DataLoader<D> {
     /// # Ok::<(), strata_data::DataError>(())
     /// ```
     pub fn epoch(&self, epoch: u64) -> Epoch<D> {
-        if self.batch_size == 0 {
+        let problem = match self.shard {
+            _ if self.batch_size == 0 => {
+                Some("batch_size must be positive (call .batch_size(n) with n > 0)".to_string())
+            }
+            Some(Shard { rank, world }) if rank >= world => Some(format!(
+                "shard: rank {rank} is not one of {world} rank(s) (0..{world})"
+            )),
+            _ => None,
+        };
+        if let Some(reason) = problem {
             return Epoch {
                 plan: None,
                 next: 0,
                 workers: Vec::new(),
                 stop: Arc::new(AtomicBool::new(false)),
-                pending_error: Some(DataError::invalid(
-                    "DataLoader",
-                    "batch_size must be positive (call .batch_size(n) with n > 0)",
-                )),
+                pending_error: Some(DataError::invalid("DataLoader", reason)),
             };
         }
+        let ranges = self.ranges();
         let plan = Arc::new(Plan {
             dataset: self.dataset.clone(),
             order: epoch_order(self.dataset.len(), self.shuffle, self.seed, epoch),
-            batch_size: self.batch_size,
-            batches: self.len(),
+            batches: ranges.len(),
+            ranges,
             seed: self.seed,
             epoch,
         });
@@ -253,7 +294,8 @@ impl<D: Dataset + 'static> DataLoader<D> {
 struct Plan<D> {
     dataset: Arc<D>,
     order: Vec<usize>,
-    batch_size: usize,
+    /// Positions in `order` of each batch.
+    ranges: Vec<std::ops::Range<usize>>,
     batches: usize,
     seed: u64,
     epoch: u64,
@@ -261,8 +303,7 @@ struct Plan<D> {
 
 impl<D: Dataset> Plan<D> {
     fn batch(&self, b: usize) -> Result<Batch> {
-        let start = b * self.batch_size;
-        let end = (start + self.batch_size).min(self.order.len());
+        let std::ops::Range { start, end } = self.ranges[b].clone();
         let mut examples = Vec::with_capacity(end - start);
         for position in start..end {
             let mut rng = sample_generator(self.seed, self.epoch, position as u64);
