@@ -49,6 +49,15 @@ pub enum TrainError {
     /// A metric was given outputs it cannot use (wrong dtype, shape or class index).
     #[error("metric {metric}: {reason}")]
     Metric { metric: String, reason: String },
+
+    /// Data-parallel training: the processes disagree (different models) or their
+    /// communication failed.
+    #[error("rank {rank} of {world}: {reason}")]
+    Parallel {
+        rank: usize,
+        world: usize,
+        reason: String,
+    },
 }
 
 impl TrainError {

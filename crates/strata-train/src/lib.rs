@@ -35,6 +35,7 @@ pub mod graph;
 mod json;
 pub mod metrics;
 pub mod monitor;
+pub mod parallel;
 mod progress;
 pub mod records;
 pub mod report;

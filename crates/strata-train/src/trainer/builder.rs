@@ -136,6 +136,7 @@ impl<M: Module + 'static> Trainer<M> {
             monitor_config: Some(MonitorConfig::default()),
             state: State::default(),
             logs: None,
+            group: None,
         }
     }
 
@@ -251,6 +252,37 @@ impl<M: Module + 'static> Trainer<M> {
     pub fn seed(mut self, seed: u64) -> Self {
         self.settings.seed = Some(seed);
         self
+    }
+
+    /// Data-parallel training over `group` (one process or thread per rank, each calling
+    /// `fit` with its own shard of the data: `DataLoader::shard(rank, world)`). When
+    /// training starts every rank checks that it holds rank 0's model and takes rank 0's
+    /// weights; before each optimiser step the gradients are averaged over all ranks'
+    /// examples; each epoch's training figures are combined over ranks (validation runs
+    /// on every rank's full validation set, so its figures agree). Only rank 0 writes the
+    /// run directory and prints progress; dropout draws differ per rank (seed + rank).
+    ///
+    /// ```
+    /// use strata_train::{parallel::ThreadGroup, Trainer, RunTarget};
+    /// use strata_nn::{loss::cross_entropy, Adam, Linear, ModuleExt};
+    /// for group in ThreadGroup::new(1) {
+    ///     let model = Linear::new(4, 3)?;
+    ///     let opt = Adam::new(model.parameters(), 1e-2);
+    ///     let trainer = Trainer::new(model, opt, cross_entropy).data_parallel(group);
+    ///     # let _ = trainer;
+    /// }
+    /// # Ok::<(), strata_nn::Error>(())
+    /// ```
+    pub fn data_parallel(mut self, group: impl crate::parallel::Collective + 'static) -> Self {
+        self.group = Some(Box::new(group));
+        self
+    }
+
+    /// This process's rank and the number of ranks (`(0, 1)` without data parallelism).
+    pub fn rank(&self) -> (usize, usize) {
+        self.group
+            .as_ref()
+            .map_or((0, 1), |g| (g.rank(), g.world()))
     }
 
     /// The run's name (the run directory is `<root>/<name>-<timestamp>`).

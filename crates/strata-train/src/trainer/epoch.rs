@@ -94,8 +94,19 @@ impl<M: Module + 'static> Trainer<M> {
         }
         self.state.started = Some(Instant::now());
         self.state.started_at = Some(std::time::SystemTime::now());
+        let (rank, _) = self.rank();
+        if rank > 0 {
+            // Rank 0 writes and prints for the whole group.
+            self.settings.run = super::RunTarget::Nowhere;
+            self.settings.progress = ProgressMode::Quiet;
+            self.monitor_config = None;
+        }
         if let (Some(seed), false) = (self.settings.seed, self.state.resumed) {
-            strata_core::manual_seed(seed);
+            strata_core::manual_seed(seed.wrapping_add(rank as u64));
+        }
+        if let Some(group) = &mut self.group {
+            crate::parallel::check_same_model(&mut **group, &self.model)?;
+            crate::parallel::broadcast_module(&mut **group, &self.model)?;
         }
         self.model.train();
         self.state.named = self.model.named_parameters();
@@ -227,12 +238,23 @@ impl<M: Module + 'static> Trainer<M> {
         }
         let epoch = self.state.epoch + 1;
         let mut metrics = BTreeMap::new();
+        let mut train: Vec<(String, f64)> = self
+            .train_metrics
+            .iter()
+            .flat_map(|m| m.compute())
+            .collect();
+        if let Some(group) = &mut self.group {
+            let s = &mut self.state;
+            let mut sums = [s.loss_sum, s.loss_count as f64, s.examples as f64];
+            let mut means: Vec<f64> = train.iter().map(|(_, v)| *v).collect();
+            crate::parallel::reduce_epoch(&mut **group, &mut sums, &mut means, s.examples)?;
+            (s.loss_sum, s.loss_count, s.examples) = (sums[0], sums[1] as usize, sums[2] as usize);
+            train.iter_mut().zip(means).for_each(|((_, v), m)| *v = m);
+        }
         let train_loss = self.state.loss_sum / self.state.loss_count as f64;
         metrics.insert("train_loss".to_string(), train_loss);
-        for m in &self.train_metrics {
-            for (k, v) in m.compute() {
-                metrics.insert(format!("train_{k}"), v);
-            }
+        for (k, v) in train {
+            metrics.insert(format!("train_{k}"), v);
         }
         let last = self.state.target_epochs == Some(epoch);
         let mut val_loss = None;

@@ -68,6 +68,8 @@ pub struct Trainer<M: Module + 'static> {
     monitor_config: Option<MonitorConfig>,
     state: State,
     logs: Option<Logs>,
+    /// Data parallelism: the other ranks.
+    group: Option<Box<dyn crate::parallel::Collective>>,
 }
 
 type ForwardFn<M> = Box<dyn Fn(&M, &Tensor) -> Result<Tensor> + Send>;
@@ -105,6 +107,8 @@ struct State {
     /// Batches whose gradients are waiting in `pending` (gradient accumulation).
     micro: usize,
     pending: Option<Gradients>,
+    /// Examples behind `pending` (their gradients are averaged across ranks by it).
+    pending_examples: usize,
     /// This epoch's loss sum (weighted by counts), item count and examples.
     loss_sum: f64,
     loss_count: usize,

@@ -63,6 +63,7 @@ impl<M: Module + 'static> Trainer<M> {
         self.state.loss_sum += loss * out.count as f64;
         self.state.loss_count += out.count;
         self.state.examples += batch.len();
+        self.state.pending_examples += batch.len();
         self.state.last_loss = loss;
         self.state.pending = Some(match self.state.pending.take() {
             None => grads,
@@ -101,9 +102,14 @@ impl<M: Module + 'static> Trainer<M> {
             return Ok(());
         };
         self.state.micro = 0;
+        let examples = std::mem::take(&mut self.state.pending_examples);
         let step_no = self.state.step + 1;
         let epoch_no = self.state.epoch + 1;
         let named = &self.state.named;
+        if let Some(group) = &mut self.group {
+            // Before the guard: every rank then sees the same gradients and stops alike.
+            crate::parallel::average_gradients(&mut **group, &mut grads, named, examples)?;
+        }
         // The guard: a non-finite gradient never reaches the weights.
         let checked: Vec<(&String, &strata_core::Tensor)> = named
             .iter()

@@ -1,0 +1,46 @@
+//! Data-parallel training: several processes (ranks) each hold a full copy of the model,
+//! train on their own share of every batch (`DataLoader::shard`), and average their
+//! gradients before every optimiser step, so `N` ranks with batch `B` train the model one
+//! process would with batch `N·B`.
+//!
+//! The [`Collective`] trait is the communication the trainer needs (sums across ranks and a
+//! broadcast); `strata-distributed` implements it over MPI, and [`ThreadGroup`] in-process
+//! for tests. [`Trainer::data_parallel`](crate::Trainer::data_parallel) turns it on.
+
+mod local;
+mod sync;
+
+pub use local::ThreadGroup;
+pub(crate) use sync::{average_gradients, broadcast_module, check_same_model, reduce_epoch};
+
+use crate::Result;
+
+/// What data-parallel training needs from the processes' communication. Every rank must
+/// make the same calls in the same order with buffers of the same lengths.
+pub trait Collective: Send {
+    /// This process's rank, `0..world()`.
+    fn rank(&self) -> usize;
+
+    /// The number of processes.
+    fn world(&self) -> usize;
+
+    /// Replaces `values` by their element-wise sum over all ranks.
+    fn all_reduce_sum_f32(&mut self, values: &mut [f32]) -> Result<()>;
+
+    /// Replaces `values` by their element-wise sum over all ranks.
+    fn all_reduce_sum_f64(&mut self, values: &mut [f64]) -> Result<()>;
+
+    /// Replaces `values` by rank 0's.
+    fn broadcast_f32(&mut self, values: &mut [f32]) -> Result<()>;
+
+    /// Replaces `values` by rank 0's.
+    fn broadcast_f64(&mut self, values: &mut [f64]) -> Result<()>;
+
+    /// Every rank's `value`, in rank order.
+    fn all_gather_u64(&mut self, value: u64) -> Result<Vec<u64>>;
+}
+
+/// Gradients travel in buckets of at most this many values (4 MiB of f32): large enough
+/// that each all-reduce is bandwidth-bound, small enough that the temporary copy stays
+/// modest.
+pub const BUCKET_VALUES: usize = 1 << 20;
