@@ -20,6 +20,7 @@ pub struct TrainArgs {
     pub data: Option<PathBuf>,
     pub train_limit: Option<usize>,
     pub resume: Option<PathBuf>,
+    pub distributed: bool,
     pub set: Vec<String>,
 }
 
@@ -99,16 +100,55 @@ fn init_and_freeze(config: &Config, model: &Sequential) -> Result<(), CliError> 
 }
 
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
+    if !args.distributed {
+        return train_with(args, None);
+    }
+    #[cfg(feature = "mpi")]
+    {
+        let mpi = strata_distributed::Mpi::init().map_err(CliError::Runtime)?;
+        let result = train_with(args, Some(&mpi));
+        // A failing rank ends the whole job, naming itself, instead of leaving the others
+        // waiting in their next all-reduce.
+        if let Err(e) = &result {
+            mpi.abort(&e.to_string(), e.exit_code());
+        }
+        result
+    }
+    #[cfg(not(feature = "mpi"))]
+    Err(CliError::usage(
+        "--distributed: this strata was built without MPI; build it with `cargo build --release \
+         --features mpi` (needs libopenmpi-dev, openmpi-bin and libclang-dev) and launch it with \
+         `mpirun -n N strata train CONFIG --distributed`",
+    ))
+}
+
+#[cfg(feature = "mpi")]
+type Mpi = strata_distributed::Mpi;
+#[cfg(not(feature = "mpi"))]
+type Mpi = ();
+
+fn train_with(args: TrainArgs, mpi: Option<&Mpi>) -> Result<(), CliError> {
     let started = Instant::now();
     let config = config_with(&args.config, &args.set, args.epochs, args.seed)?;
     let model = model(&config, args.data.as_deref())?;
     init_and_freeze(&config, &model)?;
-    let data = data::load(&config, args.data.as_deref(), args.train_limit)?;
+    #[cfg(feature = "mpi")]
+    let shard = mpi.map(|m| strata_data::Shard {
+        rank: m.rank(),
+        world: m.world(),
+    });
+    #[cfg(not(feature = "mpi"))]
+    let shard = mpi.and(None);
+    let data = data::load(&config, args.data.as_deref(), args.train_limit, shard)?;
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from(&config.output.dir));
     let name = run_name(&config, &args.config);
     let mut trainer = run::trainer(&config, model, &data, &name, out).map_err(as_config_error)?;
+    #[cfg(feature = "mpi")]
+    if let Some(m) = mpi {
+        trainer = trainer.data_parallel(m.group());
+    }
     if let Some(ckpt) = &args.resume {
         trainer.resume(ckpt)?;
     }
@@ -124,12 +164,16 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         .baseline_mse
         .map(|b| format!(" baseline_mse={b:.4}"))
         .unwrap_or_default();
-    println!(
-        "final: {}{baseline} epochs={} seconds={:.1}",
-        figures(split, &held_out),
-        history.last().map_or(0, |r| r.epoch),
-        started.elapsed().as_secs_f64()
-    );
+    let (rank, world) = trainer.rank();
+    if rank == 0 {
+        let ranks = if world > 1 { format!(" ranks={world}") } else { String::new() };
+        println!(
+            "final: {}{baseline} epochs={}{ranks} seconds={:.1}",
+            figures(split, &held_out),
+            history.last().map_or(0, |r| r.epoch),
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
@@ -178,7 +222,7 @@ pub fn eval(
     let config = config_with(config_path, set, None, None)?;
     let model = model(&config, data_path)?;
     strata_nn::checkpoint::load_safetensors(&model, weights, true)?;
-    let data = data::load(&config, data_path, None)?;
+    let data = data::load(&config, data_path, None, None)?;
     let mut trainer = run::trainer(&config, model, &data, "eval", PathBuf::new())
         .map_err(as_config_error)?
         .run_target(RunTarget::Nowhere)

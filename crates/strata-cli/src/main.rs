@@ -59,6 +59,11 @@ enum Command {
         /// Continue from a checkpoint of an earlier run (checkpoints/last.safetensors).
         #[arg(long, value_name = "CKPT")]
         resume: Option<PathBuf>,
+        /// Data-parallel training, one rank per process under mpirun (`mpirun -n 4 strata
+        /// train CONFIG --distributed`): each rank takes training.batch_size examples of
+        /// every global batch. Needs a strata built with `--features mpi`.
+        #[arg(long)]
+        distributed: bool,
         #[command(flatten)]
         set: Overrides,
     },
@@ -165,6 +170,7 @@ fn main() {
             train_limit,
             threads,
             resume,
+            distributed,
             set,
         } => {
             if let Some(n) = threads {
@@ -179,6 +185,7 @@ fn main() {
                 data,
                 train_limit,
                 resume,
+                distributed,
                 set: set.set,
             })
         }

@@ -14,7 +14,7 @@ use crate::error::CliError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strata_data::transforms::Compose;
-use strata_data::{CharVocab, DataLoader, Dataset, Subset};
+use strata_data::{CharVocab, DataLoader, Dataset, Shard, Subset};
 use strata_train::Batches;
 
 /// A config's data, ready for the trainer.
@@ -56,16 +56,18 @@ fn data_path(config: &Config, path: Option<&Path>) -> PathBuf {
 }
 
 /// Loads the data of `config`, from `path` when given (`--data`), keeping the first
-/// `train_limit` training examples when given.
+/// `train_limit` training examples when given; with a `shard` (data-parallel training)
+/// the training loader gives this rank's share of each batch.
 pub fn load(
     config: &Config,
     path: Option<&Path>,
     train_limit: Option<usize>,
+    shard: Option<Shard>,
 ) -> Result<Data, CliError> {
     let path = data_path(config, path);
     let parts = match config.data.dataset {
-        DatasetKind::Timeseries => return series::load(config, &path),
-        DatasetKind::Text => return text::load(config, &path, train_limit),
+        DatasetKind::Timeseries => return series::load(config, &path, shard),
+        DatasetKind::Text => return text::load(config, &path, train_limit, shard),
         DatasetKind::Csv => table::load(config, &path)?,
         DatasetKind::Mnist | DatasetKind::Cifar10 | DatasetKind::ImageFolder => {
             images::load(config, &path)?
@@ -111,12 +113,13 @@ pub fn load(
         )
     };
     Ok(Data {
-        train: Box::new(
+        train: Box::new(sharded(
             DataLoader::new(transformed(train, &parts.train_transform))
                 .batch_size(batch)
                 .shuffle(seed)
                 .workers(workers),
-        ),
+            shard,
+        )),
         val: val.map(eval_loader),
         test: Some(eval_loader(parts.test)),
         num_classes: parts.num_classes,
@@ -125,6 +128,14 @@ pub fn load(
         baseline_mse: None,
         vocab: None,
     })
+}
+
+/// The loader, giving only this rank's share of each batch when training is data-parallel.
+fn sharded<D: Dataset + 'static>(loader: DataLoader<D>, shard: Option<Shard>) -> DataLoader<D> {
+    match shard {
+        Some(Shard { rank, world }) => loader.shard(rank, world),
+        None => loader,
+    }
 }
 
 /// The number of classes of a config's data (the vocabulary's size for text), found

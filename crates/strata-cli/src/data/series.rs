@@ -1,15 +1,15 @@
 //! One column of a CSV file as a series, forecast one step ahead.
 
-use super::Data;
+use super::{sharded, Data};
 use crate::config::Config;
 use crate::error::CliError;
 use std::path::Path;
-use strata_data::{Column, DataLoader, Dataset, Missing, SeriesWindows, TimeSeries};
+use strata_data::{Column, DataLoader, Dataset, Missing, SeriesWindows, Shard, TimeSeries};
 
 /// A series forecast one step ahead: windows of `model.input[0]` values, chronological
 /// splits (train, validation, test at the end), standardised with the training part's
 /// statistics.
-pub fn load(config: &Config, path: &Path) -> Result<Data, CliError> {
+pub fn load(config: &Config, path: &Path, shard: Option<Shard>) -> Result<Data, CliError> {
     let window = match config.model.input.as_slice() {
         [w, 1] => *w,
         other => {
@@ -80,7 +80,7 @@ pub fn load(config: &Config, path: &Path) -> Result<Data, CliError> {
         }
     };
     Ok(Data {
-        train: Box::new(loader(train, true)),
+        train: Box::new(sharded(loader(train, true), shard)),
         val: Some(Box::new(loader(val, false))),
         test: Some(Box::new(loader(test, false))),
         num_classes: 0,

@@ -3,12 +3,12 @@
 //! (training, then validation, then an optional test part at the end), so no held-out
 //! window overlaps a training one.
 
-use super::{data_path, Data};
+use super::{data_path, sharded, Data};
 use crate::config::Config;
 use crate::error::CliError;
 use std::path::Path;
 use std::sync::Arc;
-use strata_data::{CharText, CharVocab, CharWindows, DataLoader, Dataset, Subset};
+use strata_data::{CharText, CharVocab, CharWindows, DataLoader, Dataset, Shard, Subset};
 
 /// The window length a text config reads: `model.input = [steps]`.
 fn steps(config: &Config) -> Result<usize, CliError> {
@@ -34,7 +34,12 @@ fn part(value: f64, n: usize) -> usize {
     }
 }
 
-pub fn load(config: &Config, path: &Path, train_limit: Option<usize>) -> Result<Data, CliError> {
+pub fn load(
+    config: &Config,
+    path: &Path,
+    train_limit: Option<usize>,
+    shard: Option<Shard>,
+) -> Result<Data, CliError> {
     let steps = steps(config)?;
     let text = CharText::load(path)?;
     let ids = Arc::new(text.ids().to_vec());
@@ -68,12 +73,13 @@ pub fn load(config: &Config, path: &Path, train_limit: Option<usize>) -> Result<
         Box::new(DataLoader::new(w).batch_size(batch))
     };
     Ok(Data {
-        train: Box::new(
+        train: Box::new(sharded(
             DataLoader::new(train)
                 .batch_size(batch)
                 .shuffle(config.training.seed)
                 .workers(config.data.workers),
-        ),
+            shard,
+        )),
         val: Some(eval(val)),
         test: test.map(eval),
         num_classes: text.vocab().len(),

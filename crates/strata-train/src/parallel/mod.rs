@@ -17,7 +17,7 @@ use crate::Result;
 
 /// What data-parallel training needs from the processes' communication. Every rank must
 /// make the same calls in the same order with buffers of the same lengths.
-pub trait Collective: Send {
+pub trait Collective {
     /// This process's rank, `0..world()`.
     fn rank(&self) -> usize;
 
