@@ -166,7 +166,11 @@ fn train_with(args: TrainArgs, mpi: Option<&Mpi>) -> Result<(), CliError> {
         .unwrap_or_default();
     let (rank, world) = trainer.rank();
     if rank == 0 {
-        let ranks = if world > 1 { format!(" ranks={world}") } else { String::new() };
+        let ranks = if world > 1 {
+            format!(" ranks={world}")
+        } else {
+            String::new()
+        };
         println!(
             "final: {}{baseline} epochs={}{ranks} seconds={:.1}",
             figures(split, &held_out),

@@ -90,7 +90,12 @@ fn collectives_sum_broadcast_and_gather() {
     for ranks in [1, 2, 4] {
         let r = mpirun(ranks, &["collectives"], LIMIT);
         assert!(r.ok, "{ranks} ranks: {}", r.stderr);
-        assert!(r.stdout.contains(&format!("collectives ok on {ranks} ranks")), "{}", r.stdout);
+        assert!(
+            r.stdout
+                .contains(&format!("collectives ok on {ranks} ranks")),
+            "{}",
+            r.stdout
+        );
     }
 }
 
@@ -100,7 +105,11 @@ fn n_ranks_with_batch_b_match_one_process_with_batch_n_b_after_every_step() {
     let run = |ranks: usize, batch: usize| {
         let out = dir.join(format!("n{ranks}"));
         std::fs::create_dir_all(&out).unwrap();
-        let r = mpirun(ranks, &["train", out.to_str().unwrap(), &batch.to_string(), "2"], LIMIT);
+        let r = mpirun(
+            ranks,
+            &["train", out.to_str().unwrap(), &batch.to_string(), "2"],
+            LIMIT,
+        );
         assert!(r.ok, "{ranks} ranks: {}", r.stderr);
         steps(&out)
     };
@@ -122,7 +131,8 @@ fn a_failing_rank_stops_the_job_naming_itself() {
     let r = mpirun(2, &["fail"], Duration::from_secs(60));
     assert!(!r.ok);
     assert!(
-        r.stderr.contains("rank 1 of 2: error: a training step: failed on purpose"),
+        r.stderr
+            .contains("rank 1 of 2: error: a training step: failed on purpose"),
         "{}",
         r.stderr
     );

@@ -31,11 +31,11 @@
 
 pub use strata_core as core;
 pub use strata_data as data;
-pub use strata_nn as nn;
-pub use strata_train as train;
 /// Data-parallel training over MPI (`strata-distributed`, feature `mpi`).
 #[cfg(feature = "mpi")]
 pub use strata_distributed as distributed;
+pub use strata_nn as nn;
+pub use strata_train as train;
 
 /// The names most programs need.
 pub mod prelude {

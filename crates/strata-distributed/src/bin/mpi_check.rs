@@ -26,7 +26,9 @@ fn main() {
         Some("collectives") => collectives(&mpi),
         Some("train") => train(&mpi, &args[1..]),
         Some("fail") => fail(&mpi),
-        _ => Err("usage: strata-mpi-check collectives | train OUT BATCH EPOCHS [RESUME] | fail".into()),
+        _ => Err(
+            "usage: strata-mpi-check collectives | train OUT BATCH EPOCHS [RESUME] | fail".into(),
+        ),
     };
     mpi.exit_on_error(result);
 }
@@ -143,7 +145,9 @@ fn fail(mpi: &Mpi) -> Outcome {
     .progress(ProgressMode::Quiet)
     .run_target(RunTarget::Nowhere)
     .data_parallel(mpi.group());
-    let loader = DataLoader::new(data()?).batch_size(8).shard(rank, mpi.world());
+    let loader = DataLoader::new(data()?)
+        .batch_size(8)
+        .shard(rank, mpi.world());
     t.fit(&loader, None, 5)?;
     Ok(())
 }
