@@ -5,6 +5,9 @@
 //!   rank 0 writes every step's parameters to `OUT/steps.txt` and a run directory (with
 //!   checkpoints) under `OUT`; `RESUME` continues from a checkpoint.
 //! - `fail`: rank 1's training step fails at step 3; the job must stop, naming it.
+//! - `bench W1|W2 BATCH`: training throughput of BENCHMARKS.md's W1 (MLP) or W2 (CNN) with
+//!   `BATCH` examples per rank on random inputs, and the share of a step spent in the
+//!   all-reduce (rank 0 prints one line).
 
 use strata_core::{Generator, Tensor};
 use strata_data::{DataLoader, TensorDataset};
@@ -26,6 +29,7 @@ fn main() {
         Some("collectives") => collectives(&mpi),
         Some("train") => train(&mpi, &args[1..]),
         Some("fail") => fail(&mpi),
+        Some("bench") => bench(&mpi, &args[1..]),
         _ => Err(
             "usage: strata-mpi-check collectives | train OUT BATCH EPOCHS [RESUME] | fail".into(),
         ),
@@ -35,119 +39,129 @@ fn main() {
 
 type Outcome = Result<(), Box<dyn std::error::Error>>;
 
-fn collectives(mpi: &Mpi) -> Outcome {
-    let mut g = mpi.group();
-    let (r, n) = (g.rank(), g.world());
-    let mut v = vec![(r + 1) as f32; 7];
-    g.all_reduce_sum_f32(&mut v)?;
-    let want = (n * (n + 1) / 2) as f32;
-    assert!(v.iter().all(|&x| x == want), "sum {v:?}, want {want}");
-    let mut d = vec![r as f64 + 0.5; 3];
-    g.broadcast_f64(&mut d)?;
-    assert_eq!(d, vec![0.5; 3]);
-    let ranks = g.all_gather_u64(r as u64 * 10)?;
-    assert_eq!(ranks, (0..n as u64).map(|k| k * 10).collect::<Vec<_>>());
-    if r == 0 {
-        println!("collectives ok on {n} ranks");
+thread_local! {
+    /// Seconds spent in all-reduces by this process (the trainer owns the collective, so
+    /// [`Timed`] keeps its total here).
+    static COMM: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// A collective that times its all-reduces.
+struct Timed<C> {
+    inner: C,
+}
+
+impl<C: Collective> Timed<C> {
+    fn time<T>(&mut self, f: impl FnOnce(&mut C) -> T) -> T {
+        let t = std::time::Instant::now();
+        let out = f(&mut self.inner);
+        COMM.with(|c| c.set(c.get() + t.elapsed().as_secs_f64()));
+        out
     }
-    Ok(())
 }
 
-/// 96 points in 8 dimensions, labelled by a fixed linear rule.
-fn data() -> Result<TensorDataset, Box<dyn std::error::Error>> {
-    let mut g = Generator::new(5);
-    let x: Vec<f32> = (0..96 * 8).map(|_| g.normal() as f32).collect();
-    let y: Vec<i64> = x
-        .chunks(8)
-        .map(|p| i64::from(p[0] + p[1] > p[2]) + i64::from(p[3] > 0.5))
-        .collect();
-    Ok(TensorDataset::new(
-        Tensor::from_vec(x, &[96, 8])?,
-        Tensor::from_vec(y, &[96])?,
-    )?)
+impl<C: Collective> Collective for Timed<C> {
+    fn rank(&self) -> usize {
+        self.inner.rank()
+    }
+    fn world(&self) -> usize {
+        self.inner.world()
+    }
+    fn all_reduce_sum_f32(&mut self, v: &mut [f32]) -> strata_train::Result<()> {
+        self.time(|c| c.all_reduce_sum_f32(v))
+    }
+    fn all_reduce_sum_f64(&mut self, v: &mut [f64]) -> strata_train::Result<()> {
+        self.time(|c| c.all_reduce_sum_f64(v))
+    }
+    fn broadcast_f32(&mut self, v: &mut [f32]) -> strata_train::Result<()> {
+        self.inner.broadcast_f32(v)
+    }
+    fn broadcast_f64(&mut self, v: &mut [f64]) -> strata_train::Result<()> {
+        self.inner.broadcast_f64(v)
+    }
+    fn all_gather_u64(&mut self, v: u64) -> strata_train::Result<Vec<u64>> {
+        self.inner.all_gather_u64(v)
+    }
 }
 
-fn model() -> Result<Sequential, strata_nn::Error> {
-    Ok(Sequential::new()
-        .push(Linear::new(8, 16)?)
-        .push(ReLU::new())
-        .push(Linear::new(16, 3)?))
-}
-
-fn train(mpi: &Mpi, args: &[String]) -> Outcome {
-    let [out, batch, epochs, rest @ ..] = args else {
-        return Err("train OUT BATCH EPOCHS [RESUME]".into());
+/// Times `steps` optimiser steps of `model` on random batches, after 5 warm-up steps.
+fn bench(mpi: &Mpi, args: &[String]) -> Outcome {
+    use strata_nn::{Conv2d, ConvOptions, Flatten, MaxPool2d};
+    let [workload, batch] = args else {
+        return Err("bench W1|W2 BATCH".into());
     };
-    let (batch, epochs): (usize, u64) = (batch.parse()?, epochs.parse()?);
-    let (rank, world) = (mpi.rank(), mpi.world());
-    // Every rank initialises from its own seed: rank 0's weights must win.
-    strata_core::manual_seed(1 + rank as u64);
-    let m = model()?;
-    let opt = SGD::new(m.parameters(), 0.1).momentum(0.9);
+    let batch: usize = batch.parse()?;
+    let (m, input, steps): (Sequential, Vec<usize>, usize) = match workload.as_str() {
+        "W1" => (
+            Sequential::new()
+                .push(Linear::new(784, 512)?)
+                .push(ReLU::new())
+                .push(Linear::new(512, 256)?)
+                .push(ReLU::new())
+                .push(Linear::new(256, 10)?),
+            vec![784],
+            200,
+        ),
+        _ => (
+            Sequential::new()
+                .push(Conv2d::with_options(
+                    1,
+                    32,
+                    3,
+                    ConvOptions::new().padding(1),
+                )?)
+                .push(ReLU::new())
+                .push(MaxPool2d::new(2)?)
+                .push(Conv2d::with_options(
+                    32,
+                    64,
+                    3,
+                    ConvOptions::new().padding(1),
+                )?)
+                .push(ReLU::new())
+                .push(MaxPool2d::new(2)?)
+                .push(Flatten::new())
+                .push(Linear::new(3136, 128)?)
+                .push(ReLU::new())
+                .push(Linear::new(128, 10)?),
+            vec![1, 28, 28],
+            60,
+        ),
+    };
+    let opt = strata_nn::Adam::new(m.parameters(), 1e-3);
+    let group = Timed { inner: mpi.group() };
     let mut t = Trainer::new(m, opt, cross_entropy)
         .monitor(None)
         .progress(ProgressMode::Quiet)
-        .tensorboard(false)
-        .report(false)
-        .run_target(RunTarget::At(std::path::Path::new(out).join("run")))
-        .seed(3)
-        .data_parallel(mpi.group());
-    if let Some(ckpt) = rest.first() {
-        t.resume(ckpt)?;
+        .run_target(RunTarget::Nowhere)
+        .data_parallel(group);
+    let mut shape = vec![batch];
+    shape.extend(&input);
+    let x = Tensor::rand(&shape);
+    let y = Tensor::from_vec((0..batch as i64).map(|i| i % 10).collect(), &[batch])?;
+    let b = strata_data::Batch {
+        inputs: x,
+        targets: y,
+        indices: (0..batch).collect(),
+    };
+    for _ in 0..5 {
+        t.train_step(&b)?;
     }
-    let loader = DataLoader::new(data()?)
-        .batch_size(batch)
-        .shuffle(9)
-        .shard(rank, world);
-    let mut lines = String::new();
-    let (done, _) = t.completed();
-    for epoch in done..epochs {
-        t.begin_epoch(Some(loader.len()))?;
-        for b in loader.epoch(epoch) {
-            t.train_step(&b?)?;
-            let flat: Vec<String> = t
-                .model()
-                .state_dict()
-                .iter()
-                .flat_map(|(_, v)| v.to_vec::<f32>().unwrap_or_default())
-                .map(|v| v.to_string())
-                .collect();
-            lines.push_str(&flat.join(" "));
-            lines.push('\n');
-        }
-        t.end_epoch(None)?;
+    let comm_before = COMM.with(|c| c.get());
+    mpi.barrier();
+    let start = std::time::Instant::now();
+    for _ in 0..steps {
+        t.train_step(&b)?;
     }
-    t.finish()?;
-    if rank == 0 {
-        std::fs::write(std::path::Path::new(out).join("steps.txt"), lines)?;
+    mpi.barrier();
+    let secs = start.elapsed().as_secs_f64();
+    let comm = COMM.with(|c| c.get()) - comm_before;
+    if mpi.rank() == 0 {
+        println!(
+            "{workload} ranks={} batch_per_rank={batch} samples_per_s={:.0} comm_share={:.3}",
+            mpi.world(),
+            (batch * mpi.world() * steps) as f64 / secs,
+            comm / secs
+        );
     }
-    Ok(())
-}
-
-fn fail(mpi: &Mpi) -> Outcome {
-    let rank = mpi.rank();
-    let m = model()?;
-    let opt = SGD::new(m.parameters(), 0.1);
-    let steps = std::sync::atomic::AtomicUsize::new(0);
-    let mut t = Trainer::with_step(m, opt, move |model: &Sequential, b: &strata_data::Batch| {
-        let step = 1 + steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if rank == 1 && step == 3 {
-            return Err(strata_train::TrainError::config(
-                "a training step",
-                "failed on purpose (the test's simulated fault)",
-            ));
-        }
-        let out = strata_nn::Forward::forward(model, &b.inputs)?;
-        let loss = cross_entropy(&out, &b.targets)?;
-        Ok(StepOutput::new(loss, out, b.targets.clone()))
-    })
-    .monitor(None)
-    .progress(ProgressMode::Quiet)
-    .run_target(RunTarget::Nowhere)
-    .data_parallel(mpi.group());
-    let loader = DataLoader::new(data()?)
-        .batch_size(8)
-        .shard(rank, mpi.world());
-    t.fit(&loader, None, 5)?;
     Ok(())
 }
