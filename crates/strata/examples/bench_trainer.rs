@@ -50,7 +50,7 @@ fn batches(data: &Mnist, n: usize) -> Result<Vec<Batch>, Box<dyn std::error::Err
 
 fn hand_written(batches: &[Batch]) -> Result<f64, Box<dyn std::error::Error>> {
     let model = model()?;
-    let mut opt = Adam::new(model.parameters(), 1e-3);
+    let mut opt = Adam::new(model.parameters(), 1e-3)?;
     let mut step = |b: &Batch| -> Result<(), Box<dyn std::error::Error>> {
         let loss = cross_entropy(&model.forward(&b.inputs)?, &b.targets)?;
         let grads = loss.backward()?;
@@ -73,7 +73,7 @@ fn with_trainer(
     monitors: bool,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let model = model()?;
-    let opt = Adam::new(model.parameters(), 1e-3);
+    let opt = Adam::new(model.parameters(), 1e-3)?;
     let target = match run_dir {
         Some(d) => RunTarget::At(d.to_path_buf()),
         None => RunTarget::Nowhere,

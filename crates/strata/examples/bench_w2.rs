@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .push(Linear::new(3136, 128)?)
         .push(ReLU::new())
         .push(Linear::new(128, 10)?);
-    let mut opt = Adam::new(model.parameters(), 1e-3);
+    let mut opt = Adam::new(model.parameters(), 1e-3)?;
     let mut rng = Indices(0x9E37_79B9_7F4A_7C15);
     let mut run = |steps: usize| -> Result<f64, Box<dyn std::error::Error>> {
         let started = Instant::now();

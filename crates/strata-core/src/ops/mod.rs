@@ -13,6 +13,7 @@ pub(crate) mod conv_transpose;
 pub(crate) mod convert;
 pub(crate) mod index;
 pub(crate) mod inplace;
+pub(crate) mod int_scalar;
 pub(crate) mod join;
 pub(crate) mod matmul;
 pub(crate) mod max_pool;

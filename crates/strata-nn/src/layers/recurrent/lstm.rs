@@ -38,7 +38,7 @@ pub type LstmState = (Tensor, Tensor);
 /// let head = Linear::new(8, 1)?;
 /// let mut params = lstm.parameters();
 /// params.extend(head.parameters());
-/// let mut opt = Adam::new(params, 1e-2);
+/// let mut opt = Adam::new(params, 1e-2)?;
 /// let series = Tensor::randn(&[2, 40, 3]); // B = 2, T = 40
 /// let mut state: Option<(Tensor, Tensor)> = None;
 /// for chunk in 0..4 {
