@@ -60,3 +60,49 @@ pub(crate) fn try_filled<T: Clone>(op: &'static str, shape: &[usize], value: T) 
     let n = numel_for(op, shape, std::mem::size_of::<T>().max(1))?;
     try_collect(op, shape, n, || value.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{DType, Error, Tensor};
+
+    const ABSURD: [usize; 2] = [1 << 40, 1 << 40];
+
+    #[test]
+    fn absurd_shapes_are_errors_not_aborts() {
+        // The element count overflows usize.
+        let e = Tensor::try_zeros(&ABSURD, DType::F32).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { op: "zeros", .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "zeros: shape [1099511627776, 1099511627776] is too large: its element count overflows"
+        );
+        // The count fits, the bytes do not (2^62 f32 values).
+        let e = Tensor::try_full(&[1 << 62], 1.0, DType::F32).unwrap_err();
+        assert!(e.to_string().contains("largest possible allocation"), "{e}");
+        // The bytes are representable but no machine has them: try_reserve_exact fails.
+        let e = Tensor::try_zeros(&[1 << 52], DType::F64).unwrap_err();
+        assert!(e.to_string().contains("cannot allocate"), "{e}");
+        // from_vec cannot be fooled by a product that wraps to the vector's length.
+        let e = Tensor::from_vec(vec![0.0f32; 4], &[1 << 62, 4, 4]).unwrap_err();
+        assert!(e.to_string().starts_with("from_vec: shape"), "{e}");
+        let e = Tensor::randint(0, 3, &ABSURD).unwrap_err();
+        assert!(e.to_string().starts_with("randint:"), "{e}");
+        let e = Tensor::uniform(&ABSURD, 0.0, 1.0).unwrap_err();
+        assert!(e.to_string().starts_with("uniform:"), "{e}");
+        // Ordinary shapes are unaffected.
+        let t = Tensor::try_full(&[2, 2], 3.0, DType::I64).unwrap();
+        assert_eq!(t.to_vec::<i64>().unwrap(), vec![3; 4]);
+        assert_eq!(Tensor::try_zeros(&[0, 5], DType::F32).unwrap().numel(), 0);
+    }
+
+    #[test]
+    fn infallible_creation_panics_with_the_reason_instead_of_aborting() {
+        let caught = std::panic::catch_unwind(|| Tensor::zeros(&ABSURD));
+        let payload = caught.expect_err("an absurd shape must not allocate");
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(msg.contains("too large") && msg.contains("try_"), "{msg}");
+    }
+}

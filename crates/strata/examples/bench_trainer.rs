@@ -1,4 +1,4 @@
-//! The Trainer's overhead on W1 (`/work/shared/BENCHMARKS.md`): a 784-512-256-10 ReLU MLP,
+//! The Trainer's overhead on W1 (`BENCHMARKS.md` of the shared folder): a 784-512-256-10 ReLU MLP,
 //! Adam (lr 1e-3), batches of 128 MNIST images, timed as a hand-written loop (forward,
 //! cross-entropy, backward, optimiser step) and as `Trainer::train_step` with everything
 //! on by default: the NaN/Inf guard, loss and accuracy metrics, and the monitors at their

@@ -1,4 +1,4 @@
-//! Benchmark W2 (`/work/shared/BENCHMARKS.md`, mirrored by `bench/w2_cnn.py`): training
+//! Benchmark W2 (`BENCHMARKS.md` of the shared folder, mirrored by `bench/w2_cnn.py`): training
 //! throughput of a small CNN on MNIST batches of 64 with Adam (lr 1e-3).
 //!
 //! conv(1→32, 3x3, pad 1)-ReLU-maxpool 2 → conv(32→64, 3x3, pad 1)-ReLU-maxpool 2 → flatten
