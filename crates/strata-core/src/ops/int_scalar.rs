@@ -49,8 +49,10 @@ pub(crate) fn scalar_on(
 
 /// `s` as an `i64` when it is a whole number in range.
 pub(crate) fn integral(s: f64) -> Option<i64> {
-    // 2^63 itself is out of range; every f64 below it in magnitude converts exactly.
-    let in_range = (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&s);
+    // i64 covers [-2^63, 2^63): 2^63 itself is out of range, and every whole f64 below it
+    // in magnitude converts exactly.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0; // exactly representable
+    let in_range = (-TWO_63..TWO_63).contains(&s);
     (in_range && s.fract() == 0.0).then_some(s as i64)
 }
 

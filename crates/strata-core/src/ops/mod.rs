@@ -8,6 +8,7 @@ pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod conv;
 pub(crate) mod conv_gemm;
+pub(crate) mod conv_op;
 pub(crate) mod conv_shape;
 pub(crate) mod conv_transpose;
 pub(crate) mod convert;
