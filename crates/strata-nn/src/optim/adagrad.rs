@@ -1,7 +1,7 @@
 //! Adagrad: PyTorch's `torch.optim.Adagrad`.
 
-use super::kernel::{check_non_negative, flag, for_chunks};
-use super::rule::{Optim, StepInfo, UpdateRule};
+use super::kernel::{check_non_negative, for_chunks};
+use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
 use strata_core::FloatElement;
@@ -33,13 +33,14 @@ const WHAT: &str = "Adagrad";
 /// ```
 pub type Adagrad = Optim<AdagradRule>;
 
-/// Adagrad's hyperparameters besides learning rate and weight decay (which are per group).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdagradRule {
-    pub lr_decay: f64,
-    pub eps: f64,
-    pub initial_accumulator_value: f64,
-    pub maximize: bool,
+hyper_table! {
+    /// Adagrad's hyperparameters besides learning rate and weight decay (which are per group).
+    pub struct AdagradRule {
+        pub lr_decay: f64,
+        pub eps: f64,
+        pub initial_accumulator_value: f64,
+        pub maximize: bool,
+    }
 }
 
 impl Adagrad {
@@ -78,29 +79,9 @@ impl Adagrad {
 
 impl UpdateRule for AdagradRule {
     const BUFFERS: &'static [&'static str] = &["sum"];
-    const HYPERS: &'static [&'static str] =
-        &["lr_decay", "eps", "initial_accumulator_value", "maximize"];
 
     fn what(&self) -> &'static str {
         WHAT
-    }
-
-    fn hypers(&self) -> Vec<f64> {
-        vec![
-            self.lr_decay,
-            self.eps,
-            self.initial_accumulator_value,
-            flag(self.maximize),
-        ]
-    }
-
-    fn with_hypers(self, v: &[f64]) -> AdagradRule {
-        AdagradRule {
-            lr_decay: v[0],
-            eps: v[1],
-            initial_accumulator_value: v[2],
-            maximize: v[3] != 0.0,
-        }
     }
 
     fn validate(&self) -> Result<()> {

@@ -1,8 +1,8 @@
 //! Adam (with AMSGrad and coupled L2 weight decay): PyTorch's `torch.optim.Adam`, and the
 //! same rule with decoupled weight decay, [`AdamW`](super::AdamW) (`adamw.rs`).
 
-use super::kernel::{check_non_negative, check_unit_interval, flag, for_chunks};
-use super::rule::{Optim, StepInfo, UpdateRule};
+use super::kernel::{check_non_negative, check_unit_interval, for_chunks};
+use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
 use strata_core::FloatElement;
@@ -37,15 +37,16 @@ use strata_core::FloatElement;
 /// ```
 pub type Adam = Optim<AdamRule<false>>;
 
-/// Adam's hyperparameters besides learning rate and weight decay (which are per group).
-/// `DECOUPLED`: AdamW's decoupled weight decay instead of Adam's L2 term in the gradient.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamRule<const DECOUPLED: bool> {
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub amsgrad: bool,
-    pub maximize: bool,
+hyper_table! {
+    /// Adam's hyperparameters besides learning rate and weight decay (which are per group).
+    /// `DECOUPLED`: AdamW's decoupled weight decay instead of Adam's L2 term in the gradient.
+    pub struct AdamRule<const DECOUPLED: bool> {
+        pub beta1: f64,
+        pub beta2: f64,
+        pub eps: f64,
+        pub amsgrad: bool,
+        pub maximize: bool,
+    }
 }
 
 impl<const DECOUPLED: bool> AdamRule<DECOUPLED> {
@@ -106,33 +107,12 @@ impl<const DECOUPLED: bool> Optim<AdamRule<DECOUPLED>> {
 
 impl<const DECOUPLED: bool> UpdateRule for AdamRule<DECOUPLED> {
     const BUFFERS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
-    const HYPERS: &'static [&'static str] = &["beta1", "beta2", "eps", "amsgrad", "maximize"];
 
     fn what(&self) -> &'static str {
         if DECOUPLED {
             "AdamW"
         } else {
             "Adam"
-        }
-    }
-
-    fn hypers(&self) -> Vec<f64> {
-        vec![
-            self.beta1,
-            self.beta2,
-            self.eps,
-            flag(self.amsgrad),
-            flag(self.maximize),
-        ]
-    }
-
-    fn with_hypers(self, v: &[f64]) -> Self {
-        AdamRule {
-            beta1: v[0],
-            beta2: v[1],
-            eps: v[2],
-            amsgrad: v[3] != 0.0,
-            maximize: v[4] != 0.0,
         }
     }
 

@@ -53,7 +53,7 @@ pub use adam::{Adam, AdamRule};
 pub use adamw::AdamW;
 pub use group::{weight_decay_groups, IntoParamGroups, ParamGroup, ParamGroups};
 pub use rmsprop::{RMSprop, RmspropRule};
-pub use rule::{Optim, StepInfo, UpdateRule};
+pub use rule::{HyperTable, HyperValue, Optim, StepInfo, UpdateRule};
 pub use sgd::{SgdRule, SGD};
 
 use crate::{Error, Result};

@@ -1,8 +1,8 @@
 //! RMSprop (with momentum and the centered variant): PyTorch's `torch.optim.RMSprop`.
 
 use super::adam::lerp;
-use super::kernel::{check_non_negative, flag, for_chunks};
-use super::rule::{Optim, StepInfo, UpdateRule};
+use super::kernel::{check_non_negative, for_chunks};
+use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
 use strata_core::FloatElement;
@@ -39,14 +39,15 @@ const WHAT: &str = "RMSprop";
 #[allow(clippy::upper_case_acronyms)] // PyTorch's name
 pub type RMSprop = Optim<RmspropRule>;
 
-/// RMSprop's hyperparameters besides learning rate and weight decay (which are per group).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RmspropRule {
-    pub alpha: f64,
-    pub eps: f64,
-    pub momentum: f64,
-    pub centered: bool,
-    pub maximize: bool,
+hyper_table! {
+    /// RMSprop's hyperparameters besides learning rate and weight decay (which are per group).
+    pub struct RmspropRule {
+        pub alpha: f64,
+        pub eps: f64,
+        pub momentum: f64,
+        pub centered: bool,
+        pub maximize: bool,
+    }
 }
 
 impl RMSprop {
@@ -92,30 +93,9 @@ impl RMSprop {
 
 impl UpdateRule for RmspropRule {
     const BUFFERS: &'static [&'static str] = &["square_avg", "momentum_buffer", "grad_avg"];
-    const HYPERS: &'static [&'static str] = &["alpha", "eps", "momentum", "centered", "maximize"];
 
     fn what(&self) -> &'static str {
         WHAT
-    }
-
-    fn hypers(&self) -> Vec<f64> {
-        vec![
-            self.alpha,
-            self.eps,
-            self.momentum,
-            flag(self.centered),
-            flag(self.maximize),
-        ]
-    }
-
-    fn with_hypers(self, v: &[f64]) -> RmspropRule {
-        RmspropRule {
-            alpha: v[0],
-            eps: v[1],
-            momentum: v[2],
-            centered: v[3] != 0.0,
-            maximize: v[4] != 0.0,
-        }
     }
 
     fn validate(&self) -> Result<()> {

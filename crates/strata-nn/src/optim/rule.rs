@@ -26,11 +26,82 @@ pub struct StepInfo {
     pub fresh: bool,
 }
 
+/// A hyper-parameter as a state dict stores it: a number (flags as 0/1).
+pub trait HyperValue: Copy {
+    fn to_f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
+}
+
+impl HyperValue for f64 {
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> f64 {
+        v
+    }
+}
+
+impl HyperValue for bool {
+    fn to_f64(self) -> f64 {
+        if self {
+            1.0
+        } else {
+            0.0
+        }
+    }
+    fn from_f64(v: f64) -> bool {
+        v != 0.0
+    }
+}
+
+/// An optimiser's hyper-parameter table: names (saved as `defaults.<name>`), values in
+/// that order, and the same values restored from a loaded state dict. Inside strata-nn
+/// `hyper_table!` writes it from the struct's fields.
+pub trait HyperTable: Sized {
+    const NAMES: &'static [&'static str];
+    fn values(&self) -> Vec<f64>;
+    /// These hyper-parameters with `values` (in the order of [`HyperTable::NAMES`]).
+    fn with_values(self, values: &[f64]) -> Self;
+}
+
+/// Declares a rule's hyper-parameter struct (public fields of [`HyperValue`] types) and its
+/// [`HyperTable`], named after the fields in declaration order.
+macro_rules! hyper_table {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident $(<const $c:ident: bool>)? {
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct $name $(<const $c: bool>)? {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $(<const $c: bool>)? $crate::optim::HyperTable for $name $(<$c>)? {
+            const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            fn values(&self) -> Vec<f64> {
+                vec![$($crate::optim::HyperValue::to_f64(self.$field)),*]
+            }
+
+            fn with_values(self, values: &[f64]) -> Self {
+                let mut v = values.iter().copied();
+                Self {
+                    $($field: $crate::optim::HyperValue::from_f64(v.next().unwrap_or(f64::NAN)),)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use hyper_table;
+
 /// An optimiser's hyper-parameters (besides learning rate and weight decay, which are per
 /// group) and its update rule. [`Optim`] does everything else.
 ///
 /// ```
-/// use strata_nn::optim::{Optim, Optimizer, StepInfo, UpdateRule};
+/// use strata_nn::optim::{HyperTable, Optim, Optimizer, StepInfo, UpdateRule};
 /// use strata_nn::{Param, Result};
 /// use strata_core::{FloatElement, Tensor};
 ///
@@ -38,12 +109,15 @@ pub struct StepInfo {
 /// #[derive(Clone, Copy, Debug)]
 /// struct SignRule;
 ///
+/// impl HyperTable for SignRule {
+///     const NAMES: &'static [&'static str] = &[];
+///     fn values(&self) -> Vec<f64> { Vec::new() }
+///     fn with_values(self, _: &[f64]) -> Self { self }
+/// }
+///
 /// impl UpdateRule for SignRule {
 ///     const BUFFERS: &'static [&'static str] = &[];
-///     const HYPERS: &'static [&'static str] = &[];
 ///     fn what(&self) -> &'static str { "SignSGD" }
-///     fn hypers(&self) -> Vec<f64> { Vec::new() }
-///     fn with_hypers(self, _: &[f64]) -> Self { self }
 ///     fn validate(&self) -> Result<()> { Ok(()) }
 ///     fn buffers(&self) -> &'static [usize] { &[] }
 ///     fn apply<T: FloatElement>(&self, s: &StepInfo, w: &mut [T], g: &[T], _: &mut [&mut [T]]) {
@@ -61,23 +135,13 @@ pub struct StepInfo {
 /// assert_eq!(w.to_vec::<f64>()?, vec![0.5, -0.5]);
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
-pub trait UpdateRule: Clone + Copy + fmt::Debug + Send + Sync + 'static {
+pub trait UpdateRule: HyperTable + Clone + Copy + fmt::Debug + Send + Sync + 'static {
     /// The names of the per-parameter state buffers (PyTorch's, e.g. `exp_avg`), saved as
     /// `state.<g>.<p>.<name>`.
     const BUFFERS: &'static [&'static str];
 
-    /// The names of the hyper-parameters, saved as `defaults.<name>`, in the order of
-    /// [`UpdateRule::hypers`].
-    const HYPERS: &'static [&'static str];
-
     /// The optimiser's name, for messages.
     fn what(&self) -> &'static str;
-
-    /// The hyper-parameters' values in the order of [`UpdateRule::HYPERS`] (flags as 0/1).
-    fn hypers(&self) -> Vec<f64>;
-
-    /// These hyper-parameters with the values of a loaded state dict (same order).
-    fn with_hypers(self, values: &[f64]) -> Self;
 
     /// Checks the hyper-parameters; an [`Error::Config`] names the optimiser and the value.
     fn validate(&self) -> Result<()>;
@@ -229,14 +293,14 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
     }
 
     fn state_dict(&self) -> Vec<(String, Tensor)> {
-        let hypers: Vec<(&str, f64)> = R::HYPERS.iter().copied().zip(self.rule.hypers()).collect();
+        let hypers: Vec<(&str, f64)> = R::NAMES.iter().copied().zip(self.rule.values()).collect();
         state::save(&self.groups, R::BUFFERS, &hypers)
     }
 
     fn load_state_dict(&mut self, entries: &[(String, Tensor)]) -> Result<()> {
-        let loaded = state::parse(&self.groups, entries, R::BUFFERS, R::HYPERS)?;
-        let values: Vec<f64> = (0..R::HYPERS.len()).map(|i| loaded.hyper(i)).collect();
-        let rule = self.rule.with_hypers(&values);
+        let loaded = state::parse(&self.groups, entries, R::BUFFERS, R::NAMES)?;
+        let values: Vec<f64> = (0..R::NAMES.len()).map(|i| loaded.hyper(i)).collect();
+        let rule = self.rule.with_values(&values);
         rule.validate()?;
         loaded.require_buffers(rule.what(), rule.required_on_load())?;
         loaded.commit(&mut self.groups);

@@ -1,8 +1,8 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and (coupled)
 //! weight decay: PyTorch's `torch.optim.SGD`.
 
-use super::kernel::{check_non_negative, flag, for_chunks};
-use super::rule::{Optim, StepInfo, UpdateRule};
+use super::kernel::{check_non_negative, for_chunks};
+use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::{Error, Result};
 use strata_core::FloatElement;
@@ -41,13 +41,14 @@ const WHAT: &str = "SGD";
 #[allow(clippy::upper_case_acronyms)] // PyTorch's name
 pub type SGD = Optim<SgdRule>;
 
-/// SGD's hyperparameters besides learning rate and weight decay (which are per group).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SgdRule {
-    pub momentum: f64,
-    pub dampening: f64,
-    pub nesterov: bool,
-    pub maximize: bool,
+hyper_table! {
+    /// SGD's hyperparameters besides learning rate and weight decay (which are per group).
+    pub struct SgdRule {
+        pub momentum: f64,
+        pub dampening: f64,
+        pub nesterov: bool,
+        pub maximize: bool,
+    }
 }
 
 impl SGD {
@@ -87,28 +88,9 @@ impl SGD {
 
 impl UpdateRule for SgdRule {
     const BUFFERS: &'static [&'static str] = &["momentum_buffer"];
-    const HYPERS: &'static [&'static str] = &["momentum", "dampening", "nesterov", "maximize"];
 
     fn what(&self) -> &'static str {
         WHAT
-    }
-
-    fn hypers(&self) -> Vec<f64> {
-        vec![
-            self.momentum,
-            self.dampening,
-            flag(self.nesterov),
-            flag(self.maximize),
-        ]
-    }
-
-    fn with_hypers(self, v: &[f64]) -> SgdRule {
-        SgdRule {
-            momentum: v[0],
-            dampening: v[1],
-            nesterov: v[2] != 0.0,
-            maximize: v[3] != 0.0,
-        }
     }
 
     fn validate(&self) -> Result<()> {
