@@ -15,31 +15,37 @@ use strata_train::callbacks::EarlyStopping;
 use strata_train::metrics::{classification_metrics, language_metrics, regression_metrics};
 use strata_train::{MonitorConfig, RunTarget, Trainer};
 
-/// The optimiser of the config over `model`'s parameters.
-pub fn optimizer(config: &Config, model: &Sequential) -> Box<dyn Optimizer> {
+/// The optimiser of the config over `model`'s parameters. Settings the optimiser refuses
+/// (a negative learning rate, a beta outside `[0, 1)`, ...) are a config error.
+pub fn optimizer(config: &Config, model: &Sequential) -> Result<Box<dyn Optimizer>, CliError> {
+    build_optimizer(config, model)
+        .map_err(|e| CliError::usage(format!("invalid [optimizer] settings: {e}")))
+}
+
+fn build_optimizer(config: &Config, model: &Sequential) -> strata_nn::Result<Box<dyn Optimizer>> {
     let o = &config.optimizer;
     let params = model.parameters();
     let wd = o.weight_decay.unwrap_or(0.0);
     let [b1, b2] = o.betas.unwrap_or([0.9, 0.999]);
-    match o.name {
-        OptimizerKind::Adam => Box::new(Adam::new(params, o.lr).betas(b1, b2).weight_decay(wd)),
+    Ok(match o.name {
+        OptimizerKind::Adam => Box::new(Adam::new(params, o.lr)?.betas(b1, b2)?.weight_decay(wd)?),
         OptimizerKind::Adamw => {
             let wd = o.weight_decay.unwrap_or(0.01);
-            Box::new(AdamW::new(params, o.lr).betas(b1, b2).weight_decay(wd))
+            Box::new(AdamW::new(params, o.lr)?.betas(b1, b2)?.weight_decay(wd)?)
         }
         OptimizerKind::Sgd => Box::new(
-            SGD::new(params, o.lr)
-                .momentum(o.momentum)
-                .nesterov(o.nesterov)
-                .weight_decay(wd),
+            SGD::new(params, o.lr)?
+                .momentum(o.momentum)?
+                .nesterov(o.nesterov)?
+                .weight_decay(wd)?,
         ),
         OptimizerKind::Rmsprop => Box::new(
-            RMSprop::new(params, o.lr)
-                .momentum(o.momentum)
-                .weight_decay(wd),
+            RMSprop::new(params, o.lr)?
+                .momentum(o.momentum)?
+                .weight_decay(wd)?,
         ),
-        OptimizerKind::Adagrad => Box::new(Adagrad::new(params, o.lr).weight_decay(wd)),
-    }
+        OptimizerKind::Adagrad => Box::new(Adagrad::new(params, o.lr)?.weight_decay(wd)?),
+    })
 }
 
 /// The trainer of `config` for `model` on `data`, its run directory under `out`.
@@ -50,7 +56,7 @@ pub fn trainer(
     name: &str,
     out: PathBuf,
 ) -> Result<Trainer<Sequential>, CliError> {
-    let mut opt = optimizer(config, &model);
+    let mut opt = optimizer(config, &model)?;
     let steps_per_epoch = data
         .train
         .num_batches()

@@ -1,17 +1,32 @@
 //! Creating tensors: constants, ranges, identity, and random draws from a seeded generator.
 
 use crate::random::with_global_generator;
+use crate::size::{numel_for, try_collect, try_filled};
 use crate::storage::StorageData;
 use crate::{DType, Error, Generator, Result, Tensor};
 
-fn filled(shape: &[usize], value: f64, dtype: DType) -> StorageData {
-    let n: usize = shape.iter().product();
-    match dtype {
-        DType::F32 => StorageData::F32(vec![value as f32; n]),
-        DType::F64 => StorageData::F64(vec![value; n]),
-        DType::I64 => StorageData::I64(vec![value as i64; n]),
-        DType::Bool => StorageData::Bool(vec![value != 0.0; n]),
-    }
+/// `shape` filled with `value`; an absurd shape is an error naming `op`.
+fn filled(op: &'static str, shape: &[usize], value: f64, dtype: DType) -> Result<StorageData> {
+    Ok(match dtype {
+        DType::F32 => StorageData::F32(try_filled(op, shape, value as f32)?),
+        DType::F64 => StorageData::F64(try_filled(op, shape, value)?),
+        DType::I64 => StorageData::I64(try_filled(op, shape, value as i64)?),
+        DType::Bool => StorageData::Bool(try_filled(op, shape, value != 0.0)?),
+    })
+}
+
+/// The infallible creation functions' answer to a shape too large to allocate: a panic
+/// that says so (and unwinds), where the allocator would abort the process. Fallible code
+/// calls the `try_` functions instead.
+fn or_panic(t: Result<Tensor>) -> Tensor {
+    t.unwrap_or_else(|e| panic!("{e} (use the try_ creation functions to get an error)"))
+}
+
+/// `n` draws of `draw` for `shape`, checked as f64 values (the widest the draws are made
+/// in) before anything is allocated.
+fn draws(op: &'static str, shape: &[usize], draw: impl FnMut() -> f64) -> Result<Vec<f64>> {
+    let n = numel_for(op, shape, std::mem::size_of::<f64>())?;
+    try_collect(op, shape, n, draw)
 }
 
 fn from_f64s(values: Vec<f64>, shape: &[usize], dtype: DType) -> Tensor {
@@ -42,13 +57,42 @@ impl Tensor {
     }
 
     /// Zeros of any dtype.
+    ///
+    /// # Panics
+    ///
+    /// When the shape's element count overflows or its buffer cannot be allocated (a
+    /// panic with the reason, not an abort); [`Tensor::try_zeros`] returns the error.
     pub fn zeros_dtype(shape: &[usize], dtype: DType) -> Tensor {
-        Tensor::from_data(filled(shape, 0.0, dtype), shape)
+        or_panic(Tensor::try_zeros(shape, dtype))
     }
 
-    /// Ones of any dtype.
+    /// Ones of any dtype (panics as [`Tensor::zeros_dtype`]).
     pub fn ones_dtype(shape: &[usize], dtype: DType) -> Tensor {
-        Tensor::from_data(filled(shape, 1.0, dtype), shape)
+        or_panic(Tensor::try_full(shape, 1.0, dtype))
+    }
+
+    /// Zeros of any dtype, or an [`Error::TooLarge`] when the shape's element count
+    /// overflows or its buffer cannot be allocated.
+    ///
+    /// ```
+    /// use strata_core::{DType, Tensor};
+    /// assert_eq!(Tensor::try_zeros(&[2], DType::I64)?.to_vec::<i64>()?, vec![0, 0]);
+    /// assert!(Tensor::try_zeros(&[1 << 62, 4], DType::F32).is_err());
+    /// # Ok::<(), strata_core::Error>(())
+    /// ```
+    pub fn try_zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Ok(Tensor::from_data(
+            filled("zeros", shape, 0.0, dtype)?,
+            shape,
+        ))
+    }
+
+    /// `value` everywhere, or an error as for [`Tensor::try_zeros`].
+    pub fn try_full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        Ok(Tensor::from_data(
+            filled("full", shape, value, dtype)?,
+            shape,
+        ))
     }
 
     /// Every element equal to `value`.
@@ -60,7 +104,7 @@ impl Tensor {
     /// # Ok::<(), strata_core::Error>(())
     /// ```
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
-        Tensor::from_data(filled(shape, value, dtype), shape)
+        or_panic(Tensor::try_full(shape, value, dtype))
     }
 
     /// Zeros with the shape and dtype of `other`.
@@ -174,21 +218,20 @@ impl Tensor {
     }
 
     /// Uniform `[0, 1)` values of a float dtype from a given generator.
+    /// Panics as [`Tensor::zeros_dtype`] for a shape too large to allocate.
     pub fn rand_with(gen: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
-        let n: usize = shape.iter().product();
-        match dtype {
-            DType::F32 => Tensor::from_data(
-                StorageData::F32((0..n).map(|_| gen.uniform_f32()).collect()),
-                shape,
-            ),
-            _ => from_f64s((0..n).map(|_| gen.uniform()).collect(), shape, dtype),
-        }
+        or_panic(match dtype {
+            DType::F32 => numel_for("rand", shape, 4)
+                .and_then(|n| try_collect("rand", shape, n, || gen.uniform_f32()))
+                .map(|v| Tensor::from_data(StorageData::F32(v), shape)),
+            _ => draws("rand", shape, || gen.uniform()).map(|v| from_f64s(v, shape, dtype)),
+        })
     }
 
-    /// Standard-normal values of a float dtype from a given generator.
+    /// Standard-normal values of a float dtype from a given generator. Panics as
+    /// [`Tensor::zeros_dtype`] for a shape too large to allocate.
     pub fn randn_with(gen: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
-        let n: usize = shape.iter().product();
-        from_f64s((0..n).map(|_| gen.normal()).collect(), shape, dtype)
+        or_panic(draws("randn", shape, || gen.normal()).map(|v| from_f64s(v, shape, dtype)))
     }
 
     /// Uniform `[low, high)` values from a given generator.
@@ -206,8 +249,7 @@ impl Tensor {
                 format!("need finite low <= high, got {low} and {high}"),
             ));
         }
-        let n: usize = shape.iter().product();
-        let values = (0..n).map(|_| low + (high - low) * gen.uniform()).collect();
+        let values = draws("uniform", shape, || low + (high - low) * gen.uniform())?;
         Ok(from_f64s(values, shape, dtype))
     }
 
@@ -231,8 +273,7 @@ impl Tensor {
                 format!("need a finite mean and std >= 0, got {mean} and {std}"),
             ));
         }
-        let n: usize = shape.iter().product();
-        let values = (0..n).map(|_| mean + std * gen.normal()).collect();
+        let values = draws("normal", shape, || mean + std * gen.normal())?;
         Ok(from_f64s(values, shape, dtype))
     }
 
@@ -255,10 +296,13 @@ impl Tensor {
                 format!("probability {p} is not in [0, 1]"),
             ));
         }
-        let n: usize = shape.iter().product();
-        let values = (0..n)
-            .map(|_| if gen.uniform() < p { 1.0 } else { 0.0 })
-            .collect();
+        let values = draws("bernoulli", shape, || {
+            if gen.uniform() < p {
+                1.0
+            } else {
+                0.0
+            }
+        })?;
         Ok(from_f64s(values, shape, dtype))
     }
 
@@ -276,10 +320,11 @@ impl Tensor {
                 format!("empty range {low}..{high}"),
             ));
         }
-        let n: usize = shape.iter().product();
+        let n = numel_for("randint", shape, 8)?;
         let span = (high - low) as u64;
-        let v: Vec<i64> =
-            with_global_generator(|g| (0..n).map(|_| low + g.below(span) as i64).collect());
+        let v = with_global_generator(|g| {
+            try_collect("randint", shape, n, || low + g.below(span) as i64)
+        })?;
         Tensor::from_vec(v, shape)
     }
 

@@ -118,6 +118,14 @@ pub enum Error {
         numel: usize,
     },
 
+    /// A shape whose element count overflows, or whose buffer cannot be allocated.
+    #[error("{op}: shape {shape} is too large: {reason}")]
+    TooLarge {
+        op: &'static str,
+        shape: ShapeDisplay,
+        reason: String,
+    },
+
     /// An argument's value is outside what the op accepts.
     #[error("{op}: invalid argument `{arg}`: {reason}")]
     InvalidArgument {

@@ -30,6 +30,7 @@ pub mod kernels;
 mod layout;
 mod ops;
 mod random;
+mod size;
 mod storage;
 mod tensor;
 
@@ -49,4 +50,5 @@ pub use random::{
     global_generator_state, manual_seed, set_global_generator_state, with_global_generator,
     Generator, GeneratorState,
 };
+pub use size::checked_numel;
 pub use tensor::{Tensor, TensorId};

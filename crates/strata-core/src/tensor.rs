@@ -103,7 +103,7 @@ impl Tensor {
     /// # Ok::<(), strata_core::Error>(())
     /// ```
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-        let numel: usize = shape.iter().product();
+        let numel = crate::size::numel_for("from_vec", shape, std::mem::size_of::<T>().max(1))?;
         if data.len() != numel {
             return Err(Error::ElementCount {
                 op: "from_vec",

@@ -74,6 +74,16 @@ pub enum Error {
         got: ShapeDisplay,
     },
 
+    /// A layer received an argument besides its input (an initial state `h0` or `c0`) of
+    /// the wrong shape or dtype; the message names the argument.
+    #[error("{layer}: argument {arg}: expected {expected}, got {got}")]
+    Argument {
+        layer: String,
+        arg: &'static str,
+        expected: String,
+        got: String,
+    },
+
     /// Strict loading found missing, unexpected or mis-shaped entries.
     #[error("state dict does not match the model: {0}")]
     StateDict(StateDictProblems),

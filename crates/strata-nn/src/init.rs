@@ -145,9 +145,9 @@ impl Init {
         let normal =
             |gen: &mut Generator, std: f64| Tensor::normal_with(gen, shape, 0.0, std, dtype);
         Ok(match *self {
-            Init::Zeros => Tensor::zeros_dtype(shape, dtype),
-            Init::Ones => Tensor::ones_dtype(shape, dtype),
-            Init::Constant(v) => Tensor::full(shape, v, dtype),
+            Init::Zeros => Tensor::try_zeros(shape, dtype)?,
+            Init::Ones => Tensor::try_full(shape, 1.0, dtype)?,
+            Init::Constant(v) => Tensor::try_full(shape, v, dtype)?,
             Init::Uniform { low, high } => Tensor::uniform_with(gen, shape, low, high, dtype)?,
             Init::Normal { mean, std } => Tensor::normal_with(gen, shape, mean, std, dtype)?,
             Init::XavierUniform { gain } => {

@@ -20,6 +20,9 @@
 //! # Ok::<(), strata_nn::Error>(())
 //! ```
 
+// Lets `#[derive(Module)]`, which names `::strata_nn`, serve inside this crate too.
+extern crate self as strata_nn;
+
 pub mod checkpoint;
 pub mod clip;
 mod error;

@@ -113,9 +113,12 @@ mod tests {
         let lambda = 0.3;
         let run = |penalise: bool| {
             let w = Param::new(Tensor::from_vec(w0.clone(), &[3]).unwrap());
-            let mut opt = SGD::new(vec![w.clone()], 0.1).momentum(0.5);
+            let mut opt = SGD::new(vec![w.clone()], 0.1)
+                .unwrap()
+                .momentum(0.5)
+                .unwrap();
             if !penalise {
-                opt = opt.weight_decay(lambda);
+                opt = opt.weight_decay(lambda).unwrap();
             }
             for _ in 0..5 {
                 let mut loss = w.sub(&target).unwrap().square().unwrap().sum_all().unwrap();

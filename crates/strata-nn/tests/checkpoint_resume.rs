@@ -83,7 +83,10 @@ struct Run {
 impl Run {
     fn new(kind: Kind) -> Run {
         let model = build();
-        let mut opt = Adam::new(model.parameters(), 0.05).weight_decay(1e-3);
+        let mut opt = Adam::new(model.parameters(), 0.05)
+            .unwrap()
+            .weight_decay(1e-3)
+            .unwrap();
         let sched = scheduler(kind, &mut opt);
         Run { model, opt, sched }
     }
@@ -195,7 +198,7 @@ fn resuming_continues_training_bit_for_bit() {
 fn restore_checks_the_scheduler_and_the_optimiser_kind() {
     let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let model = Linear::new(3, 2).unwrap();
-    let mut opt = Adam::new(model.parameters(), 0.1);
+    let mut opt = Adam::new(model.parameters(), 0.1).unwrap();
     let mut sched = Scheduler::new(&mut opt, StepLR::new(2, 0.5)).unwrap();
     let with_sched = TrainingCheckpoint::capture(&model, &opt, Some(&sched), 0, 0);
     let without = TrainingCheckpoint::capture(&model, &opt, None, 0, 0);
@@ -210,7 +213,7 @@ fn restore_checks_the_scheduler_and_the_optimiser_kind() {
         "{err}"
     );
     // Adam state does not load into SGD.
-    let mut sgd = strata_nn::optim::SGD::new(model.parameters(), 0.1);
+    let mut sgd = strata_nn::optim::SGD::new(model.parameters(), 0.1).unwrap();
     let err = without.restore(&model, &mut sgd, None).unwrap_err();
     assert!(
         err.to_string().contains("unexpected key defaults.beta1"),

@@ -67,8 +67,10 @@ fn pytorch_state_dict_file_loads_and_trains_like_pytorch() {
             for (name, t) in model.state_dict() {
                 assert_eq!(t.dtype(), dtype, "{name} keeps the model's dtype");
             }
-            let mut opt =
-                SGD::new(model.parameters(), fx.cfg_f64("lr")).momentum(fx.cfg_f64("momentum"));
+            let mut opt = SGD::new(model.parameters(), fx.cfg_f64("lr"))
+                .unwrap()
+                .momentum(fx.cfg_f64("momentum"))
+                .unwrap();
             let x = fx.get("input").to_dtype(dtype);
             let target = fx.get("target");
             let mut losses = Vec::new();
@@ -424,7 +426,10 @@ fn set_read_only(dir: &Path, ro: bool) {
 /// A valid training checkpoint's bytes (weights, SGD momentum state, RNG).
 fn valid_training_bytes() -> Vec<u8> {
     let model = mlp(DType::F32);
-    let mut opt = SGD::new(model.parameters(), 0.1).momentum(0.9);
+    let mut opt = SGD::new(model.parameters(), 0.1)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
     let x = Tensor::randn(&[3, 4]);
     let loss = model
         .forward(&x)

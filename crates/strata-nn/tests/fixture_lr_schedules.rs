@@ -98,7 +98,7 @@ fn schedules_drive_the_optimizer() {
         "reduce_on_plateau_patience3_factor0.5",
     ] {
         let w = Param::new(Tensor::ones(&[2]));
-        let mut opt = SGD::new(vec![w], 0.1).momentum(0.9);
+        let mut opt = SGD::new(vec![w], 0.1).unwrap().momentum(0.9).unwrap();
         let mut sched = scheduler(case, 0.1);
         let want = fx.get(case).to_vec::<f64>().unwrap();
         for i in 0..40 {
@@ -304,7 +304,10 @@ fn one_cycle_variants_match_the_reference() {
 #[test]
 fn one_cycle_cycles_the_optimizers_momentum() {
     let w = Param::new(Tensor::ones(&[2]));
-    let mut opt = SGD::new(vec![w.clone()], 0.1).momentum(0.9);
+    let mut opt = SGD::new(vec![w.clone()], 0.1)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
     let mut sched = Scheduler::new(&mut opt, OneCycleLR::new(1.0, 10)).unwrap();
     // Creation already sets step 0's values.
     assert!((opt.lr() - 0.04).abs() < 1e-15);
@@ -317,7 +320,7 @@ fn one_cycle_cycles_the_optimizers_momentum() {
     assert_eq!(opt.lr(), 1.0);
     assert_eq!(opt.momentum_or_beta1(), Some(0.85));
     // Adagrad has no momentum: cycling it is an error, as in PyTorch.
-    let mut ada = strata_nn::optim::Adagrad::new(vec![w.clone()], 0.1);
+    let mut ada = strata_nn::optim::Adagrad::new(vec![w.clone()], 0.1).unwrap();
     assert!(Scheduler::new(&mut ada, OneCycleLR::new(1.0, 10)).is_err());
     assert!(Scheduler::new(&mut ada, OneCycleLR::new(1.0, 10).cycle_momentum(false)).is_ok());
 }
@@ -460,7 +463,8 @@ fn per_group_base_lrs_and_group_count_checks() {
             ParamGroup::new(vec![b.clone()]).lr(0.01),
         ],
         0.1,
-    );
+    )
+    .unwrap();
     let mut sched = Scheduler::new(&mut opt, StepLR::new(1, 0.5)).unwrap();
     sched.step();
     sched.apply(&mut opt).unwrap();

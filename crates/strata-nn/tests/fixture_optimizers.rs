@@ -94,65 +94,79 @@ fn build(kind: &str, c: &Config, params: Vec<Param>) -> Box<dyn Optimizer> {
     match kind {
         "sgd" => {
             let mut o = SGD::new(params, c.lr)
+                .unwrap()
                 .momentum(c.momentum)
+                .unwrap()
                 .dampening(c.dampening)
+                .unwrap()
                 .nesterov(c.nesterov)
+                .unwrap()
                 .maximize(c.maximize);
             if let Some(wd) = c.weight_decay {
-                o = o.weight_decay(wd);
+                o = o.weight_decay(wd).unwrap();
             }
             Box::new(o)
         }
         "adam" => {
             let mut o = Adam::new(params, c.lr)
+                .unwrap()
                 .betas(c.betas.0, c.betas.1)
+                .unwrap()
                 .amsgrad(c.amsgrad)
                 .maximize(c.maximize);
             if let Some(wd) = c.weight_decay {
-                o = o.weight_decay(wd);
+                o = o.weight_decay(wd).unwrap();
             }
             if let Some(eps) = c.eps {
-                o = o.eps(eps);
+                o = o.eps(eps).unwrap();
             }
             Box::new(o)
         }
         "adamw" => {
             let mut o = AdamW::new(params, c.lr)
+                .unwrap()
                 .betas(c.betas.0, c.betas.1)
+                .unwrap()
                 .amsgrad(c.amsgrad)
                 .maximize(c.maximize);
             if let Some(wd) = c.weight_decay {
-                o = o.weight_decay(wd);
+                o = o.weight_decay(wd).unwrap();
             }
             if let Some(eps) = c.eps {
-                o = o.eps(eps);
+                o = o.eps(eps).unwrap();
             }
             Box::new(o)
         }
         "rmsprop" => {
             let mut o = RMSprop::new(params, c.lr)
+                .unwrap()
                 .alpha(c.alpha)
+                .unwrap()
                 .momentum(c.momentum)
+                .unwrap()
                 .centered(c.centered)
                 .maximize(c.maximize);
             if let Some(wd) = c.weight_decay {
-                o = o.weight_decay(wd);
+                o = o.weight_decay(wd).unwrap();
             }
             if let Some(eps) = c.eps {
-                o = o.eps(eps);
+                o = o.eps(eps).unwrap();
             }
             Box::new(o)
         }
         "adagrad" => {
             let mut o = Adagrad::new(params, c.lr)
+                .unwrap()
                 .lr_decay(c.lr_decay)
+                .unwrap()
                 .initial_accumulator_value(c.initial_accumulator_value)
+                .unwrap()
                 .maximize(c.maximize);
             if let Some(wd) = c.weight_decay {
-                o = o.weight_decay(wd);
+                o = o.weight_decay(wd).unwrap();
             }
             if let Some(eps) = c.eps {
-                o = o.eps(eps);
+                o = o.eps(eps).unwrap();
             }
             Box::new(o)
         }
@@ -473,8 +487,10 @@ fn mlp_with_sgd_momentum_matches_pytorch() {
             .push(linear(2))
             .push(Tanh::new())
             .push(linear(4));
-        let mut opt =
-            SGD::new(model.parameters(), fx.cfg_f64("lr")).momentum(fx.cfg_f64("momentum"));
+        let mut opt = SGD::new(model.parameters(), fx.cfg_f64("lr"))
+            .unwrap()
+            .momentum(fx.cfg_f64("momentum"))
+            .unwrap();
         let x = fx.get("input").to_dtype(dtype);
         let target = fx.get("target").to_vec::<i64>().unwrap();
         let mut one_hot = vec![0.0f64; target.len() * 3];

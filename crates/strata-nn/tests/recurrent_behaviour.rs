@@ -632,9 +632,15 @@ fn user_mistakes_are_errors_with_clear_messages() {
     let x = Tensor::zeros(&[6, 2, 4]);
     let (h_bad, c_ok) = (Tensor::zeros(&[1, 3, 5]), Tensor::zeros(&[1, 2, 5]));
     let err = msg(lstm.forward_with_state(&x, Some((&h_bad, &c_ok))));
-    assert_eq!(err, "LSTM(4, 5): expected h0 of shape [1, 2, 5] ([layers·directions, batch, hidden]), got input of shape [1, 3, 5]");
+    assert_eq!(err, "LSTM(4, 5): argument h0: expected shape [1, 2, 5] ([layers·directions, batch, hidden]), got shape [1, 3, 5]");
     let err = msg(lstm.forward_with_state(&x, Some((&c_ok, &h_bad))));
-    assert!(err.contains("expected c0 of shape [1, 2, 5]"), "{err}");
+    assert_eq!(err, "LSTM(4, 5): argument c0: expected shape [1, 2, 5] ([layers·directions, batch, hidden]), got shape [1, 3, 5]");
+    let h_f64 = Tensor::zeros(&[1, 2, 5]).to_dtype(strata_core::DType::F64);
+    let err = msg(lstm.forward_with_state(&x, Some((&h_f64, &c_ok))));
+    assert_eq!(
+        err,
+        "LSTM(4, 5): argument h0: expected dtype f32 like the parameters, got dtype f64"
+    );
     let err = msg(lstm.forward_with_lengths(&x, None, &[7, 2]));
     assert!(
         err.contains(

@@ -17,7 +17,7 @@
 //! let train = DataLoader::new(Mnist::load("data/mnist", Split::Train)?.flattened()).batch_size(128).shuffle(0);
 //! let test = DataLoader::new(Mnist::load("data/mnist", Split::Test)?.flattened()).batch_size(1000);
 //! let model = Sequential::new().push(Linear::new(784, 256)?).push(ReLU::new()).push(Linear::new(256, 10)?);
-//! let opt = Adam::new(model.parameters(), 1e-3);
+//! let opt = Adam::new(model.parameters(), 1e-3)?;
 //! let mut trainer = Trainer::new(model, opt, cross_entropy)
 //!     .metrics(classification_metrics(10))
 //!     .callback(EarlyStopping::new("val_loss").patience(2)?.restore_best_weights(true))

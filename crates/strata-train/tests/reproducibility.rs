@@ -13,7 +13,7 @@ type Bits = (Vec<(String, Vec<u32>)>, Vec<Vec<(String, u64)>>);
 fn run(seed: u64, epochs: u64) -> Bits {
     let (train, val) = loaders(seed);
     let model = model(seed);
-    let opt = Adam::new(model.parameters(), 1e-2);
+    let opt = Adam::new(model.parameters(), 1e-2).unwrap();
     let mut t = quiet(Trainer::new(model, opt, cross_entropy).metrics(classification_metrics(3)))
         .seed(seed);
     let history = t.fit(&train, Some(&val), epochs).unwrap();
@@ -40,7 +40,10 @@ fn the_same_seed_gives_bit_identical_weights_and_metrics() {
 
 fn trainer(seed: u64, dir: &std::path::Path) -> Trainer<strata_nn::Sequential> {
     let model = model(seed);
-    let mut opt = SGD::new(model.parameters(), 0.05).momentum(0.9);
+    let mut opt = SGD::new(model.parameters(), 0.05)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
     let sched = Scheduler::new(&mut opt, StepLR::new(10, 0.7)).unwrap();
     Trainer::new(model, opt, cross_entropy)
         .metrics(classification_metrics(3))

@@ -45,7 +45,7 @@ fn a_run_writes_every_file_and_they_read_back() {
         .push(ReLU::new())
         .push(Flatten::new())
         .push(Linear::new(4 * 6 * 6, 4).unwrap());
-    let opt = Adam::new(model.parameters(), 1e-2);
+    let opt = Adam::new(model.parameters(), 1e-2).unwrap();
     let train = DataLoader::new(spots(256, 1)).batch_size(32).shuffle(1);
     let val = DataLoader::new(spots(96, 2)).batch_size(48);
     let monitor = MonitorConfig {

@@ -43,7 +43,10 @@ fn early_stopping_stops_after_patience_and_restores_the_best_epoch() {
     let val = noise_val();
     let dir = temp_dir("early");
     let model = plain_model(1);
-    let opt = SGD::new(model.parameters(), 0.2).momentum(0.9);
+    let opt = SGD::new(model.parameters(), 0.2)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
     let mut t = Trainer::new(model, opt, cross_entropy)
         .callback(
             EarlyStopping::new("val_loss")
@@ -117,7 +120,7 @@ fn a_nan_gradient_stops_before_the_step_and_names_the_parameter() {
         Ok(StepOutput::new(loss, logits, b.targets.clone()))
     };
     let model = plain_model(2);
-    let opt = SGD::new(model.parameters(), 0.1);
+    let opt = SGD::new(model.parameters(), 0.1).unwrap();
     let mut t = Trainer::with_step(model, opt, step)
         .progress(strata_train::ProgressMode::Quiet)
         .run_target(RunTarget::At(dir.clone()))
@@ -164,7 +167,7 @@ fn a_nan_input_is_caught_in_the_first_layers_gradient() {
         TensorDataset::new(Tensor::from_vec(x, &[32, 8]).unwrap(), ds.targets().clone()).unwrap();
     let train = DataLoader::new(ds).batch_size(16);
     let model = plain_model(3);
-    let opt = SGD::new(model.parameters(), 0.1);
+    let opt = SGD::new(model.parameters(), 0.1).unwrap();
     let mut t = quiet(Trainer::new(model, opt, cross_entropy));
     // Strata's ReLU maps NaN to 0, so the loss stays finite; the weight gradient
     // x^T · dy does not.
@@ -190,7 +193,7 @@ fn a_nan_target_stops_with_a_non_finite_loss() {
     let train = DataLoader::new(ds).batch_size(16);
     strata_core::manual_seed(4);
     let model = Linear::new(8, 1).unwrap();
-    let opt = SGD::new(model.parameters(), 0.1);
+    let opt = SGD::new(model.parameters(), 0.1).unwrap();
     let mut t = quiet(Trainer::new(model, opt, strata_nn::loss::mse_loss));
     match t.fit(&train, None, 1).unwrap_err() {
         TrainError::NonFinite {
@@ -213,7 +216,7 @@ fn accumulating_two_half_batches_equals_one_full_batch() {
     let ds = dataset(64, 4);
     let run = |batch: usize, accumulate: usize| {
         let model = plain_model(5);
-        let opt = SGD::new(model.parameters(), 0.1);
+        let opt = SGD::new(model.parameters(), 0.1).unwrap();
         let mut t = quiet(Trainer::new(model, opt, cross_entropy))
             .accumulate(accumulate)
             .unwrap();
@@ -245,7 +248,7 @@ fn clipping_bounds_the_step_by_the_global_norm() {
         .iter()
         .map(|p| p.tensor().to_vec().unwrap())
         .collect();
-    let opt = SGD::new(model.parameters(), 1.0);
+    let opt = SGD::new(model.parameters(), 1.0).unwrap();
     let mut t = quiet(Trainer::new(model, opt, cross_entropy))
         .clip_grad_norm(1e-3)
         .unwrap();
@@ -268,7 +271,7 @@ fn clipping_bounds_the_step_by_the_global_norm() {
     // SGD with lr 1 moves by exactly the clipped gradient: norm 1e-3 (less 1e-6 slack).
     assert!((moved - 1e-3).abs() < 2e-6, "moved {moved}");
     let m = plain_model(6);
-    let opt = SGD::new(m.parameters(), 0.1);
+    let opt = SGD::new(m.parameters(), 0.1).unwrap();
     assert!(Trainer::new(m, opt, cross_entropy)
         .clip_grad_norm(0.0)
         .is_err());
@@ -280,7 +283,7 @@ fn schedules_step_per_epoch_per_batch_and_on_a_plateau() {
     let (train, _) = loaders(1);
     let lrs = |per_batch: bool| {
         let model = plain_model(7);
-        let mut opt = SGD::new(model.parameters(), 0.1);
+        let mut opt = SGD::new(model.parameters(), 0.1).unwrap();
         let mut t = if per_batch {
             let s = Scheduler::new(&mut opt, StepLR::new(12, 0.5)).unwrap();
             quiet(Trainer::new(model, opt, cross_entropy)).schedule_per_batch(s)
@@ -296,7 +299,10 @@ fn schedules_step_per_epoch_per_batch_and_on_a_plateau() {
     assert_eq!(lrs(true), vec![0.05, 0.025, 0.0125]);
 
     let model = plain_model(8);
-    let opt = SGD::new(model.parameters(), 0.2).momentum(0.9);
+    let opt = SGD::new(model.parameters(), 0.2)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
     let plateau =
         ReduceLROnPlateau::new(&opt, PlateauOptions::default().patience(1).factor(0.5)).unwrap();
     let mut t =
@@ -332,7 +338,7 @@ fn validation_runs_every_n_epochs_and_after_the_last() {
     let _serial = serial();
     let (train, val) = loaders(1);
     let model = plain_model(9);
-    let opt = SGD::new(model.parameters(), 0.1);
+    let opt = SGD::new(model.parameters(), 0.1).unwrap();
     let mut t = quiet(Trainer::new(model, opt, cross_entropy))
         .eval_every(2)
         .unwrap();
@@ -350,7 +356,7 @@ fn evaluate_and_predict_match_a_direct_computation() {
     let _serial = serial();
     let (train, val) = loaders(1);
     let model = plain_model(10);
-    let opt = SGD::new(model.parameters(), 0.1);
+    let opt = SGD::new(model.parameters(), 0.1).unwrap();
     let mut t = quiet(Trainer::new(model, opt, cross_entropy).metric(Accuracy::new()));
     t.fit(&train, None, 2).unwrap();
     let ds = dataset(64, 2);
@@ -384,7 +390,10 @@ fn a_hand_written_loop_of_train_steps_equals_fit() {
     let (train, val) = loaders(3);
     let build = || {
         let model = model(3);
-        let opt = SGD::new(model.parameters(), 0.1).momentum(0.9);
+        let opt = SGD::new(model.parameters(), 0.1)
+            .unwrap()
+            .momentum(0.9)
+            .unwrap();
         quiet(Trainer::new(model, opt, cross_entropy).metric(Accuracy::new())).seed(3)
     };
     let mut a = build();
@@ -435,7 +444,10 @@ fn any_model_trains_through_a_step_closure() {
         let loss = cross_entropy(&logits, &b.targets)?;
         Ok(StepOutput::new(loss, logits, b.targets.clone()))
     };
-    let opt = SGD::new(strata_nn::ModuleExt::parameters(&model), 0.2).momentum(0.9);
+    let opt = SGD::new(strata_nn::ModuleExt::parameters(&model), 0.2)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
     let mut t = quiet(Trainer::with_step(model, opt, step).metric(Accuracy::new()));
     let (train, val) = loaders(2);
     let h = t.fit(&train, Some(&val), 8).unwrap();

@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         encoder: TransformerEncoder::new(D, 4, 2, config, None)?,
         head: Linear::new(D, VOCAB)?,
     };
-    let mut opt = Adam::new(model.parameters(), 3e-3);
+    let mut opt = Adam::new(model.parameters(), 3e-3)?;
     let started = Instant::now();
     for step in 1..=steps {
         let (x, y) = batch(BATCH)?;

@@ -1,4 +1,4 @@
-//! The Trainer's overhead on W1 (`/work/shared/BENCHMARKS.md`): a 784-512-256-10 ReLU MLP,
+//! The Trainer's overhead on W1 (`BENCHMARKS.md` of the shared folder): a 784-512-256-10 ReLU MLP,
 //! Adam (lr 1e-3), batches of 128 MNIST images, timed as a hand-written loop (forward,
 //! cross-entropy, backward, optimiser step) and as `Trainer::train_step` with everything
 //! on by default: the NaN/Inf guard, loss and accuracy metrics, and the monitors at their
@@ -50,7 +50,7 @@ fn batches(data: &Mnist, n: usize) -> Result<Vec<Batch>, Box<dyn std::error::Err
 
 fn hand_written(batches: &[Batch]) -> Result<f64, Box<dyn std::error::Error>> {
     let model = model()?;
-    let mut opt = Adam::new(model.parameters(), 1e-3);
+    let mut opt = Adam::new(model.parameters(), 1e-3)?;
     let mut step = |b: &Batch| -> Result<(), Box<dyn std::error::Error>> {
         let loss = cross_entropy(&model.forward(&b.inputs)?, &b.targets)?;
         let grads = loss.backward()?;
@@ -73,7 +73,7 @@ fn with_trainer(
     monitors: bool,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let model = model()?;
-    let opt = Adam::new(model.parameters(), 1e-3);
+    let opt = Adam::new(model.parameters(), 1e-3)?;
     let target = match run_dir {
         Some(d) => RunTarget::At(d.to_path_buf()),
         None => RunTarget::Nowhere,

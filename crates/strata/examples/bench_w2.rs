@@ -1,4 +1,4 @@
-//! Benchmark W2 (`/work/shared/BENCHMARKS.md`, mirrored by `bench/w2_cnn.py`): training
+//! Benchmark W2 (`BENCHMARKS.md` of the shared folder, mirrored by `bench/w2_cnn.py`): training
 //! throughput of a small CNN on MNIST batches of 64 with Adam (lr 1e-3).
 //!
 //! conv(1→32, 3x3, pad 1)-ReLU-maxpool 2 → conv(32→64, 3x3, pad 1)-ReLU-maxpool 2 → flatten
@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .push(Linear::new(3136, 128)?)
         .push(ReLU::new())
         .push(Linear::new(128, 10)?);
-    let mut opt = Adam::new(model.parameters(), 1e-3);
+    let mut opt = Adam::new(model.parameters(), 1e-3)?;
     let mut rng = Indices(0x9E37_79B9_7F4A_7C15);
     let mut run = |steps: usize| -> Result<f64, Box<dyn std::error::Error>> {
         let started = Instant::now();

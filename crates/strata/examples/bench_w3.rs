@@ -97,7 +97,7 @@ fn run(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     manual_seed(0);
     let model = CharLstm::new()?;
-    let mut opt = Adam::new(model.parameters(), 1e-3);
+    let mut opt = Adam::new(model.parameters(), 1e-3)?;
     let mut gen = Generator::new(0);
     run(&model, &mut opt, &mut gen, 5, &mut Split::default())?;
     let mut rates = Vec::new();

@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .push(Dropout::new(0.2)?)
         .push(Linear::new(128, 10)?);
 
-    let mut opt = Adam::new(model.parameters(), 1e-3);
+    let mut opt = Adam::new(model.parameters(), 1e-3)?;
     let steps = epochs as usize * train_loader.len();
     let schedule = Scheduler::new(&mut opt, CosineAnnealingLR::new(steps, 1e-5))?;
     let mut trainer = Trainer::new(model, opt, cross_entropy)

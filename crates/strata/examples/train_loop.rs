@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         model = model.push(Linear::new(128, 128)?).push(Sigmoid::new());
     }
     let model = model.push(Linear::new(128, 10)?);
-    let opt = SGD::new(model.parameters(), 0.1).momentum(0.9);
+    let opt = SGD::new(model.parameters(), 0.1)?.momentum(0.9)?;
     let mut trainer = Trainer::new(model, opt, cross_entropy)
         .metric(Accuracy::new())
         .name("deep-sigmoid")

@@ -43,7 +43,7 @@ fn train_once(workers: usize) -> (Vec<f64>, f64) {
         .push(Linear::new(784, 128).unwrap())
         .push(ReLU::new())
         .push(Linear::new(128, 10).unwrap());
-    let mut opt = Adam::new(model.parameters(), 2e-3);
+    let mut opt = Adam::new(model.parameters(), 2e-3).unwrap();
     let mut epoch_losses = Vec::new();
     for epoch in 0..2 {
         let (mut sum, mut n) = (0.0, 0);

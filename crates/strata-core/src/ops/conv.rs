@@ -5,10 +5,8 @@
 //! recorded op that computes the input, weight and bias gradients it is asked for. A 1-D
 //! convolution is a 2-D one over planes of height 1.
 
-use super::conv_gemm::{self, ConvGeom};
+use super::conv_op::{conv_recorded, Direction};
 use super::conv_shape::check_conv;
-use super::float_dispatch;
-use crate::autograd::{needs_grad, BackwardOp};
 use crate::{Result, Tensor};
 
 /// Options of [`Tensor::conv2d`], as `(height, width)` pairs, with PyTorch's defaults
@@ -68,78 +66,6 @@ impl Default for Conv1dParams {
     }
 }
 
-/// Runs the convolution of a checked geometry and records its backward op. `x`, `w` are
-/// 4-D (a 1-D convolution passes views with height 1); the output is
-/// `[N, Cout, oh, ow]`.
-fn conv_recorded(
-    op: &'static str,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    geom: ConvGeom,
-) -> Result<Tensor> {
-    let shape = [geom.batch, geom.y_channels, geom.win.oh, geom.win.ow];
-    let out = float_dispatch!(x.dtype(), op, T => {
-        let (xc, wc) = (x.detach().contiguous(), w.detach().contiguous());
-        let bc = b.map(|b| b.detach().contiguous());
-        let (xs, ws) = (xc.read::<T>()?, wc.read::<T>()?);
-        let bs = match &bc {
-            Some(b) => Some(b.read::<T>()?),
-            None => None,
-        };
-        let y = conv_gemm::forward(&geom, &xs, &ws, bs.as_deref());
-        Tensor::from_data(T::into_storage(y), &shape)
-    });
-    let inputs: Vec<&Tensor> = [Some(x), Some(w), b].into_iter().flatten().collect();
-    if !needs_grad(&inputs) {
-        return Ok(out);
-    }
-    Ok(out.record(&inputs, ConvBackward { geom, op }))
-}
-
-/// The backward pass of a convolution: input, weight and (when recorded) bias gradients.
-struct ConvBackward {
-    geom: ConvGeom,
-    op: &'static str,
-}
-
-impl BackwardOp for ConvBackward {
-    fn name(&self) -> &'static str {
-        self.op
-    }
-
-    fn backward(&self, grad: &Tensor, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
-        let (x, w, b) = (&inputs[0], &inputs[1], inputs.get(2));
-        let geom = &self.geom;
-        float_dispatch!(grad.dtype(), self.op, T => {
-            let gc = grad.detach().contiguous();
-            let gy = gc.read::<T>()?;
-            let gx = if x.requires_grad() {
-                let wc = w.detach().contiguous();
-                let v = conv_gemm::backward_data(geom, &gy, &wc.read::<T>()?, None);
-                Some(Tensor::from_data(T::into_storage(v), x.shape()))
-            } else {
-                None
-            };
-            let gw = if w.requires_grad() {
-                let xc = x.detach().contiguous();
-                let v = conv_gemm::backward_weight(geom, &gy, &xc.read::<T>()?);
-                Some(Tensor::from_data(T::into_storage(v), w.shape()))
-            } else {
-                None
-            };
-            let mut grads = vec![gx, gw];
-            if let Some(b) = b {
-                grads.push(b.requires_grad().then(|| {
-                    let v = conv_gemm::bias_grad(&gy, geom.y_channels, geom.win.out_len());
-                    Tensor::from_data(T::into_storage(v), b.shape())
-                }));
-            }
-            Ok(grads)
-        })
-    }
-}
-
 impl Tensor {
     /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`) of an input
     /// `[N, Cin, H, W]` (or unbatched `[Cin, H, W]`) with a weight
@@ -190,7 +116,7 @@ impl Tensor {
             ),
             p.groups,
         )?;
-        conv_recorded("conv2d", self, weight, bias, geom)
+        conv_recorded("conv2d", Direction::Conv, self, weight, bias, geom)
     }
 
     /// 1-D convolution (as `torch.nn.functional.conv1d`) of an input `[N, Cin, L]` (or
@@ -227,7 +153,7 @@ impl Tensor {
             p.groups,
         )?;
         let (x2, w2) = (self.unsqueeze(2)?, weight.unsqueeze(2)?);
-        conv_recorded("conv1d", &x2, &w2, bias, geom)?.squeeze_dim(2)
+        conv_recorded("conv1d", Direction::Conv, &x2, &w2, bias, geom)?.squeeze_dim(2)
     }
 }
 

@@ -86,17 +86,16 @@ fn check_bias(op: &'static str, b: Option<&Tensor>, channels: usize, w: &Tensor)
     }
 }
 
-/// Checks a batched convolution `x [N, C, *spatial]` with `w [Cout, C / groups, *kernel]`
-/// (one or two spatial dims) and returns its geometry as a 2-D problem (a 1-D one has
-/// height 1).
-pub(super) fn check_conv(
+/// The checks every convolution starts with: dtypes, the ranks of the input and of the
+/// weight (`weight_dims`: the weight's two leading dims, named), positive strides and
+/// dilations (one entry per spatial dim).
+fn check_operands(
     op: &'static str,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    (stride, padding, dilation): (&[usize], &[usize], &[usize]),
-    groups: usize,
-) -> Result<ConvGeom> {
+    (x, w, b): (&Tensor, &Tensor, Option<&Tensor>),
+    weight_dims: &str,
+    stride: &[usize],
+    dilation: &[usize],
+) -> Result<()> {
     let d = stride.len();
     let dims = if d == 1 { "L" } else { "H, W" };
     let kdims = if d == 1 { "k" } else { "kH, kW" };
@@ -116,14 +115,33 @@ pub(super) fn check_conv(
         return Err(Error::shape(
             op,
             ws,
-            format!(
-                "expected a {}-D weight [out_channels, in_channels / groups, {kdims}]",
-                d + 2
-            ),
+            format!("expected a {}-D weight [{weight_dims}, {kdims}]", d + 2),
         ));
     }
     check_positive(op, "stride", stride)?;
-    check_positive(op, "dilation", dilation)?;
+    check_positive(op, "dilation", dilation)
+}
+
+/// Checks a batched convolution `x [N, C, *spatial]` with `w [Cout, C / groups, *kernel]`
+/// (one or two spatial dims) and returns its geometry as a 2-D problem (a 1-D one has
+/// height 1).
+pub(super) fn check_conv(
+    op: &'static str,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    (stride, padding, dilation): (&[usize], &[usize], &[usize]),
+    groups: usize,
+) -> Result<ConvGeom> {
+    check_operands(
+        op,
+        (x, w, b),
+        "out_channels, in_channels / groups",
+        stride,
+        dilation,
+    )?;
+    let d = stride.len();
+    let (xs, ws) = (x.shape(), w.shape());
     let (cin, cout) = (xs[1], ws[0]);
     if groups == 0 || cin % groups != 0 || cout % groups != 0 {
         return Err(Error::invalid(
@@ -200,33 +218,15 @@ pub(super) fn check_conv_transpose(
     (stride, padding, output_padding, dilation): Spec,
     groups: usize,
 ) -> Result<ConvGeom> {
+    check_operands(
+        op,
+        (x, w, b),
+        "in_channels, out_channels / groups",
+        stride,
+        dilation,
+    )?;
     let d = stride.len();
-    let dims = if d == 1 { "L" } else { "H, W" };
-    let kdims = if d == 1 { "k" } else { "kH, kW" };
-    check_dtypes(op, x, w, b)?;
     let (xs, ws) = (x.shape(), w.shape());
-    if xs.len() != d + 2 {
-        return Err(Error::shape(
-            op,
-            xs,
-            format!(
-                "expected a {}-D input [N, C, {dims}] (or unbatched [C, {dims}])",
-                d + 2
-            ),
-        ));
-    }
-    if ws.len() != d + 2 {
-        return Err(Error::shape(
-            op,
-            ws,
-            format!(
-                "expected a {}-D weight [in_channels, out_channels / groups, {kdims}]",
-                d + 2
-            ),
-        ));
-    }
-    check_positive(op, "stride", stride)?;
-    check_positive(op, "dilation", dilation)?;
     let cin = xs[1];
     if groups == 0 || cin % groups != 0 {
         return Err(Error::invalid(

@@ -8,10 +8,8 @@
 //! weight gradient with the roles of input and output swapped; all three come from
 //! `conv_gemm.rs`.
 
-use super::conv_gemm::{self, ConvGeom};
+use super::conv_op::{conv_recorded, Direction};
 use super::conv_shape::check_conv_transpose;
-use super::float_dispatch;
-use crate::autograd::{needs_grad, BackwardOp};
 use crate::{Result, Tensor};
 
 /// Options of [`Tensor::conv_transpose2d`], as `(height, width)` pairs, with PyTorch's
@@ -76,77 +74,6 @@ impl Default for ConvTranspose1dParams {
     }
 }
 
-/// Runs a checked transposed convolution on 4-D operands and records its backward op.
-fn conv_transpose_recorded(
-    op: &'static str,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    geom: ConvGeom,
-) -> Result<Tensor> {
-    let shape = [geom.batch, geom.x_channels, geom.win.h, geom.win.w];
-    let out = float_dispatch!(x.dtype(), op, T => {
-        let (xc, wc) = (x.detach().contiguous(), w.detach().contiguous());
-        let bc = b.map(|b| b.detach().contiguous());
-        let (xs, ws) = (xc.read::<T>()?, wc.read::<T>()?);
-        let bs = match &bc {
-            Some(b) => Some(b.read::<T>()?),
-            None => None,
-        };
-        let y = conv_gemm::backward_data(&geom, &xs, &ws, bs.as_deref());
-        Tensor::from_data(T::into_storage(y), &shape)
-    });
-    let inputs: Vec<&Tensor> = [Some(x), Some(w), b].into_iter().flatten().collect();
-    if !needs_grad(&inputs) {
-        return Ok(out);
-    }
-    Ok(out.record(&inputs, ConvTransposeBackward { geom, op }))
-}
-
-/// The backward pass of a transposed convolution. `geom` describes the convolution it
-/// transposes (x side = this op's output, y side = this op's input).
-struct ConvTransposeBackward {
-    geom: ConvGeom,
-    op: &'static str,
-}
-
-impl BackwardOp for ConvTransposeBackward {
-    fn name(&self) -> &'static str {
-        self.op
-    }
-
-    fn backward(&self, grad: &Tensor, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
-        let (x, w, b) = (&inputs[0], &inputs[1], inputs.get(2));
-        let geom = &self.geom;
-        float_dispatch!(grad.dtype(), self.op, T => {
-            let gc = grad.detach().contiguous();
-            let gy = gc.read::<T>()?;
-            let gx = if x.requires_grad() {
-                let wc = w.detach().contiguous();
-                let v = conv_gemm::forward(geom, &gy, &wc.read::<T>()?, None);
-                Some(Tensor::from_data(T::into_storage(v), x.shape()))
-            } else {
-                None
-            };
-            let gw = if w.requires_grad() {
-                let xc = x.detach().contiguous();
-                let v = conv_gemm::backward_weight(geom, &xc.read::<T>()?, &gy);
-                Some(Tensor::from_data(T::into_storage(v), w.shape()))
-            } else {
-                None
-            };
-            let mut grads = vec![gx, gw];
-            if let Some(b) = b {
-                grads.push(b.requires_grad().then(|| {
-                    let v = conv_gemm::bias_grad(&gy, geom.x_channels, geom.win.in_len());
-                    Tensor::from_data(T::into_storage(v), b.shape())
-                }));
-            }
-            Ok(grads)
-        })
-    }
-}
-
 impl Tensor {
     /// 2-D transposed convolution (as `torch.nn.functional.conv_transpose2d`) of an input
     /// `[N, Cin, H, W]` (or unbatched `[Cin, H, W]`) with a weight
@@ -194,7 +121,14 @@ impl Tensor {
             ),
             p.groups,
         )?;
-        conv_transpose_recorded("conv_transpose2d", self, weight, bias, geom)
+        conv_recorded(
+            "conv_transpose2d",
+            Direction::Transposed,
+            self,
+            weight,
+            bias,
+            geom,
+        )
     }
 
     /// 1-D transposed convolution (as `torch.nn.functional.conv_transpose1d`) of an input
@@ -236,7 +170,15 @@ impl Tensor {
             p.groups,
         )?;
         let (x2, w2) = (self.unsqueeze(2)?, weight.unsqueeze(2)?);
-        conv_transpose_recorded("conv_transpose1d", &x2, &w2, bias, geom)?.squeeze_dim(2)
+        conv_recorded(
+            "conv_transpose1d",
+            Direction::Transposed,
+            &x2,
+            &w2,
+            bias,
+            geom,
+        )?
+        .squeeze_dim(2)
     }
 }
 

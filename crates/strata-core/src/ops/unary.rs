@@ -7,6 +7,7 @@
 //! machinery in `activation.rs`. Ops with a sixteen-lane kernel (`UnaryFn::WIDE`: exp,
 //! sigmoid, tanh) run it instead of the generic forward on contiguous f32 input.
 
+use super::int_scalar::{clamp_bounds, map_i64, pow_i64, scalar_on, ScalarOn};
 use super::{float_dispatch, slice_of};
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::map::{map1, map3};
@@ -322,23 +323,48 @@ impl Tensor {
     pub fn cos(&self) -> Result<Tensor> {
         unary(self, Cos)
     }
-    /// `x + s` for a scalar `s`.
+    /// `x + s` for a scalar `s`. An `i64` tensor stays `i64` for a whole `s` and becomes
+    /// `f32` otherwise (PyTorch's rules; see `ops/int_scalar.rs`).
+    ///
+    /// ```
+    /// use strata_core::Tensor;
+    /// let t = Tensor::from_vec(vec![1i64, 2], &[2])?;
+    /// assert_eq!(t.add_scalar(10.0)?.to_vec::<i64>()?, vec![11, 12]);
+    /// assert_eq!(t.add_scalar(0.5)?.to_vec::<f32>()?, vec![1.5, 2.5]);
+    /// # Ok::<(), strata_core::Error>(())
+    /// ```
     pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
-        unary(self, AddScalar(s))
+        match scalar_on(self, "add_scalar", s, true)? {
+            ScalarOn::Float => unary(self, AddScalar(s)),
+            ScalarOn::Int(k) => map_i64(self, |v| v.wrapping_add(k)),
+            ScalarOn::Promoted(x) => x.add_scalar(s),
+        }
     }
-    /// `x - s` for a scalar `s`.
+    /// `x - s` for a scalar `s` (integer tensors as for [`Tensor::add_scalar`]).
     pub fn sub_scalar(&self, s: f64) -> Result<Tensor> {
-        unary(self, AddScalar(-s))
+        match scalar_on(self, "sub_scalar", s, true)? {
+            ScalarOn::Float => unary(self, AddScalar(-s)),
+            ScalarOn::Int(k) => map_i64(self, |v| v.wrapping_sub(k)),
+            ScalarOn::Promoted(x) => x.sub_scalar(s),
+        }
     }
-    /// `x * s` for a scalar `s`.
+    /// `x * s` for a scalar `s` (integer tensors as for [`Tensor::add_scalar`]).
     pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
-        unary(self, MulScalar(s))
+        match scalar_on(self, "mul_scalar", s, true)? {
+            ScalarOn::Float => unary(self, MulScalar(s)),
+            ScalarOn::Int(k) => map_i64(self, |v| v.wrapping_mul(k)),
+            ScalarOn::Promoted(x) => x.mul_scalar(s),
+        }
     }
-    /// `x / s` for a scalar `s`.
+    /// `x / s` for a scalar `s`: true division, so an `i64` tensor gives `f32`.
     pub fn div_scalar(&self, s: f64) -> Result<Tensor> {
-        unary(self, MulScalar(1.0 / s))
+        match scalar_on(self, "div_scalar", s, false)? {
+            ScalarOn::Promoted(x) => x.div_scalar(s),
+            _ => unary(self, MulScalar(1.0 / s)),
+        }
     }
-    /// `x ^ p` for a scalar exponent.
+    /// `x ^ p` for a scalar exponent. An `i64` tensor stays `i64` for a whole `p >= 0`
+    /// (a negative whole `p` is an error, as in PyTorch) and becomes `f32` otherwise.
     ///
     /// ```
     /// use strata_core::Tensor;
@@ -347,7 +373,11 @@ impl Tensor {
     /// # Ok::<(), strata_core::Error>(())
     /// ```
     pub fn pow_scalar(&self, p: f64) -> Result<Tensor> {
-        unary(self, PowScalar(p))
+        match scalar_on(self, "pow_scalar", p, true)? {
+            ScalarOn::Float => unary(self, PowScalar(p)),
+            ScalarOn::Int(k) => pow_i64(self, k),
+            ScalarOn::Promoted(x) => x.pow_scalar(p),
+        }
     }
     /// `base ^ x` for a scalar base.
     pub fn scalar_pow(&self, base: f64) -> Result<Tensor> {
@@ -369,7 +399,15 @@ impl Tensor {
                 format!("min {min} is greater than max {max}"),
             ));
         }
-        unary(self, Clamp(min, max))
+        // Integer tensors keep their dtype for whole (or infinite) bounds, as in PyTorch.
+        match (self.dtype(), clamp_bounds(min, max)) {
+            (DType::I64, Some((lo, hi))) => map_i64(self, |v| v.clamp(lo, hi)),
+            (DType::I64, None) => self.to_dtype(DType::F32).clamp(min, max),
+            _ => {
+                scalar_on(self, "clamp", min, false)?; // refuses bool, naming clamp
+                unary(self, Clamp(min, max))
+            }
+        }
     }
 }
 

@@ -38,9 +38,10 @@ mod prefix;
 mod training;
 mod weights;
 
-pub use prefix::rename_prefix;
+pub use prefix::{rename_prefix, select_prefix};
 pub use training::TrainingCheckpoint;
 pub use weights::{
-    load_safetensors, load_safetensors_bytes, load_weights, read_safetensors,
-    read_safetensors_bytes, save_safetensors, to_safetensors_bytes, write_safetensors,
+    load_safetensors, load_safetensors_bytes, load_safetensors_prefix, load_weights,
+    read_safetensors, read_safetensors_bytes, save_safetensors, to_safetensors_bytes,
+    write_safetensors,
 };

@@ -29,3 +29,19 @@ pub fn rename_prefix(entries: &[(String, Tensor)], from: &str, to: &str) -> Vec<
         })
         .collect()
 }
+
+/// Keeps the entries whose names start with `prefix`, names unchanged: the part of a
+/// checkpoint that belongs to one sub-module (`features.` of a CNN for transfer learning).
+///
+/// ```
+/// use strata_nn::checkpoint::select_prefix;
+/// use strata_nn::{Linear, ModuleExt, Sequential};
+/// let model = Sequential::new().push(Linear::new(4, 3)?).push(Linear::new(3, 2)?);
+/// let first: Vec<String> =
+///     select_prefix(&model.state_dict(), "0.").into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(first, ["0.weight", "0.bias"]);
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
+pub fn select_prefix(entries: &[(String, Tensor)], prefix: &str) -> Vec<(String, Tensor)> {
+    rename_prefix(entries, prefix, prefix)
+}

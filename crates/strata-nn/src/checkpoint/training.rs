@@ -42,7 +42,7 @@ const VERSION: &str = "1";
 /// use strata_nn::{Linear, ModuleExt};
 ///
 /// let model = Linear::new(3, 2)?;
-/// let mut opt = Adam::new(model.parameters(), 1e-3);
+/// let mut opt = Adam::new(model.parameters(), 1e-3)?;
 /// let mut sched = Scheduler::new(&mut opt, StepLR::new(10, 0.5))?;
 /// // ... train, then at the end of epoch 4, step 1200:
 /// let mut ckpt = TrainingCheckpoint::capture(&model, &opt, Some(&sched), 4, 1200);
@@ -52,7 +52,7 @@ const VERSION: &str = "1";
 ///
 /// // Later, in a new process:
 /// let model = Linear::new(3, 2)?;
-/// let mut opt = Adam::new(model.parameters(), 1e-3);
+/// let mut opt = Adam::new(model.parameters(), 1e-3)?;
 /// let mut sched = Scheduler::new(&mut opt, StepLR::new(10, 0.5))?;
 /// let ckpt = TrainingCheckpoint::load(&path)?;
 /// ckpt.restore(&model, &mut opt, Some(&mut sched))?;
@@ -90,7 +90,7 @@ impl TrainingCheckpoint {
     /// use strata_nn::optim::SGD;
     /// use strata_nn::{Linear, ModuleExt};
     /// let model = Linear::new(2, 1)?;
-    /// let opt = SGD::new(model.parameters(), 0.1);
+    /// let opt = SGD::new(model.parameters(), 0.1)?;
     /// let ckpt = TrainingCheckpoint::capture(&model, &opt, None, 0, 0);
     /// assert_eq!(ckpt.model.len(), 2);
     /// assert!(ckpt.scheduler.is_none() && ckpt.rng.is_some());
@@ -131,9 +131,9 @@ impl TrainingCheckpoint {
     /// use strata_nn::optim::SGD;
     /// use strata_nn::{Linear, ModuleExt};
     /// let model = Linear::new(2, 1)?;
-    /// let ckpt = TrainingCheckpoint::capture(&model, &SGD::new(model.parameters(), 0.1), None, 3, 30);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &SGD::new(model.parameters(), 0.1)?, None, 3, 30);
     /// let other = Linear::new(2, 5)?;
-    /// let err = ckpt.restore(&other, &mut SGD::new(other.parameters(), 0.1), None).unwrap_err();
+    /// let err = ckpt.restore(&other, &mut SGD::new(other.parameters(), 0.1)?, None).unwrap_err();
     /// assert!(err.to_string().contains("weight: model has [5, 2], checkpoint has [1, 2]"), "{err}");
     /// # Ok::<(), strata_nn::Error>(())
     /// ```

@@ -13,6 +13,7 @@
 
 use super::atomic::write_atomic;
 use super::format::{corrupt, decode, encode, memory_path};
+use super::prefix::select_prefix;
 use crate::{Error, LoadReport, ModuleExt, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -94,6 +95,64 @@ pub fn load_safetensors<M: ModuleExt + ?Sized>(
     let path = path.as_ref();
     let entries = read_safetensors(path)?;
     load_weights(model, &entries, strict).map_err(|e| about_file(e, path))
+}
+
+/// Loads only the tensors of a `.safetensors` file whose names start with `prefix` into
+/// the model's entries of the same names: partial loading for transfer learning, e.g. the
+/// `features.` of a pretrained CNN into a model with a new `classifier.`.
+///
+/// The rest of the model is left as it is and never counts as missing. `strict` applies to
+/// the part under `prefix`: every model entry under it must be in the file with its shape,
+/// and every file entry under it must exist in the model; otherwise nothing is loaded and
+/// the [`Error::CheckpointMismatch`] lists the problems. Non-strict loading loads what
+/// matches and reports the rest (missing names under `prefix` only).
+///
+/// ```
+/// use strata_nn::checkpoint::{load_safetensors_prefix, save_safetensors};
+/// use strata_nn::{Linear, ModuleExt, Sequential};
+/// let path = std::env::temp_dir().join("strata-doc-load-prefix.safetensors");
+/// let pretrained = Sequential::new().push(Linear::new(4, 3)?).push(Linear::new(3, 10)?);
+/// save_safetensors(&pretrained, &path)?;
+/// // Same first layer, a new head of another size.
+/// let model = Sequential::new().push(Linear::new(4, 3)?).push(Linear::new(3, 2)?);
+/// let report = load_safetensors_prefix(&model, &path, "0.", true)?;
+/// assert_eq!(report.loaded, ["0.weight", "0.bias"]);
+/// assert!(report.problems.is_empty());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
+pub fn load_safetensors_prefix<M: ModuleExt + ?Sized>(
+    model: &M,
+    path: impl AsRef<Path>,
+    prefix: &str,
+    strict: bool,
+) -> Result<LoadReport> {
+    let path = path.as_ref();
+    let entries = select_prefix(&read_safetensors(path)?, prefix);
+    load_weights_under(model, &entries, prefix, strict).map_err(|e| about_file(e, path))
+}
+
+/// [`load_weights`] of entries under `prefix`, where model entries outside it are not
+/// missing. A strict load that fails changes nothing, so it serves as the dry run that
+/// finds the problems; only those under `prefix` count.
+fn load_weights_under<M: ModuleExt + ?Sized>(
+    model: &M,
+    entries: &[(String, Tensor)],
+    prefix: &str,
+    strict: bool,
+) -> Result<LoadReport> {
+    match load_weights(model, entries, true) {
+        Err(Error::StateDict(mut problems)) => {
+            problems.missing.retain(|n| n.starts_with(prefix));
+            if strict && !problems.is_empty() {
+                return Err(Error::StateDict(problems));
+            }
+            let mut report = load_weights(model, entries, false)?;
+            report.problems.missing.retain(|n| n.starts_with(prefix));
+            Ok(report)
+        }
+        other => other,
+    }
 }
 
 /// Like [`load_safetensors`], from bytes in memory (errors name `<in-memory bytes>`).

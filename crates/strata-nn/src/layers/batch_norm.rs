@@ -84,13 +84,15 @@ impl BatchNorm {
         let dtype = config.dtype;
         let affine = config.affine;
         let track = config.track_running_stats;
+        // An absurd num_features is an error here, not an abort in the allocator.
+        let full = |on: bool, v: f64| on.then(|| Tensor::try_full(&shape, v, dtype)).transpose();
         Ok(BatchNorm {
             num_features,
             config,
-            weight: affine.then(|| Param::new(Tensor::ones_dtype(&shape, dtype))),
-            bias: affine.then(|| Param::new(Tensor::zeros_dtype(&shape, dtype))),
-            running_mean: track.then(|| Buffer::new(Tensor::zeros_dtype(&shape, dtype))),
-            running_var: track.then(|| Buffer::new(Tensor::ones_dtype(&shape, dtype))),
+            weight: full(affine, 1.0)?.map(Param::new),
+            bias: full(affine, 0.0)?.map(Param::new),
+            running_mean: full(track, 0.0)?.map(Buffer::new),
+            running_var: full(track, 1.0)?.map(Buffer::new),
             num_batches_tracked: track.then(|| Buffer::new(Tensor::scalar(0i64))),
             training: AtomicBool::new(true),
         })

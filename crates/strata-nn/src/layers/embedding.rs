@@ -49,7 +49,12 @@ impl Embedding {
                 ),
             ));
         }
-        let weight = Tensor::randn(&[num_embeddings, embedding_dim]);
+        // The same draws as `Tensor::randn`, but an absurd size is an error, not a panic.
+        let weight = crate::init::Init::Normal {
+            mean: 0.0,
+            std: 1.0,
+        }
+        .tensor(&[num_embeddings, embedding_dim])?;
         let emb = Embedding::from_weight(weight, padding_idx)?;
         if let Some(p) = padding_idx {
             emb.weight.detach().select(0, p)?.fill_(0.0)?;

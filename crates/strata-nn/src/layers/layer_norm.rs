@@ -78,11 +78,17 @@ impl LayerNorm {
         }
         let affine = config.elementwise_affine;
         let dtype = config.dtype;
+        // An absurd shape is an error here, not an abort in the allocator.
+        let full = |v: f64| {
+            affine
+                .then(|| Tensor::try_full(normalized_shape, v, dtype))
+                .transpose()
+        };
         Ok(LayerNorm {
             normalized_shape: normalized_shape.to_vec(),
             config,
-            weight: affine.then(|| Param::new(Tensor::ones_dtype(normalized_shape, dtype))),
-            bias: affine.then(|| Param::new(Tensor::zeros_dtype(normalized_shape, dtype))),
+            weight: full(1.0)?.map(Param::new),
+            bias: full(0.0)?.map(Param::new),
         })
     }
 

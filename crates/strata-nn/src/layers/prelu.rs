@@ -39,7 +39,7 @@ impl PReLU {
                 ),
             ));
         }
-        PReLU::from_weight(Tensor::full(&[num_parameters], init, dtype))
+        PReLU::from_weight(Tensor::try_full(&[num_parameters], init, dtype)?)
     }
 
     /// A layer with the given slopes (`[1]` or `[C]`, floating point).

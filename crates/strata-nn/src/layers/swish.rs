@@ -38,7 +38,7 @@ impl Swish {
         if channels == 0 {
             return Err(Error::config("Swish", "channels must be positive"));
         }
-        Swish::from_beta(Tensor::ones_dtype(&[channels], DType::F32))
+        Swish::from_beta(Tensor::try_full(&[channels], 1.0, DType::F32)?)
     }
 
     /// A layer with the given β values (`[1]` or `[C]`, floating point).

@@ -1,15 +1,11 @@
-//! Adam (with AMSGrad and coupled L2 weight decay): PyTorch's `torch.optim.Adam`. The same
-//! update with decoupled weight decay is [`AdamW`](super::AdamW).
+//! Adam (with AMSGrad and coupled L2 weight decay): PyTorch's `torch.optim.Adam`, and the
+//! same rule with decoupled weight decay, [`AdamW`](super::AdamW) (`adamw.rs`).
 
-use super::group::{unsupported_dtype, IntoParamGroups, ParamGroups, Update};
-use super::kernel::{check_non_negative, check_unit_interval, flag, for_chunks};
-use super::state::{self, Loaded};
-use super::Optimizer;
+use super::kernel::{check_non_negative, check_unit_interval, for_chunks};
+use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
+use super::IntoParamGroups;
 use crate::Result;
-use strata_core::{DType, FloatElement, Gradients, Tensor};
-
-const BUFFERS: [&str; 3] = ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
-const HYPERS: [&str; 5] = ["beta1", "beta2", "eps", "amsgrad", "maximize"];
+use strata_core::FloatElement;
 
 /// Adam (Kingma & Ba), with PyTorch's update rule. For each parameter `w` with gradient `g`
 /// (negated when maximising), at step `t`:
@@ -30,59 +26,38 @@ const HYPERS: [&str; 5] = ["beta1", "beta2", "eps", "amsgrad", "maximize"];
 /// use strata_nn::Param;
 /// use strata_core::Tensor;
 /// let w = Param::new(Tensor::from_vec(vec![1.0f64, -3.0], &[2])?);
-/// let mut opt = Adam::new(vec![w.clone()], 0.1).betas(0.9, 0.999).amsgrad(true);
+/// let mut opt = Adam::new(vec![w.clone()], 0.1)?.betas(0.9, 0.999)?.amsgrad(true);
 /// let grads = w.mul(&w)?.sum_all()?.backward()?;
 /// opt.step(&grads)?;
 /// // The first Adam step moves every weight by about lr against its gradient's sign.
 /// let v = w.to_vec::<f64>()?;
 /// assert!((v[0] - 0.9).abs() < 1e-6 && (v[1] + 2.9).abs() < 1e-6);
-/// assert!(Adam::new(vec![w.clone()], 0.1).betas(1.0, 0.9).step(&grads).is_err());
+/// assert!(Adam::new(vec![w.clone()], 0.1)?.betas(1.0, 0.9).is_err()); // beta1 in [0, 1)
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct Adam {
-    groups: ParamGroups,
-    h: Hyper,
+pub type Adam = Optim<AdamRule<false>>;
+
+hyper_table! {
+    /// Adam's hyperparameters besides learning rate and weight decay (which are per group).
+    /// `DECOUPLED`: AdamW's decoupled weight decay instead of Adam's L2 term in the gradient.
+    pub struct AdamRule<const DECOUPLED: bool> {
+        pub beta1: f64,
+        pub beta2: f64,
+        pub eps: f64,
+        pub amsgrad: bool,
+        pub maximize: bool,
+    }
 }
 
-/// Adam's hyperparameters besides learning rate and weight decay (which are per group).
-#[derive(Clone, Copy, Debug)]
-struct Hyper {
-    what: &'static str,
-    /// AdamW's decoupled weight decay instead of Adam's L2 term in the gradient.
-    decoupled: bool,
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-    amsgrad: bool,
-    maximize: bool,
-}
-
-impl Hyper {
-    fn validate(&self) -> Result<()> {
-        check_unit_interval(self.what, "beta1", self.beta1)?;
-        check_unit_interval(self.what, "beta2", self.beta2)?;
-        check_non_negative(self.what, "eps", self.eps)
-    }
-
-    fn values(&self) -> [(&'static str, f64); 5] {
-        [
-            (HYPERS[0], self.beta1),
-            (HYPERS[1], self.beta2),
-            (HYPERS[2], self.eps),
-            (HYPERS[3], flag(self.amsgrad)),
-            (HYPERS[4], flag(self.maximize)),
-        ]
-    }
-
-    fn with_loaded(self, l: &Loaded) -> Hyper {
-        Hyper {
-            beta1: l.hyper(0),
-            beta2: l.hyper(1),
-            eps: l.hyper(2),
-            amsgrad: l.hyper(3) != 0.0,
-            maximize: l.hyper(4) != 0.0,
-            ..self
+impl<const DECOUPLED: bool> AdamRule<DECOUPLED> {
+    /// PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, no AMSGrad.
+    pub(crate) fn defaults() -> AdamRule<DECOUPLED> {
+        AdamRule {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            amsgrad: false,
+            maximize: false,
         }
     }
 }
@@ -100,105 +75,98 @@ pub(crate) fn lerp<T: FloatElement>(a: T, b: T, weight: T) -> T {
 
 impl Adam {
     /// Adam over `params` (parameters or [`ParamGroup`](super::ParamGroup)s) with learning
-    /// rate `lr` and PyTorch's defaults.
-    pub fn new(params: impl IntoParamGroups, lr: f64) -> Adam {
-        Adam::with_mode(params, lr, 0.0, false, "Adam")
+    /// rate `lr` (finite, `>= 0`) and PyTorch's defaults.
+    pub fn new(params: impl IntoParamGroups, lr: f64) -> Result<Adam> {
+        Optim::build(params, lr, 0.0, AdamRule::defaults())
     }
+}
 
-    /// Adam or (decoupled) AdamW.
-    pub(crate) fn with_mode(
-        params: impl IntoParamGroups,
-        lr: f64,
-        weight_decay: f64,
-        decoupled: bool,
-        what: &'static str,
-    ) -> Adam {
-        Adam {
-            groups: ParamGroups::new(what, params, lr, weight_decay),
-            h: Hyper {
-                what,
-                decoupled,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                amsgrad: false,
-                maximize: false,
-            },
-        }
-    }
-
+/// The builder settings Adam and AdamW share.
+impl<const DECOUPLED: bool> Optim<AdamRule<DECOUPLED>> {
     /// Decay rates of the first and second moment estimates (default 0.9, 0.999), each in
     /// `[0, 1)`.
-    pub fn betas(mut self, beta1: f64, beta2: f64) -> Adam {
-        self.h.beta1 = beta1;
-        self.h.beta2 = beta2;
-        self
+    pub fn betas(self, beta1: f64, beta2: f64) -> Result<Self> {
+        self.with(|r| (r.beta1, r.beta2) = (beta1, beta2))
     }
 
-    /// Added to the denominator for numerical stability (default 1e-8).
-    pub fn eps(mut self, eps: f64) -> Adam {
-        self.h.eps = eps;
-        self
-    }
-
-    /// Weight decay for groups without their own: an L2 term added to the gradient for Adam,
-    /// decoupled shrinking of the weights for AdamW (default 0 for Adam, 0.01 for AdamW).
-    pub fn weight_decay(mut self, weight_decay: f64) -> Adam {
-        self.groups.set_default_weight_decay(weight_decay);
-        self
+    /// Added to the denominator for numerical stability (default 1e-8; finite, `>= 0`).
+    pub fn eps(self, eps: f64) -> Result<Self> {
+        self.with(|r| r.eps = eps)
     }
 
     /// The AMSGrad variant: divide by the running maximum of the second moment (default off).
-    pub fn amsgrad(mut self, amsgrad: bool) -> Adam {
-        self.h.amsgrad = amsgrad;
-        self
+    pub fn amsgrad(self, amsgrad: bool) -> Self {
+        self.with_flag(|r| r.amsgrad = amsgrad)
     }
 
     /// Maximise the objective instead of minimising it (default off).
-    pub fn maximize(mut self, maximize: bool) -> Adam {
-        self.h.maximize = maximize;
-        self
+    pub fn maximize(self, maximize: bool) -> Self {
+        self.with_flag(|r| r.maximize = maximize)
+    }
+}
+
+impl<const DECOUPLED: bool> UpdateRule for AdamRule<DECOUPLED> {
+    const BUFFERS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+
+    fn what(&self) -> &'static str {
+        if DECOUPLED {
+            "AdamW"
+        } else {
+            "Adam"
+        }
     }
 
-    /// One parameter's fused update in dtype `T` at step `t`; `bufs` are `exp_avg`,
-    /// `exp_avg_sq` and, with AMSGrad, `max_exp_avg_sq`.
-    fn update<T: FloatElement>(&self, u: &Update, t: u64, bufs: &[Tensor]) -> Result<()> {
-        let h = self.h;
-        let t = t as f64;
-        let bias_correction1 = 1.0 - h.beta1.powf(t);
-        let bias_correction2 = 1.0 - h.beta2.powf(t);
-        let decay = u.weight_decay != 0.0;
+    fn validate(&self) -> Result<()> {
+        check_unit_interval(self.what(), "beta1", self.beta1)?;
+        check_unit_interval(self.what(), "beta2", self.beta2)?;
+        check_non_negative(self.what(), "eps", self.eps)
+    }
+
+    fn buffers(&self) -> &'static [usize] {
+        if self.amsgrad {
+            &[0, 1, 2]
+        } else {
+            &[0, 1]
+        }
+    }
+
+    fn apply<T: FloatElement>(&self, s: &StepInfo, w: &mut [T], g: &[T], b: &mut [&mut [T]]) {
+        let t = s.step as f64;
+        let bias_correction1 = 1.0 - self.beta1.powf(t);
+        let bias_correction2 = 1.0 - self.beta2.powf(t);
+        let decay = s.weight_decay != 0.0;
         let c = Consts {
-            sign: T::from_f64(if h.maximize { -1.0 } else { 1.0 }),
-            shrink: T::from_f64(if decay && h.decoupled {
-                1.0 - u.lr * u.weight_decay
+            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
+            shrink: T::from_f64(if decay && DECOUPLED {
+                1.0 - s.lr * s.weight_decay
             } else {
                 1.0
             }),
-            weight_decay: T::from_f64(u.weight_decay),
-            one_minus_beta1: T::from_f64(1.0 - h.beta1),
-            beta2: T::from_f64(h.beta2),
-            one_minus_beta2: T::from_f64(1.0 - h.beta2),
+            weight_decay: T::from_f64(s.weight_decay),
+            one_minus_beta1: T::from_f64(1.0 - self.beta1),
+            beta2: T::from_f64(self.beta2),
+            one_minus_beta2: T::from_f64(1.0 - self.beta2),
             bc2_sqrt: T::from_f64(bias_correction2.sqrt()),
-            eps: T::from_f64(h.eps),
-            step_size: T::from_f64(u.lr / bias_correction1),
+            eps: T::from_f64(self.eps),
+            step_size: T::from_f64(s.lr / bias_correction1),
         };
-        let mut w = u.param.write::<T>()?;
-        let g = u.grad.read::<T>()?;
-        let mut guards = Vec::with_capacity(bufs.len());
-        for b in bufs {
-            guards.push(b.write::<T>()?);
-        }
-        let mut slices: Vec<&mut [T]> = guards.iter_mut().map(|b| &mut **b).collect();
         // One specialised loop per combination of flags: no branches in the hot loop.
-        let s = &mut slices;
-        match (decay && !h.decoupled, h.amsgrad) {
-            (false, false) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<false, false>(w, g, b)),
-            (false, true) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<false, true>(w, g, b)),
-            (true, false) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<true, false>(w, g, b)),
-            (true, true) => for_chunks(&mut w, &g, s, &|w, g, b| c.run::<true, true>(w, g, b)),
+        match (decay && !DECOUPLED, self.amsgrad) {
+            (false, false) => for_chunks(w, g, b, &|w, g, b| c.run::<false, false>(w, g, b)),
+            (false, true) => for_chunks(w, g, b, &|w, g, b| c.run::<false, true>(w, g, b)),
+            (true, false) => for_chunks(w, g, b, &|w, g, b| c.run::<true, false>(w, g, b)),
+            (true, true) => for_chunks(w, g, b, &|w, g, b| c.run::<true, true>(w, g, b)),
         }
-        Ok(())
+    }
+
+    /// Adam's `beta1`, which a one-cycle schedule cycles.
+    fn momentum(&self) -> Option<f64> {
+        Some(self.beta1)
+    }
+
+    fn set_momentum(&mut self, beta1: f64) -> bool {
+        self.beta1 = beta1;
+        true
     }
 }
 
@@ -256,58 +224,5 @@ impl<T: FloatElement> Consts<T> {
             let denom = second.sqrt() / self.bc2_sqrt + self.eps;
             w[i] = wi - self.step_size * m[i] / denom;
         }
-    }
-}
-
-impl Optimizer for Adam {
-    fn step(&mut self, grads: &Gradients) -> Result<()> {
-        self.h.validate()?;
-        let n_bufs = if self.h.amsgrad { 3 } else { 2 };
-        for u in self.groups.updates(grads)? {
-            let state = self.groups.state_mut(u.group, u.index);
-            state.step += 1;
-            let t = state.step;
-            let bufs: Vec<Tensor> = (0..n_bufs).map(|i| state.buffer(i, &u.param).0).collect();
-            match u.param.dtype() {
-                DType::F32 => self.update::<f32>(&u, t, &bufs)?,
-                DType::F64 => self.update::<f64>(&u, t, &bufs)?,
-                other => return Err(unsupported_dtype(self.h.what, other)),
-            }
-        }
-        Ok(())
-    }
-
-    fn groups(&self) -> &ParamGroups {
-        &self.groups
-    }
-
-    fn groups_mut(&mut self) -> &mut ParamGroups {
-        &mut self.groups
-    }
-
-    /// Adam's `beta1`, which a one-cycle schedule cycles.
-    fn momentum_or_beta1(&self) -> Option<f64> {
-        Some(self.h.beta1)
-    }
-
-    fn set_momentum_or_beta1(&mut self, beta1: f64) -> Result<()> {
-        check_unit_interval(self.h.what, "beta1", beta1)?;
-        self.h.beta1 = beta1;
-        Ok(())
-    }
-
-    fn state_dict(&self) -> Vec<(String, Tensor)> {
-        state::save(&self.groups, &BUFFERS, &self.h.values())
-    }
-
-    fn load_state_dict(&mut self, entries: &[(String, Tensor)]) -> Result<()> {
-        let loaded = state::parse(&self.groups, entries, &BUFFERS, &HYPERS)?;
-        let h = self.h.with_loaded(&loaded);
-        h.validate()?;
-        let required: &[usize] = if h.amsgrad { &[0, 1, 2] } else { &[0, 1] };
-        loaded.require_buffers(h.what, required)?;
-        loaded.commit(&mut self.groups);
-        self.h = h;
-        Ok(())
     }
 }

@@ -20,7 +20,7 @@ use strata_core::{DType, Gradients, Tensor};
 ///         ParamGroup::new(head.parameters()).lr(0.01).weight_decay(0.0),
 ///     ],
 ///     0.1,
-/// );
+/// )?;
 /// assert_eq!(opt.groups().lrs(), vec![0.1, 0.01]);
 /// # use strata_nn::ModuleExt;
 /// # Ok::<(), strata_nn::Error>(())
@@ -103,7 +103,7 @@ impl<const N: usize> IntoParamGroups for [ParamGroup; N] {
 /// let groups = weight_decay_groups(model.named_parameters(), 0.05);
 /// assert_eq!(groups[0].params.len(), 2); // the two weights
 /// assert_eq!(groups[1].params.len(), 2); // the two biases
-/// let opt = AdamW::new(groups, 1e-3);
+/// let opt = AdamW::new(groups, 1e-3)?;
 /// assert_eq!(opt.groups().weight_decay(0), Some(0.05));
 /// assert_eq!(opt.groups().weight_decay(1), Some(0.0));
 /// # Ok::<(), strata_nn::Error>(())
@@ -145,15 +145,6 @@ impl ParamState {
             }
         }
     }
-
-    /// Buffer `i`, created filled with `value` if missing.
-    pub(crate) fn buffer_filled(&mut self, i: usize, param: &Tensor, value: f64) -> Result<Tensor> {
-        let (b, fresh) = self.buffer(i, param);
-        if fresh && value != 0.0 {
-            b.fill_(value)?;
-        }
-        Ok(b)
-    }
 }
 
 /// One group as the optimiser holds it.
@@ -185,7 +176,7 @@ pub(crate) struct Update {
 /// use strata_nn::Param;
 /// use strata_core::Tensor;
 /// let (a, b) = (Param::new(Tensor::ones(&[2])), Param::new(Tensor::ones(&[3])));
-/// let mut opt = Adam::new(vec![ParamGroup::new(vec![a]), ParamGroup::new(vec![b])], 1e-3);
+/// let mut opt = Adam::new(vec![ParamGroup::new(vec![a]), ParamGroup::new(vec![b])], 1e-3)?;
 /// opt.groups_mut().set_lr(1, 1e-4)?;
 /// assert_eq!(opt.groups().lrs(), vec![1e-3, 1e-4]);
 /// assert_eq!(opt.groups().params(1).unwrap().len(), 1);

@@ -70,15 +70,6 @@ pub(crate) fn check_unit_interval(what: &'static str, name: &str, value: f64) ->
     }
 }
 
-/// A boolean hyperparameter as a state-dict number.
-pub(crate) fn flag(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

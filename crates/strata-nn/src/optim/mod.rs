@@ -14,7 +14,7 @@
 //! use strata_core::Tensor;
 //!
 //! let model = Linear::new(3, 1)?;
-//! let mut opt = Adam::new(model.parameters(), 1e-2).betas(0.9, 0.99).weight_decay(1e-4);
+//! let mut opt = Adam::new(model.parameters(), 1e-2)?.betas(0.9, 0.99)?.weight_decay(1e-4)?;
 //! let (x, y) = (Tensor::randn(&[16, 3]), Tensor::randn(&[16, 1]));
 //! for _ in 0..5 {
 //!     let loss = model.forward(&x)?.sub(&y)?.square()?.mean_all()?;
@@ -23,15 +23,18 @@
 //! }
 //! opt.set_lr(1e-3)?;                        // every group
 //! let saved = opt.state_dict();             // step counts, moments, hyperparameters
-//! let mut resumed = Adam::new(model.parameters(), 1e-2);
+//! let mut resumed = Adam::new(model.parameters(), 1e-2)?;
 //! resumed.load_state_dict(&saved)?;
 //! assert_eq!(resumed.lr(), 1e-3);
 //! # Ok::<(), strata_nn::Error>(())
 //! ```
 //!
-//! Hyperparameters are checked when the optimiser steps (and when set through
-//! [`Optimizer::set_lr`] or [`ParamGroups`]): a negative learning rate or a beta outside
-//! `[0, 1)` is an [`Error::Config`](crate::Error::Config) naming the optimiser and the value.
+//! Hyperparameters are checked when they are set: constructors and builder settings return
+//! a `Result`, and a negative learning rate or a beta outside `[0, 1)` is an
+//! [`Error::Config`](crate::Error::Config) naming the optimiser and the value. Each
+//! optimiser is an [`Optim`] over its [`UpdateRule`] (the rule's file holds only its
+//! hyper-parameters and update); [`Optimizer::set_lr`], [`ParamGroups`] and loaded states
+//! are checked as well, and `step` checks again.
 
 mod adagrad;
 mod adam;
@@ -39,17 +42,19 @@ mod adamw;
 mod group;
 mod kernel;
 mod rmsprop;
+mod rule;
 mod sgd;
 mod state;
 #[cfg(test)]
 mod tests;
 
-pub use adagrad::Adagrad;
-pub use adam::Adam;
+pub use adagrad::{Adagrad, AdagradRule};
+pub use adam::{Adam, AdamRule};
 pub use adamw::AdamW;
 pub use group::{weight_decay_groups, IntoParamGroups, ParamGroup, ParamGroups};
-pub use rmsprop::RMSprop;
-pub use sgd::SGD;
+pub use rmsprop::{RMSprop, RmspropRule};
+pub use rule::{HyperTable, HyperValue, Optim, StepInfo, UpdateRule};
+pub use sgd::{SgdRule, SGD};
 
 use crate::{Error, Result};
 use strata_core::{Gradients, Tensor};

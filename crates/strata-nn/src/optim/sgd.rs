@@ -1,16 +1,13 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and (coupled)
 //! weight decay: PyTorch's `torch.optim.SGD`.
 
-use super::group::{unsupported_dtype, IntoParamGroups, ParamGroups, Update};
-use super::kernel::{check_non_negative, flag, for_chunks};
-use super::state::{self, Loaded};
-use super::Optimizer;
+use super::kernel::{check_non_negative, for_chunks};
+use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
+use super::IntoParamGroups;
 use crate::{Error, Result};
-use strata_core::{DType, FloatElement, Gradients, Tensor};
+use strata_core::FloatElement;
 
 const WHAT: &str = "SGD";
-const BUFFERS: [&str; 1] = ["momentum_buffer"];
-const HYPERS: [&str; 4] = ["momentum", "dampening", "nesterov", "maximize"];
 
 /// Stochastic gradient descent, with PyTorch's update rule. For each parameter `w` with
 /// gradient `g` (negated when maximising):
@@ -31,30 +28,71 @@ const HYPERS: [&str; 4] = ["momentum", "dampening", "nesterov", "maximize"];
 /// use strata_nn::Param;
 /// use strata_core::Tensor;
 /// let w = Param::new(Tensor::from_vec(vec![1.0f64, -2.0], &[2])?);
-/// let mut opt = SGD::new(vec![w.clone()], 0.1).momentum(0.9).nesterov(true);
+/// let mut opt = SGD::new(vec![w.clone()], 0.1)?.momentum(0.9)?.nesterov(true)?;
 /// let grads = w.mul(&w)?.sum_all()?.backward()?;   // gradient 2w
 /// opt.step(&grads)?;
 /// // b = g = 2w; w -= 0.1 * (g + 0.9 b) = 0.1 * 3.8 w
 /// assert_eq!(w.to_vec::<f64>()?, vec![1.0 - 0.38, -2.0 + 0.76]);
+/// // Settings are checked as they are made.
+/// assert!(SGD::new(vec![w.clone()], -0.1).is_err());
+/// assert!(SGD::new(vec![w.clone()], 0.1)?.nesterov(true).is_err()); // needs momentum first
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 #[allow(clippy::upper_case_acronyms)] // PyTorch's name
-#[derive(Clone, Debug)]
-pub struct SGD {
-    groups: ParamGroups,
-    h: Hyper,
+pub type SGD = Optim<SgdRule>;
+
+hyper_table! {
+    /// SGD's hyperparameters besides learning rate and weight decay (which are per group).
+    pub struct SgdRule {
+        pub momentum: f64,
+        pub dampening: f64,
+        pub nesterov: bool,
+        pub maximize: bool,
+    }
 }
 
-/// SGD's hyperparameters besides learning rate and weight decay (which are per group).
-#[derive(Clone, Copy, Debug)]
-struct Hyper {
-    momentum: f64,
-    dampening: f64,
-    nesterov: bool,
-    maximize: bool,
+impl SGD {
+    /// Plain SGD over `params` (parameters or [`ParamGroup`](super::ParamGroup)s) with
+    /// learning rate `lr` (finite, `>= 0`).
+    pub fn new(params: impl IntoParamGroups, lr: f64) -> Result<SGD> {
+        let rule = SgdRule {
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            maximize: false,
+        };
+        Optim::build(params, lr, 0.0, rule)
+    }
+
+    /// Momentum factor (default 0; finite, `>= 0`).
+    pub fn momentum(self, momentum: f64) -> Result<SGD> {
+        self.with(|r| r.momentum = momentum)
+    }
+
+    /// Dampening for momentum (default 0; finite).
+    pub fn dampening(self, dampening: f64) -> Result<SGD> {
+        self.with(|r| r.dampening = dampening)
+    }
+
+    /// Nesterov momentum (default off; needs a momentum > 0, set first, and zero
+    /// dampening).
+    pub fn nesterov(self, nesterov: bool) -> Result<SGD> {
+        self.with(|r| r.nesterov = nesterov)
+    }
+
+    /// Maximise the objective instead of minimising it (default off).
+    pub fn maximize(self, maximize: bool) -> SGD {
+        self.with_flag(|r| r.maximize = maximize)
+    }
 }
 
-impl Hyper {
+impl UpdateRule for SgdRule {
+    const BUFFERS: &'static [&'static str] = &["momentum_buffer"];
+
+    fn what(&self) -> &'static str {
+        WHAT
+    }
+
     fn validate(&self) -> Result<()> {
         check_non_negative(WHAT, "momentum", self.momentum)?;
         if !self.dampening.is_finite() {
@@ -76,117 +114,60 @@ impl Hyper {
         Ok(())
     }
 
-    fn values(&self) -> [(&'static str, f64); 4] {
-        [
-            (HYPERS[0], self.momentum),
-            (HYPERS[1], self.dampening),
-            (HYPERS[2], flag(self.nesterov)),
-            (HYPERS[3], flag(self.maximize)),
-        ]
-    }
-
-    fn from_loaded(l: &Loaded) -> Hyper {
-        Hyper {
-            momentum: l.hyper(0),
-            dampening: l.hyper(1),
-            nesterov: l.hyper(2) != 0.0,
-            maximize: l.hyper(3) != 0.0,
-        }
-    }
-}
-
-impl SGD {
-    /// Plain SGD over `params` (parameters or [`ParamGroup`](super::ParamGroup)s) with
-    /// learning rate `lr`.
-    pub fn new(params: impl IntoParamGroups, lr: f64) -> SGD {
-        SGD {
-            groups: ParamGroups::new(WHAT, params, lr, 0.0),
-            h: Hyper {
-                momentum: 0.0,
-                dampening: 0.0,
-                nesterov: false,
-                maximize: false,
-            },
+    fn buffers(&self) -> &'static [usize] {
+        if self.momentum != 0.0 {
+            &[0]
+        } else {
+            &[]
         }
     }
 
-    /// Momentum factor (default 0).
-    pub fn momentum(mut self, momentum: f64) -> SGD {
-        self.h.momentum = momentum;
-        self
+    /// The momentum buffer starts as the gradient, so a state without it is complete.
+    fn required_on_load(&self) -> &'static [usize] {
+        &[]
     }
 
-    /// Dampening for momentum (default 0).
-    pub fn dampening(mut self, dampening: f64) -> SGD {
-        self.h.dampening = dampening;
-        self
-    }
-
-    /// Nesterov momentum (default off; needs momentum > 0 and zero dampening).
-    pub fn nesterov(mut self, nesterov: bool) -> SGD {
-        self.h.nesterov = nesterov;
-        self
-    }
-
-    /// L2 penalty added to the gradient, for groups without their own (default 0).
-    pub fn weight_decay(mut self, weight_decay: f64) -> SGD {
-        self.groups.set_default_weight_decay(weight_decay);
-        self
-    }
-
-    /// Maximise the objective instead of minimising it (default off).
-    pub fn maximize(mut self, maximize: bool) -> SGD {
-        self.h.maximize = maximize;
-        self
-    }
-
-    /// One parameter's fused update in dtype `T`. `buf` is the momentum buffer and whether
-    /// it was just created (then it starts as the gradient).
-    fn update<T: FloatElement>(&self, u: &Update, buf: Option<(&Tensor, bool)>) -> Result<()> {
-        let h = self.h;
-        let first = buf.is_some_and(|(_, fresh)| fresh);
+    fn apply<T: FloatElement>(&self, s: &StepInfo, w: &mut [T], g: &[T], b: &mut [&mut [T]]) {
         let c = Consts {
-            sign: T::from_f64(if h.maximize { -1.0 } else { 1.0 }),
-            lr: T::from_f64(u.lr),
-            weight_decay: T::from_f64(u.weight_decay),
-            momentum: T::from_f64(h.momentum),
+            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
+            lr: T::from_f64(s.lr),
+            weight_decay: T::from_f64(s.weight_decay),
+            momentum: T::from_f64(self.momentum),
             // A fresh buffer (zeros) becomes 0·b + 1·d = d.
-            keep_buf: T::from_f64(if first { 0.0 } else { h.momentum }),
-            keep_grad: T::from_f64(if first { 1.0 } else { 1.0 - h.dampening }),
+            keep_buf: T::from_f64(if s.fresh { 0.0 } else { self.momentum }),
+            keep_grad: T::from_f64(if s.fresh { 1.0 } else { 1.0 - self.dampening }),
         };
-        let decay = u.weight_decay != 0.0;
-        let mut w = u.param.write::<T>()?;
-        let g = u.grad.read::<T>()?;
-        let Some((buf, _)) = buf else {
-            let s = &mut [];
-            match decay {
-                false => for_chunks(&mut w, &g, s, &|w, g, b| {
-                    c.run::<false, false, false>(w, g, b)
-                }),
-                true => for_chunks(&mut w, &g, s, &|w, g, b| {
-                    c.run::<true, false, false>(w, g, b)
-                }),
-            }
-            return Ok(());
-        };
-        let mut b = buf.write::<T>()?;
-        let s = &mut [&mut *b];
+        let decay = s.weight_decay != 0.0;
         // One specialised loop per combination of flags: no branches in the hot loop.
-        match (decay, h.nesterov) {
-            (false, false) => for_chunks(&mut w, &g, s, &|w, g, b| {
-                c.run::<false, true, false>(w, g, b)
-            }),
-            (false, true) => for_chunks(&mut w, &g, s, &|w, g, b| {
-                c.run::<false, true, true>(w, g, b)
-            }),
-            (true, false) => for_chunks(&mut w, &g, s, &|w, g, b| {
-                c.run::<true, true, false>(w, g, b)
-            }),
-            (true, true) => {
-                for_chunks(&mut w, &g, s, &|w, g, b| c.run::<true, true, true>(w, g, b))
+        match (decay, self.momentum != 0.0, self.nesterov) {
+            (false, false, _) => {
+                for_chunks(w, g, b, &|w, g, b| c.run::<false, false, false>(w, g, b))
+            }
+            (true, false, _) => {
+                for_chunks(w, g, b, &|w, g, b| c.run::<true, false, false>(w, g, b))
+            }
+            (false, true, false) => {
+                for_chunks(w, g, b, &|w, g, b| c.run::<false, true, false>(w, g, b))
+            }
+            (false, true, true) => {
+                for_chunks(w, g, b, &|w, g, b| c.run::<false, true, true>(w, g, b))
+            }
+            (true, true, false) => {
+                for_chunks(w, g, b, &|w, g, b| c.run::<true, true, false>(w, g, b))
+            }
+            (true, true, true) => {
+                for_chunks(w, g, b, &|w, g, b| c.run::<true, true, true>(w, g, b))
             }
         }
-        Ok(())
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> bool {
+        self.momentum = momentum;
+        true
     }
 }
 
@@ -231,55 +212,5 @@ impl<T: FloatElement> Consts<T> {
             }
             w[i] -= self.lr * d;
         }
-    }
-}
-
-impl Optimizer for SGD {
-    fn step(&mut self, grads: &Gradients) -> Result<()> {
-        self.h.validate()?;
-        for u in self.groups.updates(grads)? {
-            let state = self.groups.state_mut(u.group, u.index);
-            state.step += 1;
-            let buf = (self.h.momentum != 0.0).then(|| state.buffer(0, &u.param));
-            let buf = buf.as_ref().map(|(b, fresh)| (b, *fresh));
-            match u.param.dtype() {
-                DType::F32 => self.update::<f32>(&u, buf)?,
-                DType::F64 => self.update::<f64>(&u, buf)?,
-                other => return Err(unsupported_dtype(WHAT, other)),
-            }
-        }
-        Ok(())
-    }
-
-    fn groups(&self) -> &ParamGroups {
-        &self.groups
-    }
-
-    fn groups_mut(&mut self) -> &mut ParamGroups {
-        &mut self.groups
-    }
-
-    fn momentum_or_beta1(&self) -> Option<f64> {
-        Some(self.h.momentum)
-    }
-
-    fn set_momentum_or_beta1(&mut self, momentum: f64) -> Result<()> {
-        check_non_negative(WHAT, "momentum", momentum)?;
-        self.h.momentum = momentum;
-        Ok(())
-    }
-
-    fn state_dict(&self) -> Vec<(String, Tensor)> {
-        state::save(&self.groups, &BUFFERS, &self.h.values())
-    }
-
-    fn load_state_dict(&mut self, entries: &[(String, Tensor)]) -> Result<()> {
-        let loaded = state::parse(&self.groups, entries, &BUFFERS, &HYPERS)?;
-        let h = Hyper::from_loaded(&loaded);
-        h.validate()?;
-        // The momentum buffer is created lazily (from the gradient): it is optional.
-        loaded.commit(&mut self.groups);
-        self.h = h;
-        Ok(())
     }
 }

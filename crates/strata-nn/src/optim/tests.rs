@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::schedule::{LrScheduler, Scheduler, StepLR};
-use crate::{Linear, ModuleExt, Param};
+use crate::{Linear, ModuleExt, Param, Result};
 use strata_core::{DType, Gradients, Tensor};
 
 fn param(values: &[f64]) -> Param {
@@ -28,19 +28,45 @@ fn all_kinds(groups: impl Fn() -> Vec<ParamGroup>) -> Vec<Box<dyn Optimizer>> {
     vec![
         Box::new(
             SGD::new(groups(), 0.1)
+                .unwrap()
                 .momentum(0.9)
+                .unwrap()
                 .nesterov(true)
-                .weight_decay(0.01),
+                .unwrap()
+                .weight_decay(0.01)
+                .unwrap(),
         ),
-        Box::new(SGD::new(groups(), 0.1).momentum(0.5).dampening(0.3)),
-        Box::new(Adam::new(groups(), 0.05).amsgrad(true).weight_decay(0.1)),
-        Box::new(AdamW::new(groups(), 0.05).betas(0.8, 0.9)),
-        Box::new(RMSprop::new(groups(), 0.01).momentum(0.5).centered(true)),
-        Box::new(RMSprop::new(groups(), 0.01).alpha(0.9)),
+        Box::new(
+            SGD::new(groups(), 0.1)
+                .unwrap()
+                .momentum(0.5)
+                .unwrap()
+                .dampening(0.3)
+                .unwrap(),
+        ),
+        Box::new(
+            Adam::new(groups(), 0.05)
+                .unwrap()
+                .amsgrad(true)
+                .weight_decay(0.1)
+                .unwrap(),
+        ),
+        Box::new(AdamW::new(groups(), 0.05).unwrap().betas(0.8, 0.9).unwrap()),
+        Box::new(
+            RMSprop::new(groups(), 0.01)
+                .unwrap()
+                .momentum(0.5)
+                .unwrap()
+                .centered(true),
+        ),
+        Box::new(RMSprop::new(groups(), 0.01).unwrap().alpha(0.9).unwrap()),
         Box::new(
             Adagrad::new(groups(), 0.1)
+                .unwrap()
                 .lr_decay(0.05)
-                .initial_accumulator_value(0.1),
+                .unwrap()
+                .initial_accumulator_value(0.1)
+                .unwrap(),
         ),
     ]
 }
@@ -54,7 +80,8 @@ fn groups_use_their_own_learning_rates() {
             ParamGroup::new(vec![b.clone()]).lr(0.01),
         ],
         0.1,
-    );
+    )
+    .unwrap();
     opt.step(&grads_for(&[(&a, &[1.0, 2.0]), (&b, &[1.0])]))
         .unwrap();
     assert_eq!(values(&a), vec![0.9, 0.8]);
@@ -73,7 +100,7 @@ fn no_decay_group_keeps_biases_and_norm_weights() {
     let model = Linear::new(3, 2).unwrap();
     let w0 = model.weight().to_vec::<f32>().unwrap();
     let b0 = model.bias().unwrap().to_vec::<f32>().unwrap();
-    let mut opt = AdamW::new(weight_decay_groups(model.named_parameters(), 0.5), 0.1);
+    let mut opt = AdamW::new(weight_decay_groups(model.named_parameters(), 0.5), 0.1).unwrap();
     // Zero gradients: only the decoupled decay moves anything.
     let mut grads = Gradients::new();
     for p in model.parameters() {
@@ -90,7 +117,7 @@ fn no_decay_group_keeps_biases_and_norm_weights() {
     let model = Linear::new(3, 2).unwrap();
     let b0 = model.bias().unwrap().to_vec::<f32>().unwrap();
     let w0 = model.weight().to_vec::<f32>().unwrap();
-    let mut opt = SGD::new(weight_decay_groups(model.named_parameters(), 0.5), 0.1);
+    let mut opt = SGD::new(weight_decay_groups(model.named_parameters(), 0.5), 0.1).unwrap();
     let mut grads = Gradients::new();
     for p in model.parameters() {
         grads.insert(&p, Tensor::zeros(p.shape()));
@@ -140,7 +167,7 @@ fn state_of_a_late_parameter_starts_fresh() {
     // Adam's first step moves every weight by lr (bias correction); a parameter that first
     // gets a gradient at step 4 must see its own step 1.
     let (a, b) = (param(&[1.0]), param(&[1.0]));
-    let mut opt = Adam::new(vec![a.clone(), b.clone()], 0.1);
+    let mut opt = Adam::new(vec![a.clone(), b.clone()], 0.1).unwrap();
     for _ in 0..3 {
         opt.step(&grads_for(&[(&a, &[2.0])])).unwrap();
     }
@@ -148,79 +175,149 @@ fn state_of_a_late_parameter_starts_fresh() {
     assert!((values(&b)[0] - 0.9).abs() < 1e-7);
 }
 
-#[test]
-fn bad_hyperparameters_fail_before_any_update() {
-    let p = param(&[1.0]);
-    let g = grads_for(&[(&p, &[1.0])]);
-    let cases: Vec<(Box<dyn Optimizer>, &str)> = vec![
-        (Box::new(SGD::new(vec![p.clone()], -0.1)), "lr"),
+/// Each invalid setting, built as a user would (`?` after each setting).
+fn invalid_settings(p: &Param) -> Vec<(Result<Box<dyn Optimizer>>, &'static str)> {
+    let one = || vec![p.clone()];
+    let boxed = |o: Result<Box<dyn Optimizer>>| o;
+    vec![
         (
-            Box::new(SGD::new(vec![p.clone()], 0.1).momentum(-0.5)),
+            boxed((|| Ok(Box::new(SGD::new(one(), -0.1)?) as _))()),
+            "lr",
+        ),
+        (
+            boxed((|| Ok(Box::new(SGD::new(one(), 0.1)?.momentum(-0.5)?) as _))()),
             "momentum",
         ),
         (
-            Box::new(SGD::new(vec![p.clone()], 0.1).nesterov(true)),
+            boxed((|| Ok(Box::new(SGD::new(one(), 0.1)?.nesterov(true)?) as _))()),
             "Nesterov",
         ),
         (
-            Box::new(
-                SGD::new(vec![p.clone()], 0.1)
-                    .momentum(0.9)
-                    .dampening(0.1)
-                    .nesterov(true),
-            ),
+            boxed((|| {
+                let o = SGD::new(one(), 0.1)?.momentum(0.9)?.dampening(0.1)?;
+                Ok(Box::new(o.nesterov(true)?) as _)
+            })()),
             "Nesterov",
         ),
         (
-            Box::new(SGD::new(vec![p.clone()], 0.1).weight_decay(-1.0)),
+            boxed((|| {
+                Ok(Box::new(SGD::new(one(), 0.1)?.weight_decay(-1.0)?) as _)
+            })()),
             "weight_decay",
         ),
         (
-            Box::new(Adam::new(vec![p.clone()], 0.1).betas(0.9, 1.0)),
+            boxed((|| Ok(Box::new(Adam::new(one(), f64::NAN)?) as _))()),
+            "lr",
+        ),
+        (
+            boxed((|| {
+                Ok(Box::new(Adam::new(one(), 0.1)?.betas(0.9, 1.0)?) as _)
+            })()),
             "beta2",
         ),
         (
-            Box::new(Adam::new(vec![p.clone()], 0.1).betas(-0.1, 0.9)),
+            boxed((|| {
+                Ok(Box::new(Adam::new(one(), 0.1)?.betas(-0.1, 0.9)?) as _)
+            })()),
             "beta1",
         ),
-        (Box::new(AdamW::new(vec![p.clone()], 0.1).eps(-1e-8)), "eps"),
         (
-            Box::new(RMSprop::new(vec![p.clone()], 0.1).alpha(-0.9)),
+            boxed((|| Ok(Box::new(AdamW::new(one(), 0.1)?.eps(-1e-8)?) as _))()),
+            "eps",
+        ),
+        (
+            boxed((|| Ok(Box::new(AdamW::new(one(), -1.0)?) as _))()),
+            "lr",
+        ),
+        (
+            boxed((|| {
+                Ok(Box::new(RMSprop::new(one(), 0.1)?.alpha(-0.9)?) as _)
+            })()),
             "alpha",
         ),
         (
-            Box::new(Adagrad::new(vec![p.clone()], 0.1).lr_decay(-1.0)),
+            boxed((|| {
+                Ok(Box::new(RMSprop::new(one(), 0.1)?.momentum(-1.0)?) as _)
+            })()),
+            "momentum",
+        ),
+        (
+            boxed((|| {
+                Ok(Box::new(Adagrad::new(one(), 0.1)?.lr_decay(-1.0)?) as _)
+            })()),
             "lr_decay",
         ),
         (
-            Box::new(Adagrad::new(vec![p.clone()], 0.1).initial_accumulator_value(-1.0)),
+            boxed((|| {
+                Ok(Box::new(Adagrad::new(one(), 0.1)?.initial_accumulator_value(-1.0)?) as _)
+            })()),
             "initial_accumulator_value",
         ),
         (
-            Box::new(SGD::new(
-                vec![
-                    ParamGroup::new(vec![p.clone()]),
-                    ParamGroup::new(vec![p.clone()]),
-                ],
-                0.1,
-            )),
+            boxed((|| {
+                let groups = vec![ParamGroup::new(one()), ParamGroup::new(one())];
+                Ok(Box::new(SGD::new(groups, 0.1)?) as _)
+            })()),
             "more than once",
         ),
-    ];
-    for (mut opt, word) in cases {
-        let e = opt.step(&g).unwrap_err().to_string();
+        (
+            boxed((|| {
+                Ok(Box::new(SGD::new(ParamGroup::new(one()).lr(-2.0), 0.1)?) as _)
+            })()),
+            "lr of group 0",
+        ),
+    ]
+}
+
+#[test]
+fn bad_hyperparameters_fail_at_construction() {
+    let p = param(&[1.0]);
+    for (built, word) in invalid_settings(&p) {
+        let e = built.err().expect(word).to_string();
         assert!(
             e.contains("invalid configuration") && e.contains(word),
             "{word}: {e}"
         );
-        assert_eq!(values(&p), vec![1.0]);
     }
+    // A refused setting names what the user called and the value.
+    let e = SGD::new(vec![p.clone()], -0.1).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "SGD: invalid configuration: lr must be a finite number >= 0, got -0.1"
+    );
+}
+
+#[test]
+fn bad_hyperparameters_set_later_fail_before_any_update() {
+    // Rates changed after construction are checked when they are set, and a one-cycle
+    // momentum that breaks Nesterov's requirement is refused without changing anything.
+    let p = param(&[1.0]);
+    let mut opt = SGD::new(vec![p.clone()], 0.1)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap()
+        .nesterov(true)
+        .unwrap();
+    assert!(opt.set_lr(-1.0).is_err());
+    assert!(opt.groups_mut().set_weight_decay(0, f64::INFINITY).is_err());
+    let e = opt.set_momentum_or_beta1(0.0).unwrap_err().to_string();
+    assert!(e.contains("Nesterov"), "{e}");
+    assert_eq!(opt.momentum_or_beta1(), Some(0.9));
+    assert_eq!(opt.lr(), 0.1);
+    let e = Adagrad::new(vec![p.clone()], 0.1)
+        .unwrap()
+        .set_momentum_or_beta1(0.5)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no momentum"), "{e}");
+    opt.step(&grads_for(&[(&p, &[1.0])])).unwrap();
+    assert!((values(&p)[0] - (1.0 - 0.1 * 1.9)).abs() < 1e-12);
 }
 
 #[test]
 fn a_bad_gradient_fails_before_any_update() {
     let (a, b) = (param(&[1.0]), param(&[1.0, 2.0]));
-    let mut opt = Adam::new(vec![a.clone(), b.clone()], 0.1);
+    let mut opt = Adam::new(vec![a.clone(), b.clone()], 0.1).unwrap();
     let mut g = grads_for(&[(&a, &[1.0])]);
     g.insert(&b, Tensor::ones(&[3]).to_dtype(DType::F64));
     let e = opt.step(&g).unwrap_err().to_string();
@@ -340,7 +437,7 @@ fn state_round_trip_continues_bit_identically() {
 
 #[test]
 fn state_dict_names_and_load_errors() {
-    let mut opt = Adam::new(model_groups(1.0), 0.1).amsgrad(true);
+    let mut opt = Adam::new(model_groups(1.0), 0.1).unwrap().amsgrad(true);
     let g = cubic_grads(&opt);
     opt.step(&g).unwrap();
     let sd = opt.state_dict();
@@ -367,7 +464,7 @@ fn state_dict_names_and_load_errors() {
 
     let before = opt.state_dict();
     let check = |entries: Vec<(String, Tensor)>, want: &[&str]| {
-        let mut target = Adam::new(model_groups(1.0), 0.1).amsgrad(true);
+        let mut target = Adam::new(model_groups(1.0), 0.1).unwrap().amsgrad(true);
         let e = target.load_state_dict(&entries).unwrap_err().to_string();
         for w in want {
             assert!(e.contains(w), "{w} not in: {e}");
@@ -416,7 +513,7 @@ fn state_dict_names_and_load_errors() {
         ],
     );
     // A one-group optimiser cannot take a two-group state.
-    let mut small = Adam::new(vec![param(&[1.0, 2.0, 3.0, 4.0])], 0.1);
+    let mut small = Adam::new(vec![param(&[1.0, 2.0, 3.0, 4.0])], 0.1).unwrap();
     let e = small.load_state_dict(&before).unwrap_err().to_string();
     assert!(e.contains("unexpected key param_groups.1.lr"), "{e}");
     // Hyperparameters are loaded and validated.
@@ -426,7 +523,7 @@ fn state_dict_names_and_load_errors() {
             *t = Tensor::scalar(1.5);
         }
     }
-    let mut target = Adam::new(model_groups(1.0), 0.1);
+    let mut target = Adam::new(model_groups(1.0), 0.1).unwrap();
     assert!(target.load_state_dict(&bad).is_err());
     target.load_state_dict(&before).unwrap();
     assert_eq!(target.momentum_or_beta1(), Some(0.9));
@@ -436,8 +533,16 @@ fn state_dict_names_and_load_errors() {
 #[test]
 fn a_boxed_optimizer_steps_and_saves_like_the_one_inside() {
     let (a, b) = (param(&[1.0, 2.0, 3.0, 4.0]), param(&[1.0, 2.0, 3.0, 4.0]));
-    let mut plain = SGD::new(vec![a.clone()], 0.1).momentum(0.9);
-    let mut boxed: Box<dyn Optimizer> = Box::new(SGD::new(vec![b.clone()], 0.1).momentum(0.9));
+    let mut plain = SGD::new(vec![a.clone()], 0.1)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
+    let mut boxed: Box<dyn Optimizer> = Box::new(
+        SGD::new(vec![b.clone()], 0.1)
+            .unwrap()
+            .momentum(0.9)
+            .unwrap(),
+    );
     for step in 0..3 {
         let g = Tensor::from_vec(vec![0.5f64, -1.0, 0.25, step as f64], &[4]).unwrap();
         let (mut ga, mut gb) = (Gradients::new(), Gradients::new());

@@ -19,7 +19,7 @@
 //! use strata_nn::{Linear, ModuleExt};
 //!
 //! let model = Linear::new(4, 2)?;
-//! let mut opt = SGD::new(model.parameters(), 0.1).momentum(0.9);
+//! let mut opt = SGD::new(model.parameters(), 0.1)?.momentum(0.9)?;
 //! // 5 epochs of linear warm-up from 0.01 to 0.1, then cosine decay to 0 over 45 epochs.
 //! let warmup_then_cosine = SequentialLR::new(
 //!     vec![Box::new(LinearLR::new(0.1, 1.0, 5)), Box::new(CosineAnnealingLR::new(45, 0.0))],

@@ -87,7 +87,7 @@ struct Pending {
 /// use strata_core::Tensor;
 /// use strata_train::{Monitor, MonitorConfig};
 /// let model = Sequential::new().push(Linear::new(3, 4)?).push(ReLU::new());
-/// let mut opt = SGD::new(model.parameters(), 0.1);
+/// let mut opt = SGD::new(model.parameters(), 0.1)?;
 /// let mut monitor = Monitor::new(&model, MonitorConfig::default());
 /// let y = monitor.forward(1, || model.forward(&Tensor::ones(&[2, 3])))?;
 /// let loss = y.sum_all()?;

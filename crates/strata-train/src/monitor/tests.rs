@@ -119,7 +119,7 @@ fn relu_after_a_very_negative_bias_is_dead_and_warns() {
         .push(first)
         .push(ReLU::new())
         .push(Linear::new(16, 3).unwrap());
-    let mut opt = SGD::new(model.parameters(), 0.01);
+    let mut opt = SGD::new(model.parameters(), 0.01).unwrap();
     let mut monitor = Monitor::new(&model, every_step());
     let x = Tensor::randn(&[32, 8]);
     let labels = Tensor::randint(0, 3, &[32]).unwrap();
@@ -161,7 +161,7 @@ fn sigmoid_after_huge_weights_is_saturated_and_warns() {
         .push(Linear::from_weights(weight, Some(Tensor::zeros(&[16]))).unwrap())
         .push(Sigmoid::new())
         .push(Linear::new(16, 3).unwrap());
-    let mut opt = SGD::new(model.parameters(), 0.01);
+    let mut opt = SGD::new(model.parameters(), 0.01).unwrap();
     let mut monitor = Monitor::new(&model, every_step());
     let x = Tensor::randn(&[32, 8]);
     let labels = Tensor::randint(0, 3, &[32]).unwrap();
@@ -209,7 +209,7 @@ fn deep_mlp(act: fn() -> Box<dyn Forward>, he_init: bool) -> Sequential {
 fn train_deep(model: &Sequential) -> (Vec<f64>, Monitor) {
     let x = Tensor::rand(&[64, 784]);
     let labels = Tensor::randint(0, 10, &[64]).unwrap();
-    let mut opt = SGD::new(model.parameters(), 0.1);
+    let mut opt = SGD::new(model.parameters(), 0.1).unwrap();
     let mut monitor = Monitor::new(model, every_step());
     let mut ratios = Vec::new();
     for step in 1..=4 {
@@ -254,7 +254,7 @@ fn update_ratio_of_sgd_is_lr_times_grad_norm_over_weight_norm() {
     let w = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
     let b = Tensor::from_vec(vec![0.5f32, -0.5], &[2]).unwrap();
     let model = Sequential::new().push(Linear::from_weights(w, Some(b)).unwrap());
-    let mut opt = SGD::new(model.parameters(), 0.1);
+    let mut opt = SGD::new(model.parameters(), 0.1).unwrap();
     let mut monitor = Monitor::new(&model, every_step());
     let out = monitor
         .forward(1, || model.forward(&Tensor::ones(&[2, 3])))
@@ -307,7 +307,7 @@ fn histograms_of_weights_gradients_and_activations() {
         ..MonitorConfig::default()
     };
     let mut monitor = Monitor::new(&model, config);
-    let mut opt = SGD::new(model.parameters(), 0.1);
+    let mut opt = SGD::new(model.parameters(), 0.1).unwrap();
     let x = Tensor::randn(&[6, 5]);
     let labels = Tensor::randint(0, 3, &[6]).unwrap();
     let weights_before: Vec<Tensor> = model.parameters().iter().map(|p| p.copy()).collect();

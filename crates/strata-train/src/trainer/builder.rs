@@ -71,7 +71,7 @@ impl<M: Forward + 'static> Trainer<M> {
     /// use strata_train::{Trainer, metrics::Accuracy, RunTarget};
     /// use strata_nn::{loss::cross_entropy, Adam, Linear, ModuleExt};
     /// let model = Linear::new(4, 3)?;
-    /// let opt = Adam::new(model.parameters(), 1e-2);
+    /// let opt = Adam::new(model.parameters(), 1e-2)?;
     /// let trainer = Trainer::new(model, opt, cross_entropy)
     ///     .metric(Accuracy::new())
     ///     .run_target(RunTarget::Nowhere);

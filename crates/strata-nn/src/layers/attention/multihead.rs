@@ -146,11 +146,10 @@ impl MultiheadAttention {
         let w = Init::XavierUniform { gain: 1.0 }
             .tensor(&[3 * embed_dim, embed_dim])?
             .to_dtype(dt);
-        let b = config
-            .bias
-            .then(|| Tensor::zeros_dtype(&[3 * embed_dim], dt));
+        let zeros = |n: usize| config.bias.then(|| Tensor::try_zeros(&[n], dt)).transpose();
+        let b = zeros(3 * embed_dim)?;
         let out_w = crate::init::default_weight(&[embed_dim, embed_dim])?.to_dtype(dt);
-        let out_b = config.bias.then(|| Tensor::zeros_dtype(&[embed_dim], dt));
+        let out_b = zeros(embed_dim)?;
         MultiheadAttention::from_weights(num_heads, w, b, out_w, out_b, config)
     }
 

@@ -1,7 +1,8 @@
 //! `Conv1d`: a 1-D convolution layer over `[N, C, L]` inputs (PyTorch's `nn.Conv1d`).
 
+use super::weights::{check_input, conv_accessors, ConvWeights, WeightLayout};
 use super::{ConvOptions, Padding};
-use crate::{hooks, init, Error, Forward, Module, Param, Result, Visitor};
+use crate::{hooks, Error, Forward, Module, Param, Result, Visitor};
 use strata_core::{Conv1dParams, Tensor};
 
 /// A 1-D convolution: input `[N, Cin, L]` (or unbatched `[Cin, L]`), weight
@@ -23,13 +24,12 @@ use strata_core::{Conv1dParams, Tensor};
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 pub struct Conv1d {
-    weight: Param,
-    bias: Option<Param>,
-    in_channels: usize,
-    out_channels: usize,
+    w: ConvWeights,
     kernel: usize,
     options: ConvOptions,
 }
+
+conv_accessors!(Conv1d, ConvOptions, "[Cout, Cin / groups, k]");
 
 /// Errors unless the 1-D options are square (one number per setting).
 fn check_1d(options: &ConvOptions) -> Result<()> {
@@ -72,12 +72,7 @@ impl Conv1d {
             ));
         }
         let shape = [out_channels, in_channels / options.groups, kernel];
-        let weight = init::default_weight(&shape)?;
-        let bias = if options.bias {
-            Some(init::default_bias(&[out_channels], init::fans(&shape)?.0)?)
-        } else {
-            None
-        };
+        let (weight, bias) = ConvWeights::fresh(&shape, out_channels, options.bias)?;
         Conv1d::from_weights(weight, bias, options)
     }
 
@@ -88,31 +83,24 @@ impl Conv1d {
         bias: Option<Tensor>,
         options: ConvOptions,
     ) -> Result<Conv1d> {
-        let ws = weight.shape().to_vec();
-        if ws.len() != 3 || ws.contains(&0) {
-            return Err(Error::config(
-                "Conv1d",
-                format!("weight must be a non-empty [out, in / groups, k], got shape {ws:?}"),
-            ));
-        }
-        let (cout, cin) = (ws[0], ws[1] * options.groups);
-        options.check("Conv1d", cin, cout)?;
-        check_1d(&options)?;
-        if let Some(b) = &bias {
-            if b.shape() != [cout] {
-                return Err(Error::config(
-                    "Conv1d",
-                    format!("bias must have shape [{cout}], got {:?}", b.shape()),
-                ));
-            }
-        }
+        let kernel = match weight.shape() {
+            [_, _, k] => *k,
+            _ => 0, // refused by the check below
+        };
         let has_bias = bias.is_some();
+        let w = ConvWeights::new(
+            "Conv1d",
+            (weight, bias),
+            WeightLayout::Conv,
+            (3, options.groups),
+            |cin, cout| {
+                options.check("Conv1d", cin, cout)?;
+                check_1d(&options)
+            },
+        )?;
         Ok(Conv1d {
-            weight: Param::new(weight),
-            bias: bias.map(Param::new),
-            in_channels: cin,
-            out_channels: cout,
-            kernel: ws[2],
+            w,
+            kernel,
             options: ConvOptions {
                 bias: has_bias,
                 ..options
@@ -120,47 +108,23 @@ impl Conv1d {
         })
     }
 
-    /// The weight `[Cout, Cin / groups, k]`.
-    pub fn weight(&self) -> &Param {
-        &self.weight
-    }
-
-    /// The bias `[Cout]`, if any.
-    pub fn bias(&self) -> Option<&Param> {
-        self.bias.as_ref()
-    }
-
-    pub fn in_channels(&self) -> usize {
-        self.in_channels
-    }
-
-    pub fn out_channels(&self) -> usize {
-        self.out_channels
-    }
-
+    /// The kernel size `k`.
     pub fn kernel_size(&self) -> usize {
         self.kernel
-    }
-
-    pub fn options(&self) -> &ConvOptions {
-        &self.options
     }
 }
 
 impl Module for Conv1d {
     fn visit(&self, visitor: &mut dyn Visitor) {
-        visitor.param("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            visitor.param("bias", b);
-        }
+        self.w.visit(visitor);
     }
 
     fn extra_repr(&self) -> String {
         let o = &self.options;
         format!(
             "{}, {}, kernel_size={}, stride={}, padding={:?}, dilation={}, groups={}, bias={}",
-            self.in_channels,
-            self.out_channels,
+            self.w.in_channels,
+            self.w.out_channels,
             self.kernel,
             o.stride.1,
             o.padding,
@@ -173,14 +137,7 @@ impl Module for Conv1d {
 
 impl Forward for Conv1d {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        let nd = input.ndim();
-        if !(nd == 2 || nd == 3) || input.shape()[nd - 2] != self.in_channels {
-            return Err(Error::Input {
-                layer: format!("Conv1d({})", self.extra_repr()),
-                expected: format!("input [N, {c}, L] or [{c}, L]", c = self.in_channels),
-                got: input.shape().into(),
-            });
-        }
+        check_input(self, input, self.w.in_channels, "L")?;
         let o = &self.options;
         let mut params = Conv1dParams {
             stride: o.stride.1,
@@ -207,7 +164,7 @@ impl Forward for Conv1d {
                 }
             }
         };
-        let y = x.conv1d(&self.weight, self.bias.as_deref(), params)?;
+        let y = x.conv1d(&self.w.weight, self.w.bias.as_deref(), params)?;
         hooks::emit(self, &y);
         Ok(y)
     }

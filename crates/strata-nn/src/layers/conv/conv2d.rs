@@ -1,7 +1,8 @@
 //! `Conv2d`: a 2-D convolution layer over `[N, C, H, W]` inputs (PyTorch's `nn.Conv2d`).
 
+use super::weights::{check_input, conv_accessors, ConvWeights, WeightLayout};
 use super::{Padding, Size2d};
-use crate::{hooks, init, Error, Forward, Module, Param, Result, Visitor};
+use crate::{hooks, Error, Forward, Module, Param, Result, Visitor};
 use strata_core::{Conv2dParams, Tensor};
 
 /// Options of a [`Conv2d`] (and [`super::Conv1d`]), with PyTorch's defaults: stride 1, no
@@ -124,13 +125,12 @@ impl ConvOptions {
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 pub struct Conv2d {
-    weight: Param,
-    bias: Option<Param>,
-    in_channels: usize,
-    out_channels: usize,
+    w: ConvWeights,
     kernel: (usize, usize),
     options: ConvOptions,
 }
+
+conv_accessors!(Conv2d, ConvOptions, "[Cout, Cin / groups, kH, kW]");
 
 impl Conv2d {
     /// A convolution with PyTorch's default options (stride 1, no padding, bias).
@@ -159,13 +159,7 @@ impl Conv2d {
             kernel.0,
             kernel.1,
         ];
-        let weight = init::default_weight(&shape)?;
-        let bias = if options.bias {
-            let fan_in = init::fans(&shape)?.0;
-            Some(init::default_bias(&[out_channels], fan_in)?)
-        } else {
-            None
-        };
+        let (weight, bias) = ConvWeights::fresh(&shape, out_channels, options.bias)?;
         Conv2d::from_weights(weight, bias, options)
     }
 
@@ -176,30 +170,21 @@ impl Conv2d {
         bias: Option<Tensor>,
         options: ConvOptions,
     ) -> Result<Conv2d> {
-        let ws = weight.shape().to_vec();
-        if ws.len() != 4 || ws.contains(&0) {
-            return Err(Error::config(
-                "Conv2d",
-                format!("weight must be a non-empty [out, in / groups, kH, kW], got shape {ws:?}"),
-            ));
-        }
-        let (cout, cin) = (ws[0], ws[1] * options.groups);
-        options.check("Conv2d", cin, cout)?;
-        if let Some(b) = &bias {
-            if b.shape() != [cout] {
-                return Err(Error::config(
-                    "Conv2d",
-                    format!("bias must have shape [{cout}], got {:?}", b.shape()),
-                ));
-            }
-        }
+        let kernel = match weight.shape() {
+            [_, _, kh, kw] => (*kh, *kw),
+            _ => (0, 0), // refused by the check below
+        };
         let has_bias = bias.is_some();
+        let w = ConvWeights::new(
+            "Conv2d",
+            (weight, bias),
+            WeightLayout::Conv,
+            (4, options.groups),
+            |cin, cout| options.check("Conv2d", cin, cout),
+        )?;
         Ok(Conv2d {
-            weight: Param::new(weight),
-            bias: bias.map(Param::new),
-            in_channels: cin,
-            out_channels: cout,
-            kernel: (ws[2], ws[3]),
+            w,
+            kernel,
             options: ConvOptions {
                 bias: has_bias,
                 ..options
@@ -207,61 +192,29 @@ impl Conv2d {
         })
     }
 
-    /// The weight `[Cout, Cin / groups, kH, kW]`.
-    pub fn weight(&self) -> &Param {
-        &self.weight
-    }
-
-    /// The bias `[Cout]`, if any.
-    pub fn bias(&self) -> Option<&Param> {
-        self.bias.as_ref()
-    }
-
-    pub fn in_channels(&self) -> usize {
-        self.in_channels
-    }
-
-    pub fn out_channels(&self) -> usize {
-        self.out_channels
-    }
-
     /// The kernel size `(kH, kW)`.
     pub fn kernel_size(&self) -> (usize, usize) {
         self.kernel
-    }
-
-    pub fn options(&self) -> &ConvOptions {
-        &self.options
     }
 }
 
 impl Module for Conv2d {
     fn visit(&self, visitor: &mut dyn Visitor) {
-        visitor.param("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            visitor.param("bias", b);
-        }
+        self.w.visit(visitor);
     }
 
     fn extra_repr(&self) -> String {
         let o = &self.options;
         format!(
             "{}, {}, kernel_size={:?}, stride={:?}, padding={:?}, dilation={:?}, groups={}, bias={}",
-            self.in_channels, self.out_channels, self.kernel, o.stride, o.padding, o.dilation, o.groups, o.bias
+            self.w.in_channels, self.w.out_channels, self.kernel, o.stride, o.padding, o.dilation, o.groups, o.bias
         )
     }
 }
 
 impl Forward for Conv2d {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        let nd = input.ndim();
-        if !(nd == 3 || nd == 4) || input.shape()[nd - 3] != self.in_channels {
-            return Err(Error::Input {
-                layer: format!("Conv2d({})", self.extra_repr()),
-                expected: format!("input [N, {c}, H, W] or [{c}, H, W]", c = self.in_channels),
-                got: input.shape().into(),
-            });
-        }
+        check_input(self, input, self.w.in_channels, "H, W")?;
         let o = &self.options;
         let mut params = Conv2dParams {
             stride: o.stride,
@@ -289,7 +242,7 @@ impl Forward for Conv2d {
                 }
             }
         };
-        let y = x.conv2d(&self.weight, self.bias.as_deref(), params)?;
+        let y = x.conv2d(&self.w.weight, self.w.bias.as_deref(), params)?;
         hooks::emit(self, &y);
         Ok(y)
     }

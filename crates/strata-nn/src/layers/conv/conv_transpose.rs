@@ -2,8 +2,9 @@
 //! convolutions, the gradient of a convolution with respect to its input, used to upsample
 //! (PyTorch's `nn.ConvTranspose2d`/`nn.ConvTranspose1d`).
 
+use super::weights::{check_input, conv_accessors, ConvWeights, WeightLayout};
 use super::Size2d;
-use crate::{hooks, init, Error, Forward, Module, Param, Result, Visitor};
+use crate::{hooks, Error, Forward, Module, Param, Result, Visitor};
 use strata_core::{ConvTranspose1dParams, ConvTranspose2dParams, Tensor};
 
 /// Options of [`ConvTranspose2d`] and [`ConvTranspose1d`], with PyTorch's defaults (stride 1,
@@ -112,63 +113,6 @@ impl ConvTransposeOptions {
     }
 }
 
-/// Checks weights `[Cin, Cout / groups, *kernel]` (`rank` dims) and a bias `[Cout]`, and
-/// returns `(Cin, Cout)`.
-fn check_weights(
-    what: &'static str,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    options: &ConvTransposeOptions,
-    rank: usize,
-) -> Result<(usize, usize)> {
-    let ws = weight.shape();
-    if ws.len() != rank || ws.contains(&0) {
-        return Err(Error::config(
-            what,
-            format!(
-                "weight must be a non-empty {rank}-D [in, out / groups, *kernel], got shape {ws:?}"
-            ),
-        ));
-    }
-    let (cin, cout) = (ws[0], ws[1] * options.groups);
-    options.check(what, cin, cout, rank == 3)?;
-    if let Some(b) = bias {
-        if b.shape() != [cout] {
-            return Err(Error::config(
-                what,
-                format!("bias must have shape [{cout}], got {:?}", b.shape()),
-            ));
-        }
-    }
-    Ok((cin, cout))
-}
-
-/// Fresh PyTorch-style weights `shape` and bias `[cout]`: fan-in is computed from the
-/// weight shape `[Cin, Cout / groups, *kernel]` as PyTorch does (`Cout / groups · k…`).
-fn fresh(shape: &[usize], cout: usize, bias: bool) -> Result<(Tensor, Option<Tensor>)> {
-    let weight = init::default_weight(shape)?;
-    let bias = if bias {
-        Some(init::default_bias(&[cout], init::fans(shape)?.0)?)
-    } else {
-        None
-    };
-    Ok((weight, bias))
-}
-
-/// Checks the input's rank and channel count.
-fn check_input(layer: &dyn Module, input: &Tensor, cin: usize, spatial: &str) -> Result<()> {
-    let nd = input.ndim();
-    let rank = 2 + spatial.split(',').count();
-    if !(nd == rank || nd == rank - 1) || input.shape()[nd + 1 - rank] != cin {
-        return Err(Error::Input {
-            layer: format!("{}({})", layer.type_name(), layer.extra_repr()),
-            expected: format!("input [N, {cin}, {spatial}] or [{cin}, {spatial}]"),
-            got: input.shape().into(),
-        });
-    }
-    Ok(())
-}
-
 /// A 2-D transposed convolution: input `[N, Cin, H, W]` (or `[Cin, H, W]`), weight
 /// `[Cin, Cout / groups, kH, kW]`, bias `[Cout]`; the output is `[N, Cout, OH, OW]` with
 /// `OH = (H − 1)·stride − 2·padding + dilation·(kH − 1) + output_padding + 1`.
@@ -184,12 +128,15 @@ fn check_input(layer: &dyn Module, input: &Tensor, cin: usize, spatial: &str) ->
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 pub struct ConvTranspose2d {
-    weight: Param,
-    bias: Option<Param>,
-    in_channels: usize,
-    out_channels: usize,
+    w: ConvWeights,
     options: ConvTransposeOptions,
 }
+
+conv_accessors!(
+    ConvTranspose2d,
+    ConvTransposeOptions,
+    "[Cin, Cout / groups, kH, kW]"
+);
 
 impl ConvTranspose2d {
     /// A transposed convolution with PyTorch's default options.
@@ -218,7 +165,7 @@ impl ConvTranspose2d {
             ));
         }
         let shape = [in_channels, out_channels / options.groups, k.0, k.1];
-        let (weight, bias) = fresh(&shape, out_channels, options.bias)?;
+        let (weight, bias) = ConvWeights::fresh(&shape, out_channels, options.bias)?;
         Self::from_weights(weight, bias, options)
     }
 
@@ -229,64 +176,42 @@ impl ConvTranspose2d {
         bias: Option<Tensor>,
         options: ConvTransposeOptions,
     ) -> Result<Self> {
-        let (cin, cout) = check_weights("ConvTranspose2d", &weight, bias.as_ref(), &options, 4)?;
         let has_bias = bias.is_some();
+        let w = ConvWeights::new(
+            "ConvTranspose2d",
+            (weight, bias),
+            WeightLayout::Transposed,
+            (4, options.groups),
+            |cin, cout| options.check("ConvTranspose2d", cin, cout, false),
+        )?;
         Ok(ConvTranspose2d {
-            weight: Param::new(weight),
-            bias: bias.map(Param::new),
-            in_channels: cin,
-            out_channels: cout,
+            w,
             options: ConvTransposeOptions {
                 bias: has_bias,
                 ..options
             },
         })
     }
-
-    /// The weight `[Cin, Cout / groups, kH, kW]`.
-    pub fn weight(&self) -> &Param {
-        &self.weight
-    }
-
-    /// The bias `[Cout]`, if any.
-    pub fn bias(&self) -> Option<&Param> {
-        self.bias.as_ref()
-    }
-
-    pub fn in_channels(&self) -> usize {
-        self.in_channels
-    }
-
-    pub fn out_channels(&self) -> usize {
-        self.out_channels
-    }
-
-    pub fn options(&self) -> &ConvTransposeOptions {
-        &self.options
-    }
 }
 
 impl Module for ConvTranspose2d {
     fn visit(&self, visitor: &mut dyn Visitor) {
-        visitor.param("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            visitor.param("bias", b);
-        }
+        self.w.visit(visitor);
     }
 
     fn extra_repr(&self) -> String {
         let o = &self.options;
-        let k = &self.weight.shape()[2..];
+        let k = &self.w.weight.shape()[2..];
         format!(
             "{}, {}, kernel_size={k:?}, stride={:?}, padding={:?}, output_padding={:?}, dilation={:?}, groups={}, bias={}",
-            self.in_channels, self.out_channels, o.stride, o.padding, o.output_padding, o.dilation, o.groups, o.bias
+            self.w.in_channels, self.w.out_channels, o.stride, o.padding, o.output_padding, o.dilation, o.groups, o.bias
         )
     }
 }
 
 impl Forward for ConvTranspose2d {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        check_input(self, input, self.in_channels, "H, W")?;
+        check_input(self, input, self.w.in_channels, "H, W")?;
         let o = &self.options;
         let params = ConvTranspose2dParams {
             stride: o.stride,
@@ -295,7 +220,7 @@ impl Forward for ConvTranspose2d {
             dilation: o.dilation,
             groups: o.groups,
         };
-        let y = input.conv_transpose2d(&self.weight, self.bias.as_deref(), params)?;
+        let y = input.conv_transpose2d(&self.w.weight, self.w.bias.as_deref(), params)?;
         hooks::emit(self, &y);
         Ok(y)
     }
@@ -313,12 +238,15 @@ impl Forward for ConvTranspose2d {
 /// # Ok::<(), strata_nn::Error>(())
 /// ```
 pub struct ConvTranspose1d {
-    weight: Param,
-    bias: Option<Param>,
-    in_channels: usize,
-    out_channels: usize,
+    w: ConvWeights,
     options: ConvTransposeOptions,
 }
+
+conv_accessors!(
+    ConvTranspose1d,
+    ConvTransposeOptions,
+    "[Cin, Cout / groups, k]"
+);
 
 impl ConvTranspose1d {
     /// A transposed convolution with PyTorch's default options.
@@ -346,7 +274,7 @@ impl ConvTranspose1d {
             ));
         }
         let shape = [in_channels, out_channels / options.groups, kernel];
-        let (weight, bias) = fresh(&shape, out_channels, options.bias)?;
+        let (weight, bias) = ConvWeights::fresh(&shape, out_channels, options.bias)?;
         Self::from_weights(weight, bias, options)
     }
 
@@ -357,63 +285,41 @@ impl ConvTranspose1d {
         bias: Option<Tensor>,
         options: ConvTransposeOptions,
     ) -> Result<Self> {
-        let (cin, cout) = check_weights("ConvTranspose1d", &weight, bias.as_ref(), &options, 3)?;
         let has_bias = bias.is_some();
+        let w = ConvWeights::new(
+            "ConvTranspose1d",
+            (weight, bias),
+            WeightLayout::Transposed,
+            (3, options.groups),
+            |cin, cout| options.check("ConvTranspose1d", cin, cout, true),
+        )?;
         Ok(ConvTranspose1d {
-            weight: Param::new(weight),
-            bias: bias.map(Param::new),
-            in_channels: cin,
-            out_channels: cout,
+            w,
             options: ConvTransposeOptions {
                 bias: has_bias,
                 ..options
             },
         })
     }
-
-    /// The weight `[Cin, Cout / groups, k]`.
-    pub fn weight(&self) -> &Param {
-        &self.weight
-    }
-
-    /// The bias `[Cout]`, if any.
-    pub fn bias(&self) -> Option<&Param> {
-        self.bias.as_ref()
-    }
-
-    pub fn in_channels(&self) -> usize {
-        self.in_channels
-    }
-
-    pub fn out_channels(&self) -> usize {
-        self.out_channels
-    }
-
-    pub fn options(&self) -> &ConvTransposeOptions {
-        &self.options
-    }
 }
 
 impl Module for ConvTranspose1d {
     fn visit(&self, visitor: &mut dyn Visitor) {
-        visitor.param("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            visitor.param("bias", b);
-        }
+        self.w.visit(visitor);
     }
 
     fn extra_repr(&self) -> String {
         let o = &self.options;
         format!(
             "{}, {}, kernel_size={}, stride={}, padding={}, output_padding={}, dilation={}, groups={}, bias={}",
-            self.in_channels, self.out_channels, self.weight.shape()[2], o.stride.1, o.padding.1, o.output_padding.1, o.dilation.1, o.groups, o.bias
+            self.w.in_channels, self.w.out_channels, self.w.weight.shape()[2], o.stride.1, o.padding.1, o.output_padding.1, o.dilation.1, o.groups, o.bias
         )
     }
 }
 
 impl Forward for ConvTranspose1d {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        check_input(self, input, self.in_channels, "L")?;
+        check_input(self, input, self.w.in_channels, "L")?;
         let o = &self.options;
         let params = ConvTranspose1dParams {
             stride: o.stride.1,
@@ -422,7 +328,7 @@ impl Forward for ConvTranspose1d {
             dilation: o.dilation.1,
             groups: o.groups,
         };
-        let y = input.conv_transpose1d(&self.weight, self.bias.as_deref(), params)?;
+        let y = input.conv_transpose1d(&self.w.weight, self.w.bias.as_deref(), params)?;
         hooks::emit(self, &y);
         Ok(y)
     }

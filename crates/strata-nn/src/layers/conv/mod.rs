@@ -10,6 +10,7 @@ mod conv_transpose;
 mod max_pool;
 mod padding;
 mod size;
+mod weights;
 mod window;
 
 pub use adaptive_pool::{AdaptiveAvgPool2d, GlobalAvgPool2d};

@@ -1,6 +1,7 @@
 //! `GRU`: the gated recurrent unit network.
 
 use super::gates::CellKind;
+use super::layer::recurrent_layer;
 use super::stack::{RecurrentConfig, Stack};
 use crate::{hooks, Forward, Module, Result, Visitor};
 use strata_core::Tensor;
@@ -91,48 +92,6 @@ impl GRU {
         hooks::emit(self, &o.out);
         Ok((o.out, o.h_n))
     }
-
-    /// The hyperparameters.
-    pub fn config(&self) -> RecurrentConfig {
-        self.stack.config()
-    }
-
-    /// Features per input step.
-    pub fn input_size(&self) -> usize {
-        self.stack.input_size()
-    }
-
-    /// Units of the hidden state.
-    pub fn hidden_size(&self) -> usize {
-        self.stack.hidden_size()
-    }
-
-    fn name(&self) -> String {
-        format!("GRU({}, {})", self.input_size(), self.hidden_size())
-    }
 }
 
-impl Module for GRU {
-    fn visit(&self, visitor: &mut dyn Visitor) {
-        self.stack.visit(visitor);
-    }
-
-    fn set_training(&self, training: bool) {
-        self.stack.set_training(training);
-    }
-
-    fn is_training(&self) -> Option<bool> {
-        Some(self.stack.is_training())
-    }
-
-    fn extra_repr(&self) -> String {
-        self.stack.extra_repr()
-    }
-}
-
-impl Forward for GRU {
-    /// The output sequence from a zero initial state.
-    fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        Ok(self.forward_with_state(input, None)?.0)
-    }
-}
+recurrent_layer!(GRU, "GRU", |_| String::new());

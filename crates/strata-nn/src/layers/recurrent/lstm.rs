@@ -1,6 +1,7 @@
 //! `LSTM`: the long short-term memory network.
 
 use super::gates::CellKind;
+use super::layer::recurrent_layer;
 use super::stack::{RecurrentConfig, Stack};
 use crate::{hooks, Forward, Module, Result, Visitor};
 use strata_core::Tensor;
@@ -38,7 +39,7 @@ pub type LstmState = (Tensor, Tensor);
 /// let head = Linear::new(8, 1)?;
 /// let mut params = lstm.parameters();
 /// params.extend(head.parameters());
-/// let mut opt = Adam::new(params, 1e-2);
+/// let mut opt = Adam::new(params, 1e-2)?;
 /// let series = Tensor::randn(&[2, 40, 3]); // B = 2, T = 40
 /// let mut state: Option<(Tensor, Tensor)> = None;
 /// for chunk in 0..4 {
@@ -116,48 +117,6 @@ impl LSTM {
         let c_n = o.c_n.unwrap_or_else(|| o.h_n.clone());
         Ok((o.out, (o.h_n, c_n)))
     }
-
-    /// The hyperparameters.
-    pub fn config(&self) -> RecurrentConfig {
-        self.stack.config()
-    }
-
-    /// Features per input step.
-    pub fn input_size(&self) -> usize {
-        self.stack.input_size()
-    }
-
-    /// Units of the hidden state.
-    pub fn hidden_size(&self) -> usize {
-        self.stack.hidden_size()
-    }
-
-    fn name(&self) -> String {
-        format!("LSTM({}, {})", self.input_size(), self.hidden_size())
-    }
 }
 
-impl Module for LSTM {
-    fn visit(&self, visitor: &mut dyn Visitor) {
-        self.stack.visit(visitor);
-    }
-
-    fn set_training(&self, training: bool) {
-        self.stack.set_training(training);
-    }
-
-    fn is_training(&self) -> Option<bool> {
-        Some(self.stack.is_training())
-    }
-
-    fn extra_repr(&self) -> String {
-        self.stack.extra_repr()
-    }
-}
-
-impl Forward for LSTM {
-    /// The output sequence from a zero initial state.
-    fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        Ok(self.forward_with_state(input, None)?.0)
-    }
-}
+recurrent_layer!(LSTM, "LSTM", |_| String::new());

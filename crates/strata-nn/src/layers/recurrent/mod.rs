@@ -8,6 +8,7 @@ mod gates;
 #[cfg(target_arch = "x86_64")]
 mod gates16;
 mod gru;
+mod layer;
 mod lstm;
 mod rnn;
 mod spare;

@@ -1,6 +1,7 @@
 //! `RNN`: the Elman recurrent network, `h' = act(W_ih x + b_ih + W_hh h + b_hh)`.
 
 use super::gates::CellKind;
+use super::layer::recurrent_layer;
 use super::stack::{RecurrentConfig, Stack};
 use crate::{hooks, Forward, Module, Result, Visitor};
 use strata_core::Tensor;
@@ -127,56 +128,13 @@ impl RNN {
         Ok((o.out, o.h_n))
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> RecurrentConfig {
-        self.stack.config()
-    }
-
     /// The non-linearity.
     pub fn nonlinearity(&self) -> RNNNonlinearity {
         self.nonlinearity
     }
-
-    /// Features per input step.
-    pub fn input_size(&self) -> usize {
-        self.stack.input_size()
-    }
-
-    /// Units of the hidden state.
-    pub fn hidden_size(&self) -> usize {
-        self.stack.hidden_size()
-    }
-
-    fn name(&self) -> String {
-        format!("RNN({}, {})", self.input_size(), self.hidden_size())
-    }
 }
 
-impl Module for RNN {
-    fn visit(&self, visitor: &mut dyn Visitor) {
-        self.stack.visit(visitor);
-    }
-
-    fn set_training(&self, training: bool) {
-        self.stack.set_training(training);
-    }
-
-    fn is_training(&self) -> Option<bool> {
-        Some(self.stack.is_training())
-    }
-
-    fn extra_repr(&self) -> String {
-        format!(
-            "{}, nonlinearity={:?}",
-            self.stack.extra_repr(),
-            self.nonlinearity
-        )
-    }
-}
-
-impl Forward for RNN {
-    /// The output sequence from a zero initial state.
-    fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        Ok(self.forward_with_state(input, None)?.0)
-    }
-}
+recurrent_layer!(RNN, "RNN", |l| format!(
+    ", nonlinearity={:?}",
+    l.nonlinearity
+));

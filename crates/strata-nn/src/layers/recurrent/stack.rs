@@ -291,18 +291,25 @@ impl Stack {
         } else {
             vec![dirs * layers, hidden]
         };
-        let prepare_state = |s: Option<&Tensor>, what: &str| -> Result<Option<Tensor>> {
+        // A wrong initial state is named as the argument it came in, not as the input.
+        let prepare_state = |s: Option<&Tensor>, arg: &'static str| -> Result<Option<Tensor>> {
             let Some(s) = s else { return Ok(None) };
+            let wrong = |expected: String, got: String| Error::Argument {
+                layer: name.to_string(),
+                arg,
+                expected,
+                got,
+            };
             if s.shape() != state_shape.as_slice() {
-                return Err(input_err(
-                    format!("{what} of shape {state_shape:?} ([layers·directions, batch, hidden])"),
-                    s,
+                return Err(wrong(
+                    format!("shape {state_shape:?} ([layers·directions, batch, hidden])"),
+                    format!("shape {:?}", s.shape()),
                 ));
             }
             if s.dtype() != self.config.dtype {
-                return Err(input_err(
-                    format!("{what} of dtype {}, not {}", self.config.dtype, s.dtype()),
-                    s,
+                return Err(wrong(
+                    format!("dtype {} like the parameters", self.config.dtype),
+                    format!("dtype {}", s.dtype()),
                 ));
             }
             Ok(Some(if batched { s.clone() } else { s.unsqueeze(1)? }))

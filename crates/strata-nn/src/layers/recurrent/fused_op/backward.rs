@@ -1,0 +1,263 @@
+//! The backward pass of the fused recurrent op (BPTT): per step the fused gate-gradient
+//! kernel and one product for the previous state's gradient, then the products for `dx` and
+//! the weight gradients over all steps (see the parent module).
+
+use super::*;
+
+pub(super) struct RecurrentBackward {
+    pub(super) spec: Spec,
+    /// A [`Saved`] of the input's float type.
+    pub(super) saved: AnySaved,
+}
+
+/// Gradients of one call, in the order the inputs were recorded.
+struct Grads<T> {
+    dx: Vec<T>,
+    dh0: Vec<T>,
+    dc0: Vec<T>,
+    dw_ih: Vec<T>,
+    dw_hh: Vec<T>,
+    db_ih: Vec<T>,
+    db_hh: Vec<T>,
+}
+
+impl BackwardOp for RecurrentBackward {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn backward(&self, grad: &Tensor, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
+        let spec = &self.spec;
+        let needs: Vec<bool> = inputs.iter().map(|t| t.requires_grad()).collect();
+        let grad = grad.contiguous();
+        let k = 2 + spec.has_c0 as usize;
+        let w_ih = inputs[k].detach().contiguous();
+        let w_hh = inputs[k + 1].detach().contiguous();
+        let gs = match inputs[0].dtype() {
+            DType::F32 => self
+                .grads::<f32>(&grad, &w_ih, &w_hh, needs[1])?
+                .into_tensors(),
+            DType::F64 => self
+                .grads::<f64>(&grad, &w_ih, &w_hh, needs[1])?
+                .into_tensors(),
+            other => return Err(float_error(other)),
+        };
+        let [dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh] = gs?;
+        let mut out = vec![
+            Some(dx.reshape(inputs[0].shape())?),
+            Some(dh0.reshape(inputs[1].shape())?),
+        ];
+        if spec.has_c0 {
+            out.push(Some(dc0.reshape(inputs[2].shape())?));
+        }
+        out.push(Some(dw_ih.reshape(inputs[k].shape())?));
+        out.push(Some(dw_hh.reshape(inputs[k + 1].shape())?));
+        if spec.has_bias.0 {
+            out.push(Some(db_ih));
+        }
+        if spec.has_bias.1 {
+            out.push(Some(db_hh));
+        }
+        for (o, need) in out.iter_mut().zip(needs) {
+            if !need {
+                *o = None;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl<T: FloatElement> Grads<T> {
+    fn into_tensors(self) -> Result<[Tensor; 7]> {
+        let flat = |v: Vec<T>| {
+            let n = v.len();
+            Tensor::from_vec(v, &[n])
+        };
+        Ok([
+            flat(self.dx)?,
+            flat(self.dh0)?,
+            flat(self.dc0)?,
+            flat(self.dw_ih)?,
+            flat(self.dw_hh)?,
+            flat(self.db_ih)?,
+            flat(self.db_hh)?,
+        ])
+    }
+}
+
+impl RecurrentBackward {
+    /// The gradients of every input; `dh0` is left incomplete unless `need_dh0` (it is then
+    /// dropped, and the last step's product through `W_hh` is skipped).
+    fn grads<T: FloatElement>(
+        &self,
+        grad: &Tensor,
+        w_ih: &Tensor,
+        w_hh: &Tensor,
+        need_dh0: bool,
+    ) -> Result<Grads<T>> {
+        let spec = &self.spec;
+        let kind = spec.kind;
+        let Dims {
+            t: steps, b, i, h, ..
+        } = spec.dims;
+        let gh = spec.dims.gh();
+        let (bh, bgh) = (b * h, b * gh);
+        let grad = grad.read::<T>()?;
+        let (w_ih, w_hh) = (w_ih.read::<T>()?, w_hh.read::<T>()?);
+        let saved = self
+            .saved
+            .downcast_ref::<Saved<T>>()
+            .ok_or_else(|| float_error(T::DTYPE))?;
+        let (acts, xh, extra) = (&saved.gates, &saved.xh, &saved.extra);
+        let xw = i + h;
+        // GRU's kernel reads the state each step received, as contiguous rows.
+        let mut h_prev = if kind == CellKind::Gru {
+            vec![T::zero(); bh]
+        } else {
+            Vec::new()
+        };
+
+        let d_out = &grad[..steps * bh];
+        // Aligned, as every buffer a product writes from two threads (`LineAligned`).
+        let mut dh = LineAligned::from_slice(&grad[steps * bh..(steps + 1) * bh]);
+        let mut dc = if kind == CellKind::Lstm {
+            grad[(steps + 1) * bh..(steps + 2) * bh].to_vec()
+        } else {
+            Vec::new()
+        };
+        // Gradients w.r.t. the gate pre-activations on the input side (dgx) and on the
+        // recurrent side (dgh); they differ only for GRU's n gate.
+        // Spare buffers: the kernels write every active row; inactive rows must be zero.
+        let gate_grads = || {
+            let mut v = spare::take::<T>(steps * bgh);
+            if spec.lengths.is_some() {
+                v.fill(T::zero());
+            }
+            v
+        };
+        let mut dgx = gate_grads();
+        let mut dgh = if kind == CellKind::Gru {
+            gate_grads()
+        } else {
+            LineAligned::default()
+        };
+        let w_hh_mat = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?);
+        for s in (0..steps).rev() {
+            let t = spec.time(s);
+            let (r, g) = (t * bh..(t + 1) * bh, t * bgh..(t + 1) * bgh);
+            let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[r.clone()]) };
+            if kind == CellKind::Gru {
+                let rows = xh[t * b * xw..(t + 1) * b * xw].chunks_exact(xw);
+                for (dst, row) in h_prev.chunks_exact_mut(h).zip(rows) {
+                    dst.copy_from_slice(&row[i..]);
+                }
+            }
+            let shape = StepShape {
+                kind,
+                h,
+                t,
+                x_width: i,
+                lengths: spec.lengths.as_deref(),
+            };
+            backward_rows(
+                &shape,
+                BackwardRows {
+                    first_row: 0,
+                    rows: b,
+                    acts: &acts[g.clone()],
+                    extra0: saved(0),
+                    extra1: saved(1),
+                    h_prev: &h_prev,
+                    dout: &d_out[r],
+                    dh: &mut dh,
+                    dc: &mut dc,
+                    dgx: &mut dgx[g.clone()],
+                    dgh: if kind == CellKind::Gru {
+                        &mut dgh[g]
+                    } else {
+                        &mut []
+                    },
+                },
+            );
+            // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
+            if s == 0 && !need_dh0 {
+                break;
+            }
+            let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
+            gemm_packed(
+                MatMut::row_major(&mut dh, b, h)?,
+                MatRef::strided(dg_h, t * bgh, b, gh, gh, 1)?,
+                &w_hh_mat,
+                true,
+            )?;
+        }
+
+        let rows = steps * b;
+        let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
+        let dgx_mat = MatRef::row_major(&dgx, rows, gh)?;
+        let mut dx = vec![T::zero(); rows * i];
+        gemm(
+            MatMut::row_major(&mut dx, rows, i)?,
+            dgx_mat,
+            MatRef::row_major(&w_ih, gh, i)?,
+            false,
+        )?;
+        let (mut dw_ih, mut dw_hh) = (vec![T::zero(); gh * i], vec![T::zero(); gh * h]);
+        if kind == CellKind::Gru {
+            // The two weights see different gate gradients: one product each.
+            gemm(
+                MatMut::row_major(&mut dw_ih, gh, i)?,
+                dgx_mat.t(),
+                MatRef::strided(xh, 0, rows, i, xw, 1)?,
+                false,
+            )?;
+            gemm(
+                MatMut::row_major(&mut dw_hh, gh, h)?,
+                MatRef::row_major(dg_h, rows, gh)?.t(),
+                MatRef::strided(xh, i, rows, h, xw, 1)?,
+                false,
+            )?;
+        } else {
+            // [dW_ih | dW_hh] = dgatesᵀ · [x | h_prev]: one pass over the gate gradients.
+            let mut dw = spare::take::<T>(gh * xw);
+            gemm(
+                MatMut::row_major(&mut dw, gh, xw)?,
+                dgx_mat.t(),
+                MatRef::row_major(xh, rows, xw)?,
+                false,
+            )?;
+            for g in 0..gh {
+                let row = &dw[g * xw..(g + 1) * xw];
+                dw_ih[g * i..(g + 1) * i].copy_from_slice(&row[..i]);
+                dw_hh[g * h..(g + 1) * h].copy_from_slice(&row[i..]);
+            }
+            spare::give(dw);
+        }
+        let column_sums = |m: &[T]| {
+            let mut acc = vec![T::zero(); gh];
+            for row in m.chunks_exact(gh) {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            acc
+        };
+        let db_ih = column_sums(&dgx);
+        let db_hh = if kind == CellKind::Gru {
+            column_sums(&dgh)
+        } else {
+            db_ih.clone()
+        };
+        spare::give(dgx);
+        spare::give(dgh);
+        Ok(Grads {
+            dx,
+            dh0: dh.to_vec(),
+            dc0: dc,
+            dw_ih,
+            dw_hh,
+            db_ih,
+            db_hh,
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! Gradchecks and error cases of the fused recurrent op.
+
+use super::*;
+use strata_core::{gradcheck, Generator, GradcheckOptions};
+
+/// A random f64 tensor of small values (so the tanh/sigmoid gates stay off saturation).
+fn small_randn(gen: &mut Generator, shape: &[usize], scale: f64) -> Tensor {
+    Tensor::randn_with(gen, shape, DType::F64)
+        .mul_scalar(scale)
+        .unwrap()
+}
+
+/// Gradcheck of one layer-direction w.r.t. input, initial states, weights and biases.
+fn check_op(kind: CellKind, reverse: bool, lengths: Option<&[usize]>, bias: bool) {
+    let (t, b, i, h) = (4, 3, 2, 3);
+    let gh = kind.gates() * h;
+    let mut gen = Generator::new(7);
+    let mut r = |shape: &[usize]| small_randn(&mut gen, shape, 0.6);
+    let mut inputs = vec![r(&[t, b, i]), r(&[b, h])];
+    let lstm = kind == CellKind::Lstm;
+    if lstm {
+        inputs.push(r(&[b, h]));
+    }
+    inputs.extend([r(&[gh, i]), r(&[gh, h])]);
+    if bias {
+        inputs.extend([r(&[gh]), r(&[gh])]);
+    }
+    gradcheck(
+        |x| {
+            let k = 2 + lstm as usize;
+            let w = LayerWeights {
+                w_ih: &x[k],
+                w_hh: &x[k + 1],
+                b_ih: bias.then(|| &x[k + 2]),
+                b_hh: bias.then(|| &x[k + 3]),
+            };
+            let o = recurrent_layer(kind, &x[0], &x[1], lstm.then(|| &x[2]), w, reverse, lengths)?;
+            // Every output of the op takes part in the loss.
+            let mut parts = vec![o.out.reshape(&[t * b * h])?, o.h_n.reshape(&[b * h])?];
+            if let Some(c) = o.c_n {
+                parts.push(c.reshape(&[b * h])?);
+            }
+            Tensor::cat(&parts, 0)
+        },
+        &inputs,
+        GradcheckOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{kind:?} reverse={reverse} lengths={lengths:?} bias={bias}: {e}"));
+}
+
+#[test]
+fn gradcheck_every_kind_both_directions_with_and_without_lengths() {
+    for kind in [
+        CellKind::RnnTanh,
+        CellKind::RnnRelu,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        for reverse in [false, true] {
+            check_op(kind, reverse, None, true);
+            check_op(kind, reverse, Some(&[4, 1, 3]), true);
+        }
+        check_op(kind, false, Some(&[2, 0, 4]), false);
+    }
+}
+
+#[test]
+fn gradcheck_on_strided_inputs() {
+    // A transposed input and a broadcast initial state, built inside the closure.
+    let (t, b, i, h) = (3, 2, 2, 2);
+    gradcheck(
+        |x| {
+            let input = x[0].transpose(0, 1)?; // [B, T, I] -> [T, B, I]
+            let h0 = x[1].expand(&[b, h])?;
+            let c0 = x[1].expand(&[b, h])?;
+            let w = LayerWeights {
+                w_ih: &x[2],
+                w_hh: &x[3],
+                b_ih: None,
+                b_hh: None,
+            };
+            let o = recurrent_layer(CellKind::Lstm, &input, &h0, Some(&c0), w, false, None)?;
+            o.out.add(&o.c_n.unwrap_or(o.h_n))
+        },
+        &[
+            Tensor::randn(&[b, t, i]),
+            Tensor::randn(&[1, h]),
+            Tensor::randn(&[4 * h, i]),
+            Tensor::randn(&[4 * h, h]),
+        ],
+        GradcheckOptions::default(),
+    )
+    .unwrap();
+}
+
+/// Output and every gradient of one LSTM and one GRU call, flattened.
+fn run_large(kind: CellKind, lengths: Option<&[usize]>) -> Vec<f64> {
+    let (t, b, i, h) = (16, 16, 8, 128);
+    let gh = kind.gates() * h;
+    let mut gen = Generator::new(11);
+    let mut r = |shape: &[usize]| small_randn(&mut gen, shape, 0.3).requires_grad_();
+    let (x, h0, c0) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]));
+    let (w_ih, w_hh, b_ih, b_hh) = (r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh]));
+    let w = LayerWeights {
+        w_ih: &w_ih,
+        w_hh: &w_hh,
+        b_ih: Some(&b_ih),
+        b_hh: Some(&b_hh),
+    };
+    let lstm = kind == CellKind::Lstm;
+    let c0 = lstm.then_some(&c0);
+    let o = recurrent_layer(kind, &x, &h0, c0, w, false, lengths).unwrap();
+    let loss = o.out.mul(&o.out).unwrap().sum_all().unwrap();
+    let loss = loss.add(&o.h_n.sum_all().unwrap()).unwrap();
+    let grads = loss.backward().unwrap();
+    let mut all = o.out.to_vec::<f64>().unwrap();
+    let mut wrt = vec![&x, &h0, &w_ih, &w_hh, &b_ih, &b_hh];
+    wrt.extend(c0);
+    for p in wrt {
+        all.extend(grads.get(p).unwrap().to_vec::<f64>().unwrap());
+    }
+    all
+}
+
+#[test]
+fn stale_spare_buffers_never_reach_results() {
+    // Buffers large enough to be kept as spares; the second run of each case finds
+    // spares full of NaN of exactly the sizes it asks for.
+    for kind in [CellKind::Lstm, CellKind::Gru] {
+        for lengths in [
+            None,
+            Some(&[16, 3, 0, 9, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11][..]),
+        ] {
+            let first = run_large(kind, lengths);
+            let gates = 16 * 16 * kind.gates() * 128;
+            for n in [gates, gates, 16 * 16 * 128, 16 * 16 * 128, 16 * 16 * 128] {
+                let mut poisoned = LineAligned::new(n);
+                poisoned.fill(f64::NAN);
+                spare::give(poisoned);
+            }
+            let second = run_large(kind, lengths);
+            assert!(second.iter().all(|v| v.is_finite()), "{kind:?} {lengths:?}");
+            assert_eq!(first, second, "{kind:?} {lengths:?}");
+        }
+    }
+}
+
+#[test]
+fn rejects_bad_shapes_without_panicking() {
+    let w_ih = Tensor::zeros(&[8, 2]);
+    let w_hh = Tensor::zeros(&[8, 2]);
+    let w = LayerWeights {
+        w_ih: &w_ih,
+        w_hh: &w_hh,
+        b_ih: None,
+        b_hh: None,
+    };
+    let x = Tensor::zeros(&[3, 1, 2]);
+    let h0 = Tensor::zeros(&[1, 2]);
+    assert!(recurrent_layer(CellKind::Lstm, &x, &h0, None, w, false, None).is_err());
+    let err = recurrent_layer(
+        CellKind::Lstm,
+        &x,
+        &Tensor::zeros(&[2, 2]),
+        Some(&h0),
+        w,
+        false,
+        None,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("expected h0 [1, 2]"), "{err}");
+    let err =
+        recurrent_layer(CellKind::Lstm, &x, &h0, Some(&h0), w, false, Some(&[4])).unwrap_err();
+    assert!(err.to_string().contains("lengths"), "{err}");
+    let err = recurrent_layer(CellKind::Gru, &x, &h0, None, w, false, None).unwrap_err();
+    assert!(
+        err.to_string().contains("weight_hh [6, 2]") || err.to_string().contains("weight_ih"),
+        "{err}"
+    );
+}
