@@ -22,7 +22,10 @@ fn model(seed: u64) -> Sequential {
 
 fn trainer(seed: u64) -> Trainer<Sequential> {
     let m = model(seed);
-    let opt = SGD::new(m.parameters(), 0.1).momentum(0.9);
+    let opt = SGD::new(m.parameters(), 0.1)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
     quiet(Trainer::new(m, opt, cross_entropy).monitor(None))
 }
 
@@ -125,7 +128,7 @@ fn fit_reports_global_figures_and_a_failing_rank_is_named() {
                 let width = if rank == 1 { 4 } else { 3 };
                 strata_core::manual_seed(0);
                 let m = Sequential::new().push(Linear::new(8, width).unwrap());
-                let opt = SGD::new(m.parameters(), 0.1);
+                let opt = SGD::new(m.parameters(), 0.1).unwrap();
                 let mut t =
                     quiet(Trainer::new(m, opt, cross_entropy).monitor(None)).data_parallel(group);
                 let x = Tensor::zeros(&[2, 8]);

@@ -267,7 +267,7 @@ impl<M: Module + 'static> Trainer<M> {
     /// use strata_nn::{loss::cross_entropy, Adam, Linear, ModuleExt};
     /// for group in ThreadGroup::new(1) {
     ///     let model = Linear::new(4, 3)?;
-    ///     let opt = Adam::new(model.parameters(), 1e-2);
+    ///     let opt = Adam::new(model.parameters(), 1e-2)?;
     ///     let trainer = Trainer::new(model, opt, cross_entropy).data_parallel(group);
     ///     # let _ = trainer;
     /// }
