@@ -113,3 +113,56 @@ fn activations() {
     let beta = series_at(&o, "learned-beta", 1.0);
     assert!(beta.is_finite() && beta != 1.0, "{beta}");
 }
+
+#[test]
+fn optimisers() {
+    let (o, _) = quick("optimisers");
+    let best = |name: &str| {
+        o.series(&format!("{name}/final-loss-by-lr"))
+            .unwrap()
+            .points
+            .iter()
+            .map(|p| p.1)
+            .filter(|l| l.is_finite())
+            .fold(f64::INFINITY, f64::min)
+    };
+    assert!(
+        best("momentum") < best("sgd"),
+        "{} vs {}",
+        best("momentum"),
+        best("sgd")
+    );
+    assert!(
+        best("adam") < best("sgd"),
+        "{} vs {}",
+        best("adam"),
+        best("sgd")
+    );
+}
+
+#[test]
+fn schedules() {
+    let (o, _) = quick("schedules");
+    // Series order: constant, step, exponential, cosine, one-cycle, warmup-cosine, plateau.
+    let loss = |i: f64| series_at(&o, "final-train-loss", i);
+    assert!(
+        loss(3.0) < loss(0.0),
+        "cosine {} vs constant {}",
+        loss(3.0),
+        loss(0.0)
+    );
+    // The rates follow their rules: cosine ends near 0, one-cycle starts low.
+    let lr = |name: &str| o.series(&format!("{name}/lr")).unwrap().points.clone();
+    assert!(lr("cosine").last().unwrap().1 < 0.01);
+    assert!(lr("one-cycle")[0].1 < 0.01 && lr("constant")[0].1 == 0.1);
+}
+
+#[test]
+fn depth_vs_width() {
+    let (o, _) = quick("depth-vs-width");
+    let mse = |net: &str, k: f64| series_at(&o, &format!("{net}/test-mse"), k);
+    // Both nets learn the 4-piece sawtooth (the mean predictor's MSE is 1/12) ...
+    assert!(mse("deep", 2.0) < 0.5 / 12.0 && mse("shallow", 2.0) < 0.5 / 12.0);
+    // ... and the 16-piece one is harder for both.
+    assert!(mse("deep", 4.0) > mse("deep", 2.0) && mse("shallow", 4.0) > mse("shallow", 2.0));
+}

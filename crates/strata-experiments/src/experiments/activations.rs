@@ -23,12 +23,12 @@ const ACTS: [Act; 8] = [
     Act::SwishLearned,
 ];
 const RELU_FAMILY: [Act; 3] = [Act::Relu, Act::LeakyRelu, Act::Elu];
-const LR: f64 = 0.01;
+const LR: f64 = 0.05;
 const MOMENTUM: f64 = 0.9;
 
 pub fn run(opts: &Options) -> Result<Outcome> {
     let (width, depth) = opts.pick((64, 4), (128, 4));
-    let (train_n, test_n, epochs, batch) = opts.pick((1_024, 500, 1, 64), (10_000, 2_000, 3, 128));
+    let (train_n, test_n, epochs, batch) = opts.pick((2_048, 500, 1, 32), (10_000, 2_000, 3, 128));
     let (train, test) = mnist(&opts.mnist_dir, train_n, test_n)?;
     let mut series = Vec::new();
     let mut finals = Vec::new();

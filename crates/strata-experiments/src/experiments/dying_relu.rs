@@ -122,15 +122,31 @@ pub fn run(opts: &Options) -> Result<Outcome> {
             })
             .collect()
     };
+    // Learning rates span decades: plot them on a log axis.
+    let log_x = |series: &[&Measured]| -> Vec<Measured> {
+        series
+            .iter()
+            .map(|s| {
+                Measured::new(
+                    s.name.clone(),
+                    "log10 lr",
+                    &s.y,
+                    s.points.iter().map(|p| (p.0.log10(), p.1)).collect(),
+                )
+            })
+            .collect()
+    };
+    let dead = log_x(&pick("dead-fraction"));
+    let acc = log_x(&pick("test-accuracy"));
     let plots = vec![
         plot::with_guide(
             plot::lines(
                 "dead_fraction",
                 "Dead hidden units after training",
-                "learning rate",
+                "log10 learning rate",
                 "fraction never positive",
                 false,
-                &pick("dead-fraction"),
+                &dead.iter().collect::<Vec<_>>(),
             ),
             0.25,
             "25 %",
@@ -138,10 +154,10 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         plot::lines(
             "test_accuracy",
             "Test accuracy after training",
-            "learning rate",
+            "log10 learning rate",
             "accuracy",
             false,
-            &pick("test-accuracy"),
+            &acc.iter().collect::<Vec<_>>(),
         ),
     ];
     let findings = format!(

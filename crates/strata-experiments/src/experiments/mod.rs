@@ -3,8 +3,11 @@
 use crate::{Options, Outcome, Result};
 
 mod activations;
+mod depth_vs_width;
 mod dying_relu;
 mod initialisation;
+mod optimisers;
+mod schedules;
 mod vanishing_gradients;
 
 /// An experiment: its name on the command line, the claim it tests, and its run.
@@ -27,7 +30,7 @@ pub const ALL: &[Experiment] = &[
     Experiment {
         name: "depth-vs-width",
         claim: "depth buys compositional functions more cheaply than width",
-        run: None,
+        run: Some(depth_vs_width::run),
     },
     Experiment {
         name: "vanishing-gradients",
@@ -58,12 +61,12 @@ pub const ALL: &[Experiment] = &[
     Experiment {
         name: "optimisers",
         claim: "momentum and adaptive methods beat plain SGD at the same budget",
-        run: None,
+        run: Some(optimisers::run),
     },
     Experiment {
         name: "schedules",
         claim: "a decaying learning rate ends lower than a constant one",
-        run: None,
+        run: Some(schedules::run),
     },
     Experiment {
         name: "long-dependencies",
