@@ -1,12 +1,13 @@
 //! The multilayer perceptron most experiments study, built so that every layer's
 //! pre-activations, activations and weights can be read: a stack of `Linear` layers, an
-//! optional BatchNorm before each activation, and a chosen activation and initialisation.
+//! optional BatchNorm before each activation, optional dropout after it, and a chosen activation and initialisation.
 
 use crate::Result;
 use strata_core::Tensor;
 use strata_nn::init::{FanMode, Init, Nonlinearity};
 use strata_nn::{
-    BatchNorm1d, Forward, LeakyReLU, Linear, PReLU, ReLU, SiLU, Sigmoid, Swish, Tanh, ELU, GELU,
+    BatchNorm1d, Dropout, Forward, LeakyReLU, Linear, PReLU, ReLU, SiLU, Sigmoid, Swish, Tanh, ELU,
+    GELU,
 };
 
 /// A hidden-layer activation.
@@ -104,6 +105,8 @@ pub struct MlpSpec {
     pub output: usize,
     pub act: Act,
     pub batch_norm: bool,
+    /// The probability of dropping each hidden unit in training (0: no dropout layers).
+    pub dropout: f64,
     pub init: WeightInit,
 }
 
@@ -116,6 +119,7 @@ impl MlpSpec {
             output,
             act,
             batch_norm: false,
+            dropout: 0.0,
             init: WeightInit::Default,
         }
     }
@@ -127,6 +131,11 @@ impl MlpSpec {
 
     pub fn batch_norm(mut self, on: bool) -> MlpSpec {
         self.batch_norm = on;
+        self
+    }
+
+    pub fn dropout(mut self, p: f64) -> MlpSpec {
+        self.dropout = p;
         self
     }
 }
@@ -146,6 +155,7 @@ pub struct Mlp {
     linears: Vec<Linear>,
     norms: Vec<BatchNorm1d>,
     acts: Vec<Box<dyn Forward>>,
+    drops: Vec<Dropout>,
 }
 
 /// One forward pass, layer by layer.
@@ -181,10 +191,19 @@ impl Mlp {
             .iter()
             .map(|_| spec.act.module())
             .collect::<Result<_>>()?;
+        let drops = if spec.dropout > 0.0 {
+            spec.hidden
+                .iter()
+                .map(|_| Dropout::new(spec.dropout))
+                .collect::<std::result::Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
         Ok(Mlp {
             linears,
             norms,
             acts,
+            drops,
         })
     }
 
@@ -211,6 +230,9 @@ impl Mlp {
             h = act.forward(&z)?;
             pre.push(z);
             post.push(h.clone());
+            if let Some(drop) = self.drops.get(i) {
+                h = drop.forward(&h)?;
+            }
         }
         let logits = self.linears[self.acts.len()].forward(&h)?;
         Ok(Trace { pre, post, logits })
@@ -226,6 +248,9 @@ impl Forward for Mlp {
                 h = norm.forward(&h)?;
             }
             h = act.forward(&h)?;
+            if let Some(drop) = self.drops.get(i) {
+                h = drop.forward(&h)?;
+            }
         }
         self.linears[self.acts.len()].forward(&h)
     }

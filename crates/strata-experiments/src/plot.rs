@@ -10,10 +10,12 @@ pub fn lines(stem: &str, title: &str, x: &str, y: &str, log_y: bool, series: &[&
     chart.integer_x = series
         .iter()
         .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+    let names = legend_names(series);
     chart.series = series
         .iter()
-        .map(|s| Series {
-            name: s.name.clone(),
+        .zip(names)
+        .map(|(s, name)| Series {
+            name,
             points: s.points.clone(),
         })
         .collect();
@@ -21,6 +23,29 @@ pub fn lines(stem: &str, title: &str, x: &str, y: &str, log_y: bool, series: &[&
         stem: stem.to_string(),
         chart,
     }
+}
+
+/// The series' names without the `/`-separated parts they all share
+/// (`init/relu-he/depth-20` → `relu-he` when every series is `init/…/depth-20`).
+fn legend_names(series: &[&Measured]) -> Vec<String> {
+    let parts: Vec<Vec<&str>> = series.iter().map(|s| s.name.split('/').collect()).collect();
+    let shared = |i: usize| {
+        series.len() > 1
+            && parts
+                .iter()
+                .all(|p| p.len() == parts[0].len() && p[i] == parts[0][i])
+    };
+    parts
+        .iter()
+        .map(|p| {
+            let kept: Vec<&str> = (0..p.len()).filter(|&i| !shared(i)).map(|i| p[i]).collect();
+            if kept.is_empty() {
+                p.join("/")
+            } else {
+                kept.join("/")
+            }
+        })
+        .collect()
 }
 
 /// The same chart with a dashed horizontal guide (a threshold, a baseline).
@@ -32,4 +57,17 @@ pub fn with_guide(mut plot: Plot, y: f64, label: &str) -> Plot {
         dashed: true,
     });
     plot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legends_drop_shared_parts() {
+        let a = Measured::new("init/relu-he/depth-20", "x", "y", vec![]);
+        let b = Measured::new("init/sigmoid/depth-20", "x", "y", vec![]);
+        assert_eq!(legend_names(&[&a, &b]), ["relu-he", "sigmoid"]);
+        assert_eq!(legend_names(&[&a]), ["init/relu-he/depth-20"]);
+    }
 }

@@ -189,13 +189,19 @@ pub fn run(opts: &Options) -> Result<Outcome> {
          Each trains {steps} full-batch Adam steps on {n_train} random points at each learning \
          rate of {lrs:?} from the same seed; the rate with the lowest training MSE is kept and \
          its MSE on {n_test} evenly spaced points reported.\n\n{table}\n\
-         At k = {k_max} the deep net's test MSE is {} against the shallow net's {}. Depth can \
+         At k = {k_max} the deep net's test MSE is {} against the shallow net's {}; {}. Depth can \
          represent the sawtooth with a handful of units, but whether gradient descent from a \
          random start finds such a representation is a separate question, and this run \
          measures exactly that.\n",
         shallow_params as f64 / deep_params as f64,
         number(d),
         number(s),
+        if d.max(s) > 0.5 / 12.0 {
+            "at least one of them is still above half the error of predicting the mean, so \
+             at this k gradient training leaves that net far from the target"
+        } else {
+            "both are well below the error of predicting the mean"
+        },
     );
     Ok(Outcome {
         name: "depth-vs-width".into(),

@@ -12,7 +12,7 @@ use crate::{plot, Check, Measured, Op, Options, Outcome, Result};
 use serde_json::json;
 use std::fmt::Write;
 use strata_core::{no_grad, Generator};
-use strata_nn::{ModuleExt, SGD};
+use strata_nn::{Adam, ModuleExt};
 
 const ACTS: [Act; 4] = [Act::Relu, Act::LeakyRelu, Act::Elu, Act::Prelu];
 
@@ -32,7 +32,7 @@ fn dead_fraction(net: &Mlp, x: &strata_core::Tensor) -> Result<f64> {
 }
 
 pub fn run(opts: &Options) -> Result<Outcome> {
-    let lrs: Vec<f64> = opts.pick(vec![0.01, 1.0], vec![0.01, 0.1, 0.3, 1.0]);
+    let lrs: Vec<f64> = opts.pick(vec![1e-4, 3e-2], vec![1e-4, 1e-3, 3e-3, 1e-2, 3e-2]);
     let (width, depth) = opts.pick((64, 2), (256, 3));
     let (train_n, test_n, epochs, batch) = opts.pick((1_024, 500, 1, 32), (10_000, 2_000, 1, 64));
     let (train, test) = mnist(&opts.mnist_dir, train_n, test_n)?;
@@ -46,7 +46,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
             // The same initial weights and batch order at every learning rate.
             strata_core::manual_seed(opts.seed);
             let net = Mlp::new(&MlpSpec::uniform(784, width, depth, 10, act))?;
-            let mut opt = SGD::new(net.parameters(), lr);
+            let mut opt = Adam::new(net.parameters(), lr);
             let mut gen = Generator::new(opts.seed);
             for _ in 0..epochs {
                 epoch(&net, &mut opt, &train, batch, &mut gen, |_, _, _| Ok(()))?;
@@ -162,20 +162,29 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     ];
     let findings = format!(
         "An MLP of {depth} hidden layers of {width} units (PyTorch's default initialisation) \
-         trains {epochs} epoch(s) of plain SGD (batch {batch}) on {train_n} standardised MNIST \
+         trains {epochs} epoch(s) of Adam (batch {batch}) on {train_n} standardised MNIST \
          images at each learning rate, from the same initial weights and batch order. A \
          hidden unit counts as dead when its pre-activation is not positive on any of {test_n} \
          held-out images.\n\n{table}\n\
          At lr {top} ReLU ends with {} of its units dead, against {} at lr {}: a large step \
          can push a unit's weights and bias to where no input reaches the positive side, and \
          from there ReLU's zero gradient never brings it back. Leaky ReLU ends at {}, ELU at \
-         {} and PReLU at {}: their negative side keeps a gradient, so such a unit can recover.\n",
+         {} and PReLU at {}: {}\n",
         number(relu_top),
         number(dead_at(Act::Relu, lrs[0])),
         lrs[0],
         number(dead_at(Act::LeakyRelu, top)),
         number(dead_at(Act::Elu, top)),
         number(dead_at(Act::Prelu, top)),
+        if dead_at(Act::LeakyRelu, top) < 0.5 * relu_top && dead_at(Act::Elu, top) < 0.5 * relu_top
+        {
+            "their negative side keeps a gradient, so a unit pushed there can come back."
+        } else {
+            "the same large steps push their units below zero on every input too. Unlike a \
+             dead ReLU unit such a unit still passes a (small) gradient and can come back, but \
+             at this learning rate the leaky variants do not keep their units on the positive \
+             side much better than ReLU does."
+        },
     );
     Ok(Outcome {
         name: "dying-relu".into(),
@@ -185,7 +194,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         settings: json!({
             "seed": opts.seed, "quick": opts.quick, "learning_rates": lrs, "width": width,
             "hidden_layers": depth, "train_examples": train_n, "heldout_examples": test_n,
-            "epochs": epochs, "batch": batch, "optimizer": "sgd", "init": "pytorch default",
+            "epochs": epochs, "batch": batch, "optimizer": "adam", "init": "pytorch default",
             "leaky_slope": 0.01, "elu_alpha": 1.0, "prelu_init": 0.25,
         }),
         series,

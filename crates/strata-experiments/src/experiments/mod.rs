@@ -6,8 +6,11 @@ mod activations;
 mod depth_vs_width;
 mod dying_relu;
 mod initialisation;
+mod long_dependencies;
 mod optimisers;
+mod regularisation;
 mod schedules;
+mod transfer;
 mod vanishing_gradients;
 
 /// An experiment: its name on the command line, the claim it tests, and its run.
@@ -51,7 +54,7 @@ pub const ALL: &[Experiment] = &[
     Experiment {
         name: "regularisation",
         claim: "dropout, L2 and augmentation shrink the generalisation gap",
-        run: None,
+        run: Some(regularisation::run),
     },
     Experiment {
         name: "initialisation",
@@ -71,7 +74,7 @@ pub const ALL: &[Experiment] = &[
     Experiment {
         name: "long-dependencies",
         claim: "gated recurrent nets learn long-range dependencies a plain RNN cannot",
-        run: None,
+        run: Some(long_dependencies::run),
     },
     Experiment {
         name: "attention",
@@ -81,6 +84,6 @@ pub const ALL: &[Experiment] = &[
     Experiment {
         name: "transfer",
         claim: "pretrained features beat training from scratch on few labels",
-        run: None,
+        run: Some(transfer::run),
     },
 ];
