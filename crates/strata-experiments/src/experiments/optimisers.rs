@@ -79,8 +79,7 @@ fn train_once(
 }
 
 pub fn run(opts: &Options) -> Result<Outcome> {
-    let width = 128;
-    let (train_n, epochs, batch) = opts.pick((1_024, 1, 32), (10_000, 2, 128));
+    let (width, train_n, epochs, batch) = opts.pick((64, 768, 1, 32), (128, 10_000, 2, 128));
     let (train, _) = mnist(&opts.mnist_dir, train_n, 0)?;
     let mut series = Vec::new();
     let mut best = Vec::new();
