@@ -205,15 +205,28 @@ pub fn run(opts: &Options) -> Result<Outcome> {
          evaluation where accuracy on {n_val} further training images, held out, peaked). \
          Gap order on the x axis of the final series: none, early-stopping, {}.\n\n{table}\n\
          Unregularised, the net fits its {n_train} images almost perfectly and the gap is {} \
-         points. Dropout leaves it at {}, L2 at {} and augmentation at {}: each makes \
-         memorising the particular images harder (noise in the units, a cost on large \
-         weights, no image seen twice the same way) and so trades training accuracy for test \
-         accuracy.\n",
+         points. Dropout leaves it at {}, L2 at {} and augmentation at {}. Each is meant to \
+         make memorising the particular images harder (noise in the units, a cost on large \
+         weights, no image seen twice the same way) and so to trade training accuracy for \
+         test accuracy; {}\n",
         VARIANTS[1..].join(", "),
         number(none),
         number(gap("dropout")),
         number(gap("l2")),
         number(gap("augmentation")),
+        match ["dropout", "l2", "augmentation"]
+            .iter()
+            .filter(|n| gap(n) >= none)
+            .copied()
+            .collect::<Vec<_>>()
+        {
+            failed if failed.is_empty() => "here all three do.".to_string(),
+            failed => format!(
+                "here {} does not: with {epochs} epochs on {n_train} images the net still fits \
+                 its training images almost perfectly.",
+                failed.join(" and ")
+            ),
+        },
     );
     Ok(Outcome {
         name: "regularisation".into(),

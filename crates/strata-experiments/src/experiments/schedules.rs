@@ -189,9 +189,16 @@ pub fn run(opts: &Options) -> Result<Outcome> {
          images.\n\n{table}\n\
          The constant rate ends at {}; cosine at {}. At a fixed rate the last steps still \
          bounce around the minimum by an amount set by the rate and the gradient noise; \
-         lowering the rate at the end lets the weights settle into it.\n",
+         lowering the rate at the end lets the weights settle into it. {}\n",
         number(constant),
         number(final_of("cosine")),
+        if final_of("step").min(final_of("exponential")) >= constant {
+            "Step and exponential decay end higher than the constant rate here: they spend \
+             much of the run at a tenth of the rate or less, and within this budget the \
+             progress they give up costs more than the settling gains."
+        } else {
+            ""
+        },
     );
     Ok(Outcome {
         name: "schedules".into(),
