@@ -23,6 +23,8 @@ pub enum CliError {
     Core(#[from] strata_core::Error),
     #[error("{0}")]
     Runtime(String),
+    #[error(transparent)]
+    Experiment(#[from] strata_experiments::ExperimentError),
 }
 
 impl CliError {
@@ -34,6 +36,10 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Config(_) | CliError::Build(_) | CliError::Usage(_) => 2,
+            CliError::Experiment(
+                strata_experiments::ExperimentError::UnknownExperiment(_)
+                | strata_experiments::ExperimentError::NotImplemented(_),
+            ) => 2,
             _ => 1,
         }
     }

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod data;
 mod error;
+mod experiment;
 mod generate;
 mod predict;
 mod run;
@@ -148,6 +149,11 @@ enum Command {
     /// Rebuilds a run directory's report.html from its files.
     #[command(after_help = "Example:\n  strata report runs/mnist-mlp-20261202-053000")]
     Report { run_dir: PathBuf },
+    /// Runs one of the lesson's experiments: measurements, plots, summary.md, checks.
+    #[command(
+        after_help = "Example:\n  strata experiment --list\n  strata experiment vanishing-gradients --quick"
+    )]
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// `--set KEY=VALUE`, shared by the commands that read a config.
@@ -225,6 +231,7 @@ fn main() {
         Command::Summary { config, set } => commands::summary(&config, &set.set),
         Command::Graph { config, out, set } => commands::graph(&config, &out, &set.set),
         Command::Report { run_dir } => commands::report(&run_dir),
+        Command::Experiment(args) => experiment::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

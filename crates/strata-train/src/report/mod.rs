@@ -14,7 +14,7 @@ mod format;
 mod html;
 pub mod images;
 mod legend;
-mod png;
+pub mod png;
 mod read;
 pub mod scale;
 pub mod svg;
