@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a failure while running, 2 a usage or config error (nothing
 //! ran).
 
+mod bench;
 mod build;
 mod commands;
 mod config;
@@ -143,6 +144,10 @@ enum Command {
     /// Rebuilds a run directory's report.html from its files.
     #[command(after_help = "Example:\n  strata report runs/mnist-mlp-20261202-053000")]
     Report { run_dir: PathBuf },
+    /// Measures the benchmark workloads (training, products, latency, per-op overhead,
+    /// memory), each in a fresh process.
+    #[command(after_help = "Example:\n  strata bench --workload W1,W5 --threads 2 --json")]
+    Bench(bench::BenchArgs),
 }
 
 /// `--set KEY=VALUE`, shared by the commands that read a config.
@@ -218,6 +223,7 @@ fn main() {
         Command::Summary { config, set } => commands::summary(&config, &set.set),
         Command::Graph { config, out, set } => commands::graph(&config, &out, &set.set),
         Command::Report { run_dir } => commands::report(&run_dir),
+        Command::Bench(args) => bench::bench(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
