@@ -84,7 +84,7 @@ impl Measurement {
     /// The human-readable line, as PyTorch's script prints without `--json`.
     pub fn to_text(&self, fw: &str) -> String {
         let mut s = format!(
-            "{fw:<8} {:<16} {:>12.1} {}",
+            "{fw:<8} {:<20} {:>12.1} {}",
             self.workload, self.value, self.unit
         );
         if let Some(r) = &self.repeats {
