@@ -3,6 +3,7 @@
 //! memory is its own and no workload warms the caches or heap of the next.
 
 use crate::error::CliError;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use strata_bench::{run_in_child, BenchError, Measurement, Workload};
@@ -36,13 +37,19 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
         true => Workload::ALL.to_vec(),
         false => args.workload,
     };
-    let print = |m: Measurement| match args.json {
-        true => println!("{}", m.to_json("strata")),
-        false => println!("{}", m.to_text("strata")),
+    let json = args.json || args.child;
+    // A reader that stops early (`| head`) is not an error of the benchmark: write
+    // without `println!`, which would panic on the closed pipe.
+    let print = |m: Measurement| {
+        let line = match json {
+            true => m.to_json("strata"),
+            false => m.to_text("strata"),
+        };
+        let _ = writeln!(std::io::stdout(), "{line}");
     };
     if args.child {
         for w in workloads {
-            strata_bench::run(w, &args.data, &mut |m| println!("{}", m.to_json("strata")))?;
+            strata_bench::run(w, &args.data, &mut |m| print(m))?;
         }
         return Ok(());
     }
