@@ -21,6 +21,8 @@ pub enum CliError {
     Nn(#[from] strata_nn::Error),
     #[error(transparent)]
     Core(#[from] strata_core::Error),
+    #[error(transparent)]
+    Bench(#[from] strata_bench::BenchError),
     #[error("{0}")]
     Runtime(String),
     #[error(transparent)]

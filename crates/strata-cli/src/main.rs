@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a failure while running, 2 a usage or config error (nothing
 //! ran).
 
+mod bench;
 mod build;
 mod commands;
 mod config;
@@ -154,6 +155,10 @@ enum Command {
         after_help = "Example:\n  strata experiment --list\n  strata experiment vanishing-gradients --quick"
     )]
     Experiment(experiment::ExperimentArgs),
+    /// Measures the benchmark workloads (training, products, latency, per-op overhead,
+    /// memory), each in a fresh process.
+    #[command(after_help = "Example:\n  strata bench --workload W1,W5 --threads 2 --json")]
+    Bench(bench::BenchArgs),
 }
 
 /// `--set KEY=VALUE`, shared by the commands that read a config.
@@ -232,6 +237,7 @@ fn main() {
         Command::Graph { config, out, set } => commands::graph(&config, &out, &set.set),
         Command::Report { run_dir } => commands::report(&run_dir),
         Command::Experiment(args) => experiment::run(args),
+        Command::Bench(args) => bench::bench(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
