@@ -29,7 +29,7 @@ impl Mpi {
         std::panic::set_hook(Box::new(move |info| {
             eprintln!("rank {rank} of {size} panicked; stopping every rank:");
             previous(info);
-            // SAFETY-free: MPI_Abort through rsmpi ends all processes of the job.
+            // MPI_Abort ends every process of the job, not only this one.
             mpi::topology::SimpleCommunicator::world().abort(70);
         }));
         Ok(Mpi {
