@@ -21,7 +21,10 @@ fn model(seed: u64) -> Sequential {
 }
 
 fn trainer(seed: u64) -> Trainer<Sequential> {
-    let m = model(seed);
+    trainer_of(model(seed))
+}
+
+fn trainer_of(m: Sequential) -> Trainer<Sequential> {
     let opt = SGD::new(m.parameters(), 0.1)
         .unwrap()
         .momentum(0.9)
@@ -57,13 +60,16 @@ fn n_ranks_with_batch_b_train_like_one_process_with_batch_n_b() {
     for world in [1usize, 2, 4, 3] {
         let per_rank = if world == 3 { 8 } else { 24 / world };
         let reference = single(per_rank * world);
+        // Models are built here, one after another: the global generator is shared by the
+        // threads. Ranks other than 0 start from other weights: rank 0's are broadcast.
+        let models: Vec<Sequential> = (0..world).map(|r| model(1 + r as u64)).collect();
         let handles: Vec<_> = ThreadGroup::new(world)
             .into_iter()
-            .map(|group| {
+            .zip(models)
+            .map(|(group, m)| {
                 std::thread::spawn(move || {
                     let rank = strata_train::parallel::Collective::rank(&group);
-                    // Ranks other than 0 start from other weights: rank 0's are broadcast.
-                    let t = trainer(1 + rank as u64).data_parallel(group);
+                    let t = trainer_of(m).data_parallel(group);
                     let loader = DataLoader::new(dataset(100, 5))
                         .batch_size(per_rank)
                         .shuffle(9)
@@ -104,6 +110,7 @@ fn fit_reports_global_figures_and_a_failing_rank_is_named() {
         .map(|group| {
             std::thread::spawn(move || {
                 let rank = strata_train::parallel::Collective::rank(&group);
+                // Any initial weights: rank 0's are broadcast.
                 let mut t = trainer(3).data_parallel(group);
                 let train = DataLoader::new(dataset(64, 5))
                     .batch_size(8)
