@@ -1,10 +1,11 @@
 //! MPI set-up ([`Mpi`]) and the trainer's collective over it ([`MpiGroup`]).
 
+use crate::reduction::Reduction;
 use mpi::collective::SystemOperation;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::*;
 use std::sync::Arc;
-use strata_train::parallel::Collective;
+use strata_train::parallel::{Collective, InFlight};
 use strata_train::{Result, TrainError};
 
 /// MPI for this process: initialised once, finalised when dropped. A failure on any rank
@@ -78,7 +79,8 @@ impl Mpi {
     }
 }
 
-/// [`Collective`] over an MPI communicator: blocking `MPI_Allreduce`, `MPI_Bcast` from
+/// [`Collective`] over an MPI communicator: `MPI_Allreduce` (blocking, or `MPI_Iallreduce`
+/// for the gradient buckets the trainer overlaps with the backward pass), `MPI_Bcast` from
 /// rank 0 and `MPI_Allgather`.
 pub struct MpiGroup {
     world: SimpleCommunicator,
@@ -125,6 +127,11 @@ impl Collective for MpiGroup {
         let mut all = vec![0u64; self.world()];
         self.world.all_gather_into(&value, &mut all[..]);
         Ok(all)
+    }
+
+    /// A non-blocking `MPI_Iallreduce`, polled by the trainer between gradients.
+    fn start_all_reduce_sum_f32(&mut self, values: Vec<f32>) -> Result<Box<dyn InFlight>> {
+        Ok(Box::new(Reduction::start(&self.world, values)?))
     }
 }
 

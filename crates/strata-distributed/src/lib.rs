@@ -22,6 +22,8 @@
 
 #[cfg(feature = "mpi")]
 mod group;
+#[cfg(feature = "mpi")]
+mod reduction;
 
 #[cfg(feature = "mpi")]
 pub use group::{Mpi, MpiGroup};

@@ -57,7 +57,17 @@ fn n_ranks_with_batch_b_train_like_one_process_with_batch_n_b() {
     // 100 examples: global batches of 24 leave 4 at the end, split unevenly for 3 ranks.
     let data = || dataset(100, 5);
     let single = |b: usize| steps(trainer(1), DataLoader::new(data()).batch_size(b).shuffle(9));
-    for world in [1usize, 2, 4, 3] {
+    let mut overlapped = std::collections::HashMap::new();
+    // Gradients all-reduced during the backward pass (bucket by bucket, as the autograd
+    // engine reports them final) and after it.
+    for (world, overlap) in [
+        (1usize, true),
+        (2, true),
+        (4, true),
+        (3, true),
+        (2, false),
+        (3, false),
+    ] {
         let per_rank = if world == 3 { 8 } else { 24 / world };
         let reference = single(per_rank * world);
         // Models are built here, one after another: the global generator is shared by the
@@ -69,7 +79,9 @@ fn n_ranks_with_batch_b_train_like_one_process_with_batch_n_b() {
             .map(|(group, m)| {
                 std::thread::spawn(move || {
                     let rank = strata_train::parallel::Collective::rank(&group);
-                    let t = trainer_of(m).data_parallel(group);
+                    let t = trainer_of(m)
+                        .data_parallel(group)
+                        .overlap_communication(overlap);
                     let loader = DataLoader::new(dataset(100, 5))
                         .batch_size(per_rank)
                         .shuffle(9)
@@ -79,6 +91,15 @@ fn n_ranks_with_batch_b_train_like_one_process_with_batch_n_b() {
             })
             .collect();
         let ranks: Vec<Vec<Vec<f32>>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        if overlap {
+            overlapped.insert(world, ranks[0].clone());
+        } else {
+            // Which moment the buckets travel changes nothing in the arithmetic.
+            assert_eq!(
+                overlapped[&world], ranks[0],
+                "world {world}: overlap changed the result"
+            );
+        }
         // The same number of steps as one process, with the same weights after each, up
         // to the rounding of sums taken in another order (growing with the rank count).
         let tolerance = 2e-6 * world as f32;
@@ -105,25 +126,55 @@ fn n_ranks_with_batch_b_train_like_one_process_with_batch_n_b() {
 #[test]
 fn fit_reports_global_figures_and_a_failing_rank_is_named() {
     let _lock = serial();
+    let figures = |t: &mut Trainer<Sequential>, train: DataLoader<strata_data::TensorDataset>| {
+        let history = t.fit(&train, None, 2).unwrap();
+        let last = &history[1].metrics;
+        [
+            "train_loss",
+            "train_accuracy",
+            "train_f1_macro",
+            "train_recall_weighted",
+        ]
+        .map(|k| {
+            last.get(k)
+                .copied()
+                .unwrap_or_else(|| panic!("no {k}: {last:?}"))
+        })
+    };
+    let with_metrics = |t: Trainer<Sequential>| {
+        t.metric(strata_train::metrics::Accuracy::new())
+            .metric(strata_train::metrics::ConfusionMatrix::new(3).unwrap())
+    };
+    let mut one = with_metrics(trainer(3));
+    let reference = figures(
+        &mut one,
+        DataLoader::new(dataset(60, 5)).batch_size(16).shuffle(1),
+    );
+    // Two ranks with batch 8 (the last global batch of 12 splits 6 + 6).
+    let models: Vec<Sequential> = (0..2).map(|_| model(3)).collect();
     let handles: Vec<_> = ThreadGroup::new(2)
         .into_iter()
-        .map(|group| {
+        .zip(models)
+        .map(|(group, m)| {
             std::thread::spawn(move || {
                 let rank = strata_train::parallel::Collective::rank(&group);
-                // Any initial weights: rank 0's are broadcast.
-                let mut t = trainer(3).data_parallel(group);
-                let train = DataLoader::new(dataset(64, 5))
+                let mut t = with_metrics(trainer_of(m).data_parallel(group));
+                let train = DataLoader::new(dataset(60, 5))
                     .batch_size(8)
                     .shuffle(1)
                     .shard(rank, 2);
-                let history = t.fit(&train, None, 1).unwrap();
-                history[0].metrics["train_loss"]
+                figures(&mut t, train)
             })
         })
         .collect();
-    let losses: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    // The epoch's loss is over all 64 examples, the same on both ranks.
-    assert_eq!(losses[0], losses[1]);
+    let ranks: Vec<[f64; 4]> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // The epoch's figures are over all 60 examples, the same on both ranks, and those of
+    // one process with batch 16: F1 and the weighted recall too (merged confusion
+    // matrices, not averages of the ranks' own).
+    assert_eq!(ranks[0], ranks[1]);
+    for (got, want) in ranks[0].iter().zip(&reference) {
+        assert!((got - want).abs() < 1e-6, "{:?} vs {reference:?}", ranks[0]);
+    }
 
     // A rank whose step fails stops with its error; the other is not left hanging on a
     // model that differs from rank 0's.

@@ -2,7 +2,7 @@
 
 use super::{GradFn, Gradients, NoGradGuard};
 use crate::{Error, Result, Tensor, TensorId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Options of a backward pass.
@@ -87,6 +87,50 @@ impl Tensor {
         grad_output: &Tensor,
         options: BackwardOptions,
     ) -> Result<Gradients> {
+        self.run_backward(grad_output, options, None)
+    }
+
+    /// Backpropagates from this scalar like [`backward`](Tensor::backward), and calls
+    /// `on_leaf(leaf, gradient)` for each leaf as soon as its gradient is final (no op still
+    /// to run feeds it), while the rest of the pass goes on. Data-parallel training uses it
+    /// to start sending the last layers' gradients while the first layers' are still being
+    /// computed. An error from `on_leaf` stops the pass and is returned.
+    ///
+    /// ```
+    /// use strata_core::Tensor;
+    /// let w1 = Tensor::from_vec(vec![2.0f32], &[1])?.requires_grad_();
+    /// let w2 = Tensor::from_vec(vec![3.0f32], &[1])?.requires_grad_();
+    /// let loss = w1.mul_scalar(5.0)?.tanh()?.mul(&w2)?.sum_all()?;
+    /// let mut ready = Vec::new();
+    /// let grads = loss.backward_with_hook(&mut |leaf, grad| {
+    ///     ready.push((leaf.id(), grad.to_vec::<f32>()?[0]));
+    ///     Ok(())
+    /// })?;
+    /// // w2 (used last in the forward pass) is final first.
+    /// assert_eq!(ready[0].0, w2.id());
+    /// assert_eq!(ready[1], (w1.id(), grads.get(&w1).unwrap().to_vec::<f32>()?[0]));
+    /// # Ok::<(), strata_core::Error>(())
+    /// ```
+    pub fn backward_with_hook(
+        &self,
+        on_leaf: &mut dyn FnMut(&Tensor, &Tensor) -> Result<()>,
+    ) -> Result<Gradients> {
+        if self.numel() != 1 {
+            return Err(Error::Backward(format!(
+                "backward_with_hook() needs a tensor with one element (a loss), got shape {:?}",
+                self.shape()
+            )));
+        }
+        let seed = Tensor::ones_like(self);
+        self.run_backward(&seed, BackwardOptions::default(), Some(on_leaf))
+    }
+
+    fn run_backward(
+        &self,
+        grad_output: &Tensor,
+        options: BackwardOptions,
+        mut on_leaf: Option<&mut dyn FnMut(&Tensor, &Tensor) -> Result<()>>,
+    ) -> Result<Gradients> {
         if !self.requires_grad() {
             return Err(Error::Backward(
                 "the tensor does not require grad: no input of the ops that made it has \
@@ -117,12 +161,24 @@ impl Tensor {
         let mut result = Gradients::new();
         if order.is_empty() {
             // A leaf: its gradient is the seed.
+            if let Some(hook) = on_leaf.as_mut() {
+                hook(self, grad_output)?;
+            }
             result.insert_id(self.id(), grad_output.clone());
             return Ok(result);
         }
+        let finishing = match on_leaf {
+            Some(_) => leaves_by_last_use(&order),
+            None => Vec::new(),
+        };
         let mut pending = Gradients::new();
         pending.insert_id(self.id(), grad_output.clone());
-        for (tensor, node) in order {
+        for (at, (tensor, node)) in order.into_iter().enumerate() {
+            if let (Some(hook), Some(leaves)) = (on_leaf.as_mut(), finishing.get(at)) {
+                // The leaves last fed by the node before this one are final now. (Run
+                // here rather than after the node so that a `continue` cannot skip them.)
+                call_hook(&mut **hook, leaves, &result)?;
+            }
             if !options.retain_graph {
                 tensor.free_grad_fn();
             }
@@ -163,8 +219,44 @@ impl Tensor {
                 }
             }
         }
+        if let (Some(hook), Some(leaves)) = (on_leaf.as_mut(), finishing.last()) {
+            call_hook(&mut **hook, leaves, &result)?;
+        }
         Ok(result)
     }
+}
+
+/// For each position `i` of `order` plus one, the leaves (requiring grad) whose last
+/// consumer is node `i - 1`: they are final once that node has run. Entry 0 is empty.
+fn leaves_by_last_use(order: &[(Tensor, Arc<GradFn>)]) -> Vec<Vec<Tensor>> {
+    let mut last: HashMap<TensorId, (usize, Tensor)> = HashMap::new();
+    for (i, (_, node)) in order.iter().enumerate() {
+        for input in &node.inputs {
+            if input.requires_grad() && input.grad_fn().is_none() {
+                last.insert(input.id(), (i + 1, input.clone()));
+            }
+        }
+    }
+    let mut finishing = vec![Vec::new(); order.len() + 1];
+    for (at, leaf) in last.into_values() {
+        finishing[at].push(leaf);
+    }
+    // The same order on every run (and every rank): by the leaves' creation.
+    finishing.iter_mut().for_each(|l| l.sort_by_key(|t| t.id()));
+    finishing
+}
+
+fn call_hook(
+    hook: &mut dyn FnMut(&Tensor, &Tensor) -> Result<()>,
+    leaves: &[Tensor],
+    result: &Gradients,
+) -> Result<()> {
+    for leaf in leaves {
+        if let Some(g) = result.get_id(leaf.id()) {
+            hook(leaf, g)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -184,6 +276,63 @@ mod tests {
         let g = y.backward().unwrap();
         assert_eq!(g.get(&a).unwrap().to_vec::<f64>().unwrap(), vec![6.0, 8.0]);
         assert_eq!(g.get(&b).unwrap().to_vec::<f64>().unwrap(), vec![2.0, 3.0]);
+    }
+
+    #[test]
+    fn hook_sees_each_leaf_once_with_its_final_gradient_before_earlier_layers_finish() {
+        // A three-layer chain where the first weight is used twice (at both ends), so it is
+        // final only at the very end, while w3 is final right after the last layer's node.
+        let leaf = |v: f64| Tensor::from_vec(vec![v], &[1]).unwrap().requires_grad_();
+        let (w1, w2, w3, x) = (leaf(0.5), leaf(-1.5), leaf(2.0), leaf(0.3));
+        let h1 = x.mul(&w1).unwrap().tanh().unwrap();
+        let h2 = h1.mul(&w2).unwrap().tanh().unwrap();
+        let out = h2.mul(&w3).unwrap().add(&w1).unwrap().sum_all().unwrap();
+        let mut seen: Vec<(crate::TensorId, f64, usize)> = Vec::new();
+        let mut calls = 0;
+        let grads = out
+            .backward_with_hook(&mut |leaf, g| {
+                calls += 1;
+                seen.push((leaf.id(), g.to_vec::<f64>()?[0], calls));
+                Ok(())
+            })
+            .unwrap();
+        let ids: Vec<_> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(ids.len(), 4, "each leaf exactly once: {ids:?}");
+        // w3 before w2, and w2 before w1 and x (which finish with the first layer).
+        let pos = |t: &Tensor| ids.iter().position(|&i| i == t.id()).unwrap();
+        assert!(pos(&w3) < pos(&w2) && pos(&w2) < pos(&w1) && pos(&w2) < pos(&x));
+        for (id, g, _) in &seen {
+            assert_eq!(grads.get_id(*id).unwrap().to_vec::<f64>().unwrap()[0], *g);
+        }
+        // Against the plain pass.
+        let h1 = x.mul(&w1).unwrap().tanh().unwrap();
+        let h2 = h1.mul(&w2).unwrap().tanh().unwrap();
+        let out = h2.mul(&w3).unwrap().add(&w1).unwrap().sum_all().unwrap();
+        let plain = out.backward().unwrap();
+        for t in [&w1, &w2, &w3, &x] {
+            assert_eq!(
+                plain.get(t).unwrap().to_vec::<f64>().unwrap(),
+                grads.get(t).unwrap().to_vec::<f64>().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn hook_error_stops_the_pass() {
+        let w = Tensor::ones(&[2]).requires_grad_();
+        let out = w.mul_scalar(2.0).unwrap().sum_all().unwrap();
+        let err = out
+            .backward_with_hook(&mut |_, _| Err(crate::Error::Backward("link down".into())))
+            .unwrap_err();
+        assert!(err.to_string().contains("link down"), "{err}");
+        let leaf = Tensor::ones(&[1]).requires_grad_();
+        let mut n = 0;
+        leaf.backward_with_hook(&mut |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 1, "a leaf loss is its own final gradient");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! predicts (or ranks among its k best).
 
 use super::labels::{class_targets, predicted_classes};
-use super::Metric;
+use super::{summed_states, Metric};
 use crate::{Result, StepOutput, TrainError};
 use strata_core::{DType, Element};
 
@@ -74,6 +74,16 @@ impl Metric for Accuracy {
 
     fn fresh(&self) -> Box<dyn Metric> {
         Box::new(Accuracy::new())
+    }
+
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        Some(vec![self.correct as f64, self.total as f64])
+    }
+
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        let sum = summed_states(&self.name(), states, 2)?;
+        (self.correct, self.total) = (sum[0] as u64, sum[1] as u64);
+        Ok(())
     }
 }
 
@@ -185,6 +195,16 @@ impl Metric for TopKAccuracy {
 
     fn fresh(&self) -> Box<dyn Metric> {
         Box::new(TopKAccuracy::with_k(self.k))
+    }
+
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        Some(vec![self.hits as f64, self.total as f64])
+    }
+
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        let sum = summed_states(&self.name(), states, 2)?;
+        (self.hits, self.total) = (sum[0] as u64, sum[1] as u64);
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! averaged over classes (macro) and weighted by support, as scikit-learn defines them.
 
 use super::labels::{class_targets, predicted_classes};
-use super::Metric;
+use super::{summed_states, Metric};
 use crate::{Result, StepOutput, TrainError};
 use std::any::Any;
 
@@ -210,6 +210,41 @@ impl Metric for ConfusionMatrix {
 
     fn as_any(&self) -> Option<&dyn Any> {
         Some(self)
+    }
+
+    /// The class count, then the matrix row by row.
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        let mut state = vec![self.matrix.len() as f64];
+        state.extend(self.matrix.iter().flatten().map(|&m| m as f64));
+        Some(state)
+    }
+
+    /// The sum of the ranks' matrices. A rank that saw no batch (an inferred matrix still
+    /// empty) adds nothing; the others must agree on the class count.
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        let name = self.name();
+        let mut classes = self.matrix.len();
+        for state in states {
+            let c = state.first().map_or(0, |&c| c as usize);
+            if c > 0 && classes > 0 && c != classes {
+                return Err(TrainError::metric(
+                    name,
+                    format!("ranks count {classes} and {c} classes; every rank must score the same classes"),
+                ));
+            }
+            classes = classes.max(c);
+        }
+        let seen: Vec<Vec<f64>> = states
+            .iter()
+            .filter(|s| s.first().is_some_and(|&c| c > 0.0))
+            .cloned()
+            .collect();
+        let sum = summed_states(&name, &seen, 1 + classes * classes)?;
+        self.matrix = sum[1..]
+            .chunks_exact(classes.max(1))
+            .map(|row| row.iter().map(|&m| m as u64).collect())
+            .collect();
+        Ok(())
     }
 }
 

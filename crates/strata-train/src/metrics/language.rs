@@ -2,7 +2,7 @@
 //! take `StepOutput.loss` to be the mean cross-entropy in nats per token (or character)
 //! over `StepOutput.count` tokens, and average it over batches weighted by that count.
 
-use super::Metric;
+use super::{summed_states, Metric};
 use crate::{Result, StepOutput, TrainError};
 
 /// The count-weighted mean of the batches' losses.
@@ -28,6 +28,16 @@ impl MeanLoss {
             self.weighted_sum += loss * step.count as f64;
             self.count += step.count as u64;
         }
+        Ok(())
+    }
+
+    fn state(&self) -> Vec<f64> {
+        vec![self.weighted_sum, self.count as f64]
+    }
+
+    fn merge(&mut self, metric: &str, states: &[Vec<f64>]) -> Result<()> {
+        let sum = summed_states(metric, states, 2)?;
+        (self.weighted_sum, self.count) = (sum[0], sum[1] as u64);
         Ok(())
     }
 
@@ -83,6 +93,14 @@ impl Metric for Perplexity {
     fn fresh(&self) -> Box<dyn Metric> {
         Box::new(Perplexity::new())
     }
+
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        Some(self.0.state())
+    }
+
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        self.0.merge(&self.name(), states)
+    }
 }
 
 /// The mean cross-entropy per character in bits (the mean loss in nats over ln 2), key
@@ -127,6 +145,14 @@ impl Metric for BitsPerCharacter {
 
     fn fresh(&self) -> Box<dyn Metric> {
         Box::new(BitsPerCharacter::new())
+    }
+
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        Some(self.0.state())
+    }
+
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        self.0.merge(&self.name(), states)
     }
 }
 

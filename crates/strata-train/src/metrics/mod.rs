@@ -60,6 +60,63 @@ pub trait Metric: Send {
     fn as_any(&self) -> Option<&dyn Any> {
         None
     }
+
+    /// The running sums behind [`compute`](Metric::compute) as numbers, so that a
+    /// data-parallel run can combine every rank's share of the epoch exactly: the trainer
+    /// gathers each rank's state, in rank order, and hands them all to
+    /// [`merge`](Metric::merge) on every rank. `None` (the default) for a metric that
+    /// cannot be rebuilt from such parts; the trainer then takes the example-weighted mean
+    /// of its values over the ranks, which is exact only for plain means.
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// Replaces the running state by the combination of `states`: every rank's
+    /// [`shard_state`](Metric::shard_state), this rank's included, in rank order.
+    /// Afterwards `compute` gives the metric over all ranks' batches.
+    ///
+    /// ```
+    /// use strata_core::Tensor;
+    /// use strata_train::{metrics::Accuracy, Metric, StepOutput};
+    /// let batch = |out: Vec<f32>, t: Vec<i64>| -> strata_train::Result<StepOutput> {
+    ///     let n = t.len();
+    ///     Ok(StepOutput::new(Tensor::scalar(0.0f32), Tensor::from_vec(out, &[n, 2])?, Tensor::from_vec(t, &[n])?))
+    /// };
+    /// let (mut rank0, mut rank1) = (Accuracy::new(), Accuracy::new());
+    /// rank0.update(&batch(vec![0.9, 0.1, 0.2, 0.8], vec![0, 0])?)?; // 1 of 2 right
+    /// rank1.update(&batch(vec![0.9, 0.1], vec![0])?)?; // 1 of 1 right
+    /// let states = [rank0.shard_state().unwrap(), rank1.shard_state().unwrap()];
+    /// rank0.merge(&states)?;
+    /// assert_eq!(rank0.compute()[0].1, 2.0 / 3.0);
+    /// # Ok::<(), strata_train::TrainError>(())
+    /// ```
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        let _ = states;
+        Err(crate::TrainError::metric(
+            self.name(),
+            "this metric keeps no shard state to merge",
+        ))
+    }
+}
+
+/// The element-wise sum of `states`, each of which must hold `len` numbers: the merge of
+/// metrics whose state is plain sums (counts, totals, a confusion matrix).
+pub(crate) fn summed_states(metric: &str, states: &[Vec<f64>], len: usize) -> Result<Vec<f64>> {
+    let mut sum = vec![0.0; len];
+    for (rank, state) in states.iter().enumerate() {
+        if state.len() != len {
+            return Err(crate::TrainError::metric(
+                metric,
+                format!(
+                    "rank {rank}'s state holds {} numbers, expected {len}; every rank must \
+                     use the same metric settings",
+                    state.len()
+                ),
+            ));
+        }
+        sum.iter_mut().zip(state).for_each(|(s, v)| *s += v);
+    }
+    Ok(sum)
 }
 
 /// The usual metrics of a classifier of `num_classes` classes: [`Accuracy`], top-5

@@ -1,7 +1,7 @@
 //! Regression metrics: mean squared error, mean absolute error and R², elementwise over
 //! every value of outputs and targets of one shape.
 
-use super::Metric;
+use super::{summed_states, Metric};
 use crate::{Result, StepOutput, TrainError};
 use strata_core::DType;
 
@@ -96,6 +96,16 @@ impl Metric for Mse {
     fn fresh(&self) -> Box<dyn Metric> {
         Box::new(Mse::new())
     }
+
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        Some(vec![self.sum_squares, self.count as f64])
+    }
+
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        let sum = summed_states(&self.name(), states, 2)?;
+        (self.sum_squares, self.count) = (sum[0], sum[1] as u64);
+        Ok(())
+    }
 }
 
 /// Mean absolute error over every value, key `"mae"`.
@@ -150,6 +160,16 @@ impl Metric for Mae {
     fn fresh(&self) -> Box<dyn Metric> {
         Box::new(Mae::new())
     }
+
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        Some(vec![self.sum_abs, self.count as f64])
+    }
+
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        let sum = summed_states(&self.name(), states, 2)?;
+        (self.sum_abs, self.count) = (sum[0], sum[1] as u64);
+        Ok(())
+    }
 }
 
 /// The coefficient of determination `1 − SS_res / SS_tot`, key `"r2"`: the share of the
@@ -191,6 +211,23 @@ impl R2 {
     }
 }
 
+impl R2 {
+    /// Folds in `count` more targets with mean `mean`, squared deviations `m2` and
+    /// residual sum of squares `ss_res` (Chan et al.'s pairwise update).
+    fn add_part(&mut self, count: u64, mean: f64, m2: f64, ss_res: f64) {
+        if count == 0 {
+            return;
+        }
+        let (na, nb) = (self.count as f64, count as f64);
+        let n = na + nb;
+        let delta = mean - self.target_mean;
+        self.target_mean += delta * nb / n;
+        self.target_m2 += m2 + delta * delta * na * nb / n;
+        self.ss_res += ss_res;
+        self.count += count;
+    }
+}
+
 impl Metric for R2 {
     fn name(&self) -> String {
         "r2".into()
@@ -214,14 +251,7 @@ impl Metric for R2 {
         }
         let batch_mean = sum / nb;
         let batch_m2: f64 = target.iter().map(|t| (t - batch_mean).powi(2)).sum();
-
-        let na = self.count as f64;
-        let n = na + nb;
-        let delta = batch_mean - self.target_mean;
-        self.target_mean += delta * nb / n;
-        self.target_m2 += batch_m2 + delta * delta * na * nb / n;
-        self.ss_res += ss_res;
-        self.count += target.len() as u64;
+        self.add_part(target.len() as u64, batch_mean, batch_m2, ss_res);
         Ok(())
     }
 
@@ -236,6 +266,31 @@ impl Metric for R2 {
 
     fn fresh(&self) -> Box<dyn Metric> {
         Box::new(R2::new())
+    }
+
+    fn shard_state(&self) -> Option<Vec<f64>> {
+        Some(vec![
+            self.count as f64,
+            self.target_mean,
+            self.target_m2,
+            self.ss_res,
+        ])
+    }
+
+    /// Chan's pairwise update, rank by rank, as between batches: no cancellation.
+    fn merge(&mut self, states: &[Vec<f64>]) -> Result<()> {
+        let name = self.name();
+        *self = R2::default();
+        for state in states {
+            let [count, mean, m2, ss_res] = state[..] else {
+                return Err(TrainError::metric(
+                    name,
+                    format!("a rank's state holds {} numbers, expected 4", state.len()),
+                ));
+            };
+            self.add_part(count as u64, mean, m2, ss_res);
+        }
+        Ok(())
     }
 }
 

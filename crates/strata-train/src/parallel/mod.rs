@@ -8,9 +8,13 @@
 //! for tests. [`Trainer::data_parallel`](crate::Trainer::data_parallel) turns it on.
 
 mod local;
+mod metrics;
+mod overlap;
 mod sync;
 
 pub use local::ThreadGroup;
+pub(crate) use metrics::merge_metrics;
+pub(crate) use overlap::OverlappedAverage;
 pub(crate) use sync::{average_gradients, broadcast_module, check_same_model, reduce_epoch};
 
 use crate::Result;
@@ -38,6 +42,40 @@ pub trait Collective {
 
     /// Every rank's `value`, in rank order.
     fn all_gather_u64(&mut self, value: u64) -> Result<Vec<u64>>;
+
+    /// Starts summing `values` over all ranks and returns without waiting, so the caller
+    /// can go on computing while the numbers travel; [`InFlight::wait`] gives the sum.
+    /// Every rank must start the same reductions in the same order. The default sums at
+    /// once (blocking) and hands back a finished reduction; MPI overrides it with a
+    /// non-blocking all-reduce.
+    fn start_all_reduce_sum_f32(&mut self, values: Vec<f32>) -> Result<Box<dyn InFlight>> {
+        let mut values = values;
+        self.all_reduce_sum_f32(&mut values)?;
+        Ok(Box::new(Finished(values)))
+    }
+}
+
+/// An all-reduce under way (from [`Collective::start_all_reduce_sum_f32`]).
+pub trait InFlight {
+    /// Lets the reduction advance without waiting (MPI moves a non-blocking collective on
+    /// only inside MPI calls, so the trainer polls between gradients); true once complete.
+    fn poll(&mut self) -> Result<bool>;
+
+    /// Waits for the reduction and returns the sum over all ranks.
+    fn wait(self: Box<Self>) -> Result<Vec<f32>>;
+}
+
+/// A reduction that was complete when it started.
+struct Finished(Vec<f32>);
+
+impl InFlight for Finished {
+    fn poll(&mut self) -> Result<bool> {
+        Ok(true)
+    }
+
+    fn wait(self: Box<Self>) -> Result<Vec<f32>> {
+        Ok(self.0)
+    }
 }
 
 /// Gradients travel in buckets of at most this many values (4 MiB of f32): large enough

@@ -95,14 +95,7 @@ pub(crate) fn average_gradients(
         let t = p.tensor();
         let n = t.numel();
         if t.dtype() != DType::F32 {
-            let mut v = match grads.get(t) {
-                Some(g) => g.to_vec_f64(),
-                None => vec![0.0; n],
-            };
-            v.iter_mut().for_each(|x| *x *= weight);
-            group.all_reduce_sum_f64(&mut v)?;
-            v.iter_mut().for_each(|x| *x /= total);
-            grads.insert(t, Tensor::from_vec(v, t.shape())?.to_dtype(t.dtype()));
+            average_alone(group, grads, p, weight, total)?;
             continue;
         }
         if !values.is_empty() && values.len() + n > BUCKET_VALUES {
@@ -118,6 +111,27 @@ pub(crate) fn average_gradients(
         bucket.push((p, n));
     }
     flush(group, grads, &mut bucket, &mut values, total)
+}
+
+/// Averages the gradient of a parameter of another float dtype than f32 on its own, as
+/// f64: `Σ weight_r·g_r / total`, zeros where this rank has no gradient.
+pub(super) fn average_alone(
+    group: &mut dyn Collective,
+    grads: &mut Gradients,
+    p: &Param,
+    weight: f64,
+    total: f64,
+) -> Result<()> {
+    let t = p.tensor();
+    let mut v = match grads.get(t) {
+        Some(g) => g.to_vec_f64(),
+        None => vec![0.0; t.numel()],
+    };
+    v.iter_mut().for_each(|x| *x *= weight);
+    group.all_reduce_sum_f64(&mut v)?;
+    v.iter_mut().for_each(|x| *x /= total);
+    grads.insert(t, Tensor::from_vec(v, t.shape())?.to_dtype(t.dtype()));
+    Ok(())
 }
 
 /// All-reduces one bucket and puts each parameter's averaged gradient back.
@@ -144,8 +158,9 @@ fn flush(
 }
 
 /// The epoch's figures over every rank: `sums` are added (loss sums, counts, examples);
-/// each of `means` (a metric computed on this rank's `examples`) becomes the
-/// example-weighted mean over ranks — exact for accuracy, top-k and mean errors.
+/// each of `means` (a metric without shard state, computed on this rank's `examples`)
+/// becomes the example-weighted mean over ranks — exact only for plain means; the built-in
+/// metrics are merged exactly by [`merge_metrics`](super::merge_metrics) instead.
 pub(crate) fn reduce_epoch(
     group: &mut dyn Collective,
     sums: &mut [f64],

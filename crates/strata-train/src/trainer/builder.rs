@@ -61,6 +61,8 @@ pub(crate) struct Settings {
     pub main_metric: Option<String>,
     pub tensorboard: bool,
     pub report: bool,
+    /// Data-parallel: all-reduce gradient buckets while the backward pass runs.
+    pub overlap: bool,
 }
 
 impl<M: Forward + 'static> Trainer<M> {
@@ -129,6 +131,7 @@ impl<M: Module + 'static> Trainer<M> {
                 main_metric: None,
                 tensorboard: true,
                 report: true,
+                overlap: true,
             },
             train_metrics: Vec::new(),
             val_metrics: Vec::new(),
@@ -275,6 +278,31 @@ impl<M: Module + 'static> Trainer<M> {
     /// ```
     pub fn data_parallel(mut self, group: impl crate::parallel::Collective + 'static) -> Self {
         self.group = Some(Box::new(group));
+        self
+    }
+
+    /// Whether data-parallel training starts each gradient bucket's all-reduce during the
+    /// backward pass, as soon as the bucket's gradients are final (the default, `true`),
+    /// or after the pass. Both give the same gradients; overlapping hides communication
+    /// behind computation where the network (or a spare core) can move data meanwhile.
+    /// Batches whose gradients are accumulated ([`accumulate`](Self::accumulate)) are
+    /// always reduced after the pass.
+    ///
+    /// ```
+    /// use strata_train::{parallel::ThreadGroup, Trainer};
+    /// use strata_nn::{loss::cross_entropy, Adam, Linear, ModuleExt};
+    /// for group in ThreadGroup::new(1) {
+    ///     let model = Linear::new(4, 3)?;
+    ///     let opt = Adam::new(model.parameters(), 1e-2)?;
+    ///     let trainer = Trainer::new(model, opt, cross_entropy)
+    ///         .data_parallel(group)
+    ///         .overlap_communication(false);
+    ///     # let _ = trainer;
+    /// }
+    /// # Ok::<(), strata_nn::Error>(())
+    /// ```
+    pub fn overlap_communication(mut self, overlap: bool) -> Self {
+        self.settings.overlap = overlap;
         self
     }
 

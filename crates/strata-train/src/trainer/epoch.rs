@@ -238,18 +238,31 @@ impl<M: Module + 'static> Trainer<M> {
         }
         let epoch = self.state.epoch + 1;
         let mut metrics = BTreeMap::new();
-        let mut train: Vec<(String, f64)> = self
-            .train_metrics
-            .iter()
-            .flat_map(|m| m.compute())
-            .collect();
+        let mut train: Vec<(String, f64)> = Vec::new();
         if let Some(group) = &mut self.group {
+            // Metrics with shard state become exact over all ranks; the others (a user's
+            // metric without one) are averaged by example count.
+            let merged = crate::parallel::merge_metrics(&mut **group, &mut self.train_metrics)?;
+            let mut averaged: Vec<(String, f64)> = Vec::new();
+            for (m, merged) in self.train_metrics.iter().zip(merged) {
+                if merged {
+                    train.extend(m.compute());
+                } else {
+                    averaged.extend(m.compute());
+                }
+            }
             let s = &mut self.state;
             let mut sums = [s.loss_sum, s.loss_count as f64, s.examples as f64];
-            let mut means: Vec<f64> = train.iter().map(|(_, v)| *v).collect();
+            let mut means: Vec<f64> = averaged.iter().map(|(_, v)| *v).collect();
             crate::parallel::reduce_epoch(&mut **group, &mut sums, &mut means, s.examples)?;
             (s.loss_sum, s.loss_count, s.examples) = (sums[0], sums[1] as usize, sums[2] as usize);
-            train.iter_mut().zip(means).for_each(|((_, v), m)| *v = m);
+            averaged
+                .iter_mut()
+                .zip(means)
+                .for_each(|((_, v), m)| *v = m);
+            train.extend(averaged);
+        } else {
+            train.extend(self.train_metrics.iter().flat_map(|m| m.compute()));
         }
         let train_loss = self.state.loss_sum / self.state.loss_count as f64;
         metrics.insert("train_loss".to_string(), train_loss);

@@ -109,6 +109,8 @@ struct State {
     pending: Option<Gradients>,
     /// Examples behind `pending` (their gradients are averaged across ranks by it).
     pending_examples: usize,
+    /// True when `pending` was already averaged across ranks during the backward pass.
+    pending_averaged: bool,
     /// This epoch's loss sum (weighted by counts), item count and examples.
     loss_sum: f64,
     loss_count: usize,

@@ -52,10 +52,33 @@ impl<M: Module + 'static> Trainer<M> {
             self.write_graph(&out.loss)?;
         }
         let n = self.settings.accumulate;
-        let grads = if n > 1 {
-            out.loss.div_scalar(n as f64)?.backward()?
-        } else {
-            out.loss.backward()?
+        let overlap = n == 1 && self.settings.overlap;
+        let grads = match &mut self.group {
+            Some(group) if overlap && group.world() > 1 => {
+                let mut average = crate::parallel::OverlappedAverage::new(
+                    &mut **group,
+                    &self.state.named,
+                    batch.len(),
+                )?;
+                // The hook can only return the autograd's error type: keep the trainer's.
+                let mut failed = None;
+                let pass = out.loss.backward_with_hook(&mut |leaf, g| {
+                    average.ready(leaf, g).map_err(|e| {
+                        let message = e.to_string();
+                        failed = Some(e);
+                        strata_core::Error::Backward(message)
+                    })
+                });
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                let mut grads = pass?;
+                average.finish(&mut grads)?;
+                self.state.pending_averaged = true;
+                grads
+            }
+            _ if n > 1 => out.loss.div_scalar(n as f64)?.backward()?,
+            _ => out.loss.backward()?,
         };
         for m in &mut self.train_metrics {
             m.update(&out)?;
@@ -106,9 +129,12 @@ impl<M: Module + 'static> Trainer<M> {
         let step_no = self.state.step + 1;
         let epoch_no = self.state.epoch + 1;
         let named = &self.state.named;
+        let averaged = std::mem::take(&mut self.state.pending_averaged);
         if let Some(group) = &mut self.group {
             // Before the guard: every rank then sees the same gradients and stops alike.
-            crate::parallel::average_gradients(&mut **group, &mut grads, named, examples)?;
+            if !averaged && group.world() > 1 {
+                crate::parallel::average_gradients(&mut **group, &mut grads, named, examples)?;
+            }
         }
         // The guard: a non-finite gradient never reaches the weights.
         let checked: Vec<(&String, &strata_core::Tensor)> = named
