@@ -5,15 +5,16 @@
 //!   rank 0 writes every step's parameters to `OUT/steps.txt` and a run directory (with
 //!   checkpoints) under `OUT`; `RESUME` continues from a checkpoint.
 //! - `fail`: rank 1's training step fails at step 3; the job must stop, naming it.
-//! - `bench W1|W2 BATCH`: training throughput of BENCHMARKS.md's W1 (MLP) or W2 (CNN) with
-//!   `BATCH` examples per rank on random inputs, and the share of a step spent in the
-//!   all-reduce (rank 0 prints one line).
+//! - `bench W1|W2 BATCH [after]`: training throughput of BENCHMARKS.md's W1 (MLP) or W2
+//!   (CNN) with `BATCH` examples per rank on random inputs, and the share of a step spent
+//!   in the all-reduce (rank 0 prints one line); `after` all-reduces the gradients after
+//!   the backward pass instead of during it.
 
 use strata_core::{Generator, Tensor};
 use strata_data::{DataLoader, TensorDataset};
 use strata_distributed::Mpi;
 use strata_nn::{loss::cross_entropy, Linear, ModuleExt, ReLU, Sequential, SGD};
-use strata_train::parallel::Collective;
+use strata_train::parallel::{Collective, InFlight};
 use strata_train::{ProgressMode, RunTarget, StepOutput, Trainer};
 
 fn main() {
@@ -81,13 +82,37 @@ impl<C: Collective> Collective for Timed<C> {
     fn all_gather_u64(&mut self, v: u64) -> strata_train::Result<Vec<u64>> {
         self.inner.all_gather_u64(v)
     }
+    fn start_all_reduce_sum_f32(&mut self, v: Vec<f32>) -> strata_train::Result<Box<dyn InFlight>> {
+        let inner = self.time(|c| c.start_all_reduce_sum_f32(v))?;
+        Ok(Box::new(TimedFlight(inner)))
+    }
+}
+
+/// A reduction under way whose polls and wait count as communication time.
+struct TimedFlight(Box<dyn InFlight>);
+
+impl InFlight for TimedFlight {
+    fn poll(&mut self) -> strata_train::Result<bool> {
+        let t = std::time::Instant::now();
+        let done = self.0.poll();
+        COMM.with(|c| c.set(c.get() + t.elapsed().as_secs_f64()));
+        done
+    }
+    fn wait(self: Box<Self>) -> strata_train::Result<Vec<f32>> {
+        let t = std::time::Instant::now();
+        let sum = self.0.wait();
+        COMM.with(|c| c.set(c.get() + t.elapsed().as_secs_f64()));
+        sum
+    }
 }
 
 /// Times `steps` optimiser steps of `model` on random batches, after 5 warm-up steps.
 fn bench(mpi: &Mpi, args: &[String]) -> Outcome {
     use strata_nn::{Conv2d, ConvOptions, Flatten, MaxPool2d};
-    let [workload, batch] = args else {
-        return Err("bench W1|W2 BATCH".into());
+    let (workload, batch, overlap) = match args {
+        [w, b] => (w, b, true),
+        [w, b, when] if when == "after" => (w, b, false),
+        _ => return Err("bench W1|W2 BATCH [after]".into()),
     };
     let batch: usize = batch.parse()?;
     let (m, input, steps): (Sequential, Vec<usize>, usize) = match workload.as_str() {
@@ -133,7 +158,8 @@ fn bench(mpi: &Mpi, args: &[String]) -> Outcome {
         .monitor(None)
         .progress(ProgressMode::Quiet)
         .run_target(RunTarget::Nowhere)
-        .data_parallel(group);
+        .data_parallel(group)
+        .overlap_communication(overlap);
     let mut shape = vec![batch];
     shape.extend(&input);
     let x = Tensor::rand(&shape);
@@ -157,7 +183,8 @@ fn bench(mpi: &Mpi, args: &[String]) -> Outcome {
     let comm = COMM.with(|c| c.get()) - comm_before;
     if mpi.rank() == 0 {
         println!(
-            "{workload} ranks={} batch_per_rank={batch} samples_per_s={:.0} comm_share={:.3}",
+            "{workload} ranks={} batch_per_rank={batch} overlap={overlap} samples_per_s={:.0} \
+             comm_share={:.3}",
             mpi.world(),
             (batch * mpi.world() * steps) as f64 / secs,
             comm / secs
@@ -176,6 +203,16 @@ fn collectives(mpi: &Mpi) -> Outcome {
     let mut d = vec![r as f64 + 0.5; 3];
     g.broadcast_f64(&mut d)?;
     assert_eq!(d, vec![0.5; 3]);
+    // Two non-blocking reductions in flight at once, of odd lengths, finished in order.
+    let a = g.start_all_reduce_sum_f32(vec![(r + 1) as f32; 1_000_003])?;
+    let mut b = g.start_all_reduce_sum_f32((0..5).map(|i| (i * (r + 1)) as f32).collect())?;
+    while !b.poll()? {}
+    let (a, b) = (a.wait()?, b.wait()?);
+    assert!(
+        a.len() == 1_000_003 && a.iter().all(|&x| x == want),
+        "non-blocking sum"
+    );
+    assert_eq!(b, (0..5).map(|i| i as f32 * want).collect::<Vec<_>>());
     let ranks = g.all_gather_u64(r as u64 * 10)?;
     assert_eq!(ranks, (0..n as u64).map(|k| k * 10).collect::<Vec<_>>());
     if r == 0 {
