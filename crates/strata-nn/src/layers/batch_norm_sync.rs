@@ -130,3 +130,100 @@ impl SyncedBackward {
         Ok(values.chunks_exact(2).map(|p| (p[0] / n, p[1] / n)).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BatchNorm1d, Forward, Module, ModuleExt};
+    use std::sync::{Barrier, Mutex};
+    use strata_core::{DType, Generator};
+
+    /// Ranks as threads: each puts its values in its slot, all wait, each sums all slots
+    /// in rank order, all wait again before the slots are reused.
+    struct Threads {
+        rank: usize,
+        slots: Arc<Mutex<Vec<Vec<f64>>>>,
+        barrier: Arc<Barrier>,
+        calls: Mutex<usize>,
+    }
+
+    impl BatchStatsSync for Threads {
+        fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+            *self.calls.lock().unwrap() += 1;
+            self.slots.lock().unwrap()[self.rank] = values.to_vec();
+            self.barrier.wait();
+            let total: Vec<f64> = (0..values.len())
+                .map(|i| self.slots.lock().unwrap().iter().map(|s| s[i]).sum())
+                .collect();
+            self.barrier.wait();
+            values.copy_from_slice(&total);
+            Ok(())
+        }
+        fn world(&self) -> usize {
+            self.slots.lock().unwrap().len()
+        }
+    }
+
+    fn threads(world: usize) -> Vec<Arc<Threads>> {
+        let slots = Arc::new(Mutex::new(vec![Vec::new(); world]));
+        let barrier = Arc::new(Barrier::new(world));
+        (0..world)
+            .map(|rank| {
+                Arc::new(Threads {
+                    rank,
+                    slots: slots.clone(),
+                    barrier: barrier.clone(),
+                    calls: Mutex::new(0),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merged_statistics_are_the_concatenated_batch_s_even_far_from_zero() {
+        // Three ranks with 1, 4 and 6 rows of [N, 2, 3], all near 1e6 with spread ~1: a
+        // Σx² − M·μ² merge would lose the variance's leading digits here.
+        let sizes = [1usize, 4, 6];
+        let parts: Vec<Tensor> = sizes
+            .iter()
+            .enumerate()
+            .map(|(r, &n)| {
+                let t = Tensor::randn_with(&mut Generator::new(r as u64), &[n, 2, 3], DType::F64);
+                t.add_scalar(1e6 + r as f64).unwrap()
+            })
+            .collect();
+        let all = Tensor::cat(&parts, 0).unwrap();
+        let (want_mean, want_var) = local_statistics(&all).unwrap();
+        let handles: Vec<_> = threads(3)
+            .into_iter()
+            .zip(parts)
+            .map(|(sync, x)| std::thread::spawn(move || SyncedStatistics::gather(sync, &x).unwrap()))
+            .collect();
+        for h in handles {
+            let s = h.join().unwrap();
+            assert_eq!(s.count, 11 * 3);
+            for c in 0..2 {
+                assert!((s.mean[c] - want_mean[c]).abs() < 1e-9, "{} vs {}", s.mean[c], want_mean[c]);
+                assert!(want_var[c] > 0.3, "{}", want_var[c]);
+                assert!((s.var[c] - want_var[c]).abs() < 1e-9 * want_var[c], "{} vs {}", s.var[c], want_var[c]);
+            }
+        }
+    }
+
+    #[test]
+    fn evaluation_and_unsynchronised_layers_do_not_communicate() {
+        let sync = threads(1).remove(0);
+        let bn = BatchNorm1d::new(3).unwrap();
+        let x = Tensor::randn(&[4, 3]);
+        assert!(bn.set_batch_stats_sync(Some(sync.clone())));
+        bn.forward(&x).unwrap();
+        assert_eq!(*sync.calls.lock().unwrap(), 2, "training: mean, then variance");
+        bn.eval();
+        bn.forward(&x).unwrap();
+        assert_eq!(*sync.calls.lock().unwrap(), 2, "evaluation uses running statistics");
+        bn.train();
+        assert_eq!(bn.sync_batch_norm(None), 1);
+        bn.forward(&x).unwrap();
+        assert_eq!(*sync.calls.lock().unwrap(), 2, "removed");
+    }
+}

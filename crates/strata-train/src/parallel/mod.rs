@@ -5,7 +5,10 @@
 //!
 //! The [`Collective`] trait is the communication the trainer needs (sums across ranks and a
 //! broadcast); `strata-distributed` implements it over MPI, and [`ThreadGroup`] in-process
-//! for tests. [`Trainer::data_parallel`](crate::Trainer::data_parallel) turns it on.
+//! for tests. [`Trainer::data_parallel`](crate::Trainer::data_parallel) turns it on, and
+//! [`Trainer::sync_batch_norm`](crate::Trainer::sync_batch_norm) gives the model's
+//! BatchNorm layers a channel of their own ([`Collective::batch_stats_sync`]) to compute
+//! their statistics over every rank's batch.
 
 mod local;
 mod sync;
@@ -13,7 +16,9 @@ mod sync;
 pub use local::ThreadGroup;
 pub(crate) use sync::{average_gradients, broadcast_module, check_same_model, reduce_epoch};
 
-use crate::Result;
+use crate::{Result, TrainError};
+use std::sync::Arc;
+use strata_nn::BatchStatsSync;
 
 /// What data-parallel training needs from the processes' communication. Every rank must
 /// make the same calls in the same order with buffers of the same lengths.
@@ -38,6 +43,17 @@ pub trait Collective {
 
     /// Every rank's `value`, in rank order.
     fn all_gather_u64(&mut self, value: u64) -> Result<Vec<u64>>;
+
+    /// A channel between the same ranks for synchronised BatchNorm, whose sums cannot mix
+    /// with this collective's own calls. Every rank asks for it at the same point (for MPI
+    /// it duplicates the communicator). The default: this collective has none.
+    fn batch_stats_sync(&mut self) -> Result<Arc<dyn BatchStatsSync>> {
+        Err(TrainError::Parallel {
+            rank: self.rank(),
+            world: self.world(),
+            reason: "this collective offers no channel for synchronised BatchNorm".to_string(),
+        })
+    }
 }
 
 /// Gradients travel in buckets of at most this many values (4 MiB of f32): large enough
