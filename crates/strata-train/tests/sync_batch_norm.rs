@@ -270,7 +270,8 @@ fn n_ranks_with_synchronised_batch_norm_train_like_one_process_with_batch_n_b() 
         let ranks = data_parallel(world, per_rank, true);
         for (r, states) in ranks.iter().enumerate() {
             let off = worst(states, &reference);
-            assert!(off <= 2e-5 * world as f64, "world {world}, rank {r}: off by {off}");
+            // Measured: 6e-8 (float rounding of sums taken in another order).
+            assert!(off <= 2e-6 * world as f64, "world {world}, rank {r}: off by {off}");
         }
         assert!(ranks.iter().all(|r| r == &ranks[0]), "world {world}: ranks differ");
     }
@@ -279,7 +280,8 @@ fn n_ranks_with_synchronised_batch_norm_train_like_one_process_with_batch_n_b() 
     let reference = single(24);
     let local = data_parallel(2, 12, false);
     let off = worst(&local[0], &reference);
-    assert!(off > 1e-3, "local BatchNorm should differ, off by only {off}");
+    // Measured: 0.18.
+    assert!(off > 1e-2, "local BatchNorm should differ, off by only {off}");
     assert_ne!(local[0], local[1]);
 }
 
