@@ -4,6 +4,7 @@ use mpi::collective::SystemOperation;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::*;
 use std::sync::Arc;
+use strata_nn::BatchStatsSync;
 use strata_train::parallel::Collective;
 use strata_train::{Result, TrainError};
 
@@ -52,7 +53,7 @@ impl Mpi {
     pub fn group(&self) -> MpiGroup {
         MpiGroup {
             world: self.world.duplicate(),
-            _universe: self.universe.clone(),
+            universe: self.universe.clone(),
         }
     }
 
@@ -83,7 +84,7 @@ impl Mpi {
 pub struct MpiGroup {
     world: SimpleCommunicator,
     // Keeps MPI initialised while the trainer holds the group.
-    _universe: Arc<mpi::environment::Universe>,
+    universe: Arc<mpi::environment::Universe>,
 }
 
 impl Collective for MpiGroup {
@@ -125,6 +126,14 @@ impl Collective for MpiGroup {
         let mut all = vec![0u64; self.world()];
         self.world.all_gather_into(&value, &mut all[..]);
         Ok(all)
+    }
+
+    fn batch_stats_sync(&mut self) -> Result<Arc<dyn BatchStatsSync>> {
+        // MPI_Comm_dup is collective: every rank gets here at the same point.
+        Ok(Arc::new(crate::MpiBatchStats::new(
+            self.world.duplicate(),
+            self.universe.clone(),
+        )))
     }
 }
 
