@@ -57,7 +57,13 @@ fn run_layer(bn: &dyn Forward, inputs: &[Tensor; 2], probes: &[Tensor; 2]) -> La
         let x = x.clone().requires_grad_();
         let y = bn.forward(&x).unwrap();
         let n = x.shape()[0] as f64;
-        let loss = y.mul(probe).unwrap().sum_all().unwrap().div_scalar(n).unwrap();
+        let loss = y
+            .mul(probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .div_scalar(n)
+            .unwrap();
         let grads = loss.backward().unwrap();
         outputs.push(y.detach());
         dx.push(grads.get(&x).unwrap().clone());
@@ -142,14 +148,20 @@ fn ranks_with_uneven_shards_match_one_layer_on_the_whole_batch() {
                 let probes = [probes[0][r].clone(), probes[1][r].clone()];
                 std::thread::spawn(move || {
                     let bn = layer(two_d, channels);
-                    assert_eq!(bn.sync_batch_norm(Some(group.batch_stats_sync().unwrap())), 1);
+                    assert_eq!(
+                        bn.sync_batch_norm(Some(group.batch_stats_sync().unwrap())),
+                        1
+                    );
                     run_layer(&*bn, &inputs, &probes)
                 })
             })
             .collect();
         let ranks: Vec<LayerRun> = handles.into_iter().map(|h| h.join().unwrap()).collect();
 
-        let what = format!("{} with shards {sizes0:?}, {sizes1:?}", if two_d { "2d" } else { "1d" });
+        let what = format!(
+            "{} with shards {sizes0:?}, {sizes1:?}",
+            if two_d { "2d" } else { "1d" }
+        );
         for (k, sizes) in [sizes0, sizes1].into_iter().enumerate() {
             let total: usize = sizes.iter().sum();
             let mut start = 0;
@@ -163,11 +175,23 @@ fn ranks_with_uneven_shards_match_one_layer_on_the_whole_batch() {
                 );
                 // The trainer weighs rank r's gradients by n_r / Σn: so must the test.
                 let share = n as f64 / total as f64;
-                let dx: Vec<f64> = ranks[r].dx[k].to_vec_f64().iter().map(|g| g * share).collect();
-                close(&dx, &rows(&single.dx[k]), &format!("{what}: step {k} dx of rank {r}"));
+                let dx: Vec<f64> = ranks[r].dx[k]
+                    .to_vec_f64()
+                    .iter()
+                    .map(|g| g * share)
+                    .collect();
+                close(
+                    &dx,
+                    &rows(&single.dx[k]),
+                    &format!("{what}: step {k} dx of rank {r}"),
+                );
                 if k == 1 {
-                    dw.iter_mut().zip(&ranks[r].dw).for_each(|(a, g)| *a += g * share);
-                    db.iter_mut().zip(&ranks[r].db).for_each(|(a, g)| *a += g * share);
+                    dw.iter_mut()
+                        .zip(&ranks[r].dw)
+                        .for_each(|(a, g)| *a += g * share);
+                    db.iter_mut()
+                        .zip(&ranks[r].db)
+                        .for_each(|(a, g)| *a += g * share);
                 }
                 start += n;
             }
@@ -177,7 +201,11 @@ fn ranks_with_uneven_shards_match_one_layer_on_the_whole_batch() {
             }
         }
         for (r, run) in ranks.iter().enumerate() {
-            close(&run.running, &single.running, &format!("{what}: running statistics of rank {r}"));
+            close(
+                &run.running,
+                &single.running,
+                &format!("{what}: running statistics of rank {r}"),
+            );
         }
         // Not trivially equal: the running mean moved towards the data (0.19·~41 after
         // two steps of momentum 0.1), and rank 0's own shard would give another variance.
@@ -271,9 +299,15 @@ fn n_ranks_with_synchronised_batch_norm_train_like_one_process_with_batch_n_b() 
         for (r, states) in ranks.iter().enumerate() {
             let off = worst(states, &reference);
             // Measured: 6e-8 (float rounding of sums taken in another order).
-            assert!(off <= 2e-6 * world as f64, "world {world}, rank {r}: off by {off}");
+            assert!(
+                off <= 2e-6 * world as f64,
+                "world {world}, rank {r}: off by {off}"
+            );
         }
-        assert!(ranks.iter().all(|r| r == &ranks[0]), "world {world}: ranks differ");
+        assert!(
+            ranks.iter().all(|r| r == &ranks[0]),
+            "world {world}: ranks differ"
+        );
     }
     // Without synchronisation each rank normalises with its own half-batch's statistics:
     // the training differs from one process's (and the ranks' running statistics differ).
@@ -281,7 +315,10 @@ fn n_ranks_with_synchronised_batch_norm_train_like_one_process_with_batch_n_b() 
     let local = data_parallel(2, 12, false);
     let off = worst(&local[0], &reference);
     // Measured: 0.18.
-    assert!(off > 1e-2, "local BatchNorm should differ, off by only {off}");
+    assert!(
+        off > 1e-2,
+        "local BatchNorm should differ, off by only {off}"
+    );
     assert_ne!(local[0], local[1]);
 }
 

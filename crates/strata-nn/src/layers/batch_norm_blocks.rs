@@ -46,7 +46,10 @@ impl Blocks {
 
     /// Per-channel pairs of sums: `f(acc, offset, channels)` adds the contributions of the
     /// contiguous run of `channels` of one row, starting at `offset`, into `acc[c]`.
-    pub(crate) fn reduce(&self, f: impl Fn(&mut [(f64, f64)], usize, Range<usize>) + Sync) -> Vec<(f64, f64)> {
+    pub(crate) fn reduce(
+        &self,
+        f: impl Fn(&mut [(f64, f64)], usize, Range<usize>) + Sync,
+    ) -> Vec<(f64, f64)> {
         let Blocks { n, c: ch, s } = *self;
         let run = |rows: Range<usize>, channels: Range<usize>| {
             let mut acc = vec![(0.0, 0.0); ch];

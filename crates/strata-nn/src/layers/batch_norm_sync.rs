@@ -88,7 +88,10 @@ impl SyncedStatistics {
             .collect();
         sync.all_reduce_sum(&mut second)?;
         Ok(SyncedStatistics {
-            var: second.iter().map(|s| (s / total.max(1.0)).max(0.0)).collect(),
+            var: second
+                .iter()
+                .map(|s| (s / total.max(1.0)).max(0.0))
+                .collect(),
             mean: global_mean,
             count: total as usize,
             sync,
@@ -118,16 +121,23 @@ pub(crate) struct SyncedBackward {
 impl SyncedBackward {
     /// This rank's per-channel `(Σdy, Σdy·(x − μ))` → the same over every rank, in this
     /// rank's scale (see the module docs).
-    pub(crate) fn gradient_sums(&self, local: &[(f64, f64)]) -> strata_core::Result<Vec<(f64, f64)>> {
+    pub(crate) fn gradient_sums(
+        &self,
+        local: &[(f64, f64)],
+    ) -> strata_core::Result<Vec<(f64, f64)>> {
         let n = self.batch as f64;
         let mut values: Vec<f64> = local.iter().flat_map(|&(g, gx)| [n * g, n * gx]).collect();
-        self.sync.all_reduce_sum(&mut values)
+        self.sync
+            .all_reduce_sum(&mut values)
             .map_err(|e| strata_core::Error::Backward(format!("batch_norm: {e}")))?;
         if self.batch == 0 {
             // No values here to give gradients to; the exchange above kept the ranks in step.
             return Ok(vec![(0.0, 0.0); local.len()]);
         }
-        Ok(values.chunks_exact(2).map(|p| (p[0] / n, p[1] / n)).collect())
+        Ok(values
+            .chunks_exact(2)
+            .map(|p| (p[0] / n, p[1] / n))
+            .collect())
     }
 }
 
@@ -197,15 +207,27 @@ mod tests {
         let handles: Vec<_> = threads(3)
             .into_iter()
             .zip(parts)
-            .map(|(sync, x)| std::thread::spawn(move || SyncedStatistics::gather(sync, &x).unwrap()))
+            .map(|(sync, x)| {
+                std::thread::spawn(move || SyncedStatistics::gather(sync, &x).unwrap())
+            })
             .collect();
         for h in handles {
             let s = h.join().unwrap();
             assert_eq!(s.count, 11 * 3);
             for c in 0..2 {
-                assert!((s.mean[c] - want_mean[c]).abs() < 1e-9, "{} vs {}", s.mean[c], want_mean[c]);
+                assert!(
+                    (s.mean[c] - want_mean[c]).abs() < 1e-9,
+                    "{} vs {}",
+                    s.mean[c],
+                    want_mean[c]
+                );
                 assert!(want_var[c] > 0.3, "{}", want_var[c]);
-                assert!((s.var[c] - want_var[c]).abs() < 1e-9 * want_var[c], "{} vs {}", s.var[c], want_var[c]);
+                assert!(
+                    (s.var[c] - want_var[c]).abs() < 1e-9 * want_var[c],
+                    "{} vs {}",
+                    s.var[c],
+                    want_var[c]
+                );
             }
         }
     }
@@ -217,10 +239,18 @@ mod tests {
         let x = Tensor::randn(&[4, 3]);
         assert!(bn.set_batch_stats_sync(Some(sync.clone())));
         bn.forward(&x).unwrap();
-        assert_eq!(*sync.calls.lock().unwrap(), 2, "training: mean, then variance");
+        assert_eq!(
+            *sync.calls.lock().unwrap(),
+            2,
+            "training: mean, then variance"
+        );
         bn.eval();
         bn.forward(&x).unwrap();
-        assert_eq!(*sync.calls.lock().unwrap(), 2, "evaluation uses running statistics");
+        assert_eq!(
+            *sync.calls.lock().unwrap(),
+            2,
+            "evaluation uses running statistics"
+        );
         bn.train();
         assert_eq!(bn.sync_batch_norm(None), 1);
         bn.forward(&x).unwrap();
