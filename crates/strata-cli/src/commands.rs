@@ -148,6 +148,9 @@ fn train_with(args: TrainArgs, mpi: Option<&Mpi>) -> Result<(), CliError> {
     #[cfg(feature = "mpi")]
     if let Some(m) = mpi {
         trainer = trainer.data_parallel(m.group());
+        if config.training.sync_batch_norm {
+            trainer = trainer.sync_batch_norm()?;
+        }
     }
     if let Some(ckpt) = &args.resume {
         trainer.resume(ckpt)?;

@@ -5,6 +5,7 @@ use mpi::collective::SystemOperation;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::*;
 use std::sync::Arc;
+use strata_nn::BatchStatsSync;
 use strata_train::parallel::{Collective, InFlight};
 use strata_train::{Result, TrainError};
 
@@ -53,7 +54,7 @@ impl Mpi {
     pub fn group(&self) -> MpiGroup {
         MpiGroup {
             world: self.world.duplicate(),
-            _universe: self.universe.clone(),
+            universe: self.universe.clone(),
         }
     }
 
@@ -85,7 +86,7 @@ impl Mpi {
 pub struct MpiGroup {
     world: SimpleCommunicator,
     // Keeps MPI initialised while the trainer holds the group.
-    _universe: Arc<mpi::environment::Universe>,
+    universe: Arc<mpi::environment::Universe>,
 }
 
 impl Collective for MpiGroup {
@@ -132,6 +133,14 @@ impl Collective for MpiGroup {
     /// A non-blocking `MPI_Iallreduce`, polled by the trainer between gradients.
     fn start_all_reduce_sum_f32(&mut self, values: Vec<f32>) -> Result<Box<dyn InFlight>> {
         Ok(Box::new(Reduction::start(&self.world, values)?))
+    }
+
+    fn batch_stats_sync(&mut self) -> Result<Arc<dyn BatchStatsSync>> {
+        // MPI_Comm_dup is collective: every rank gets here at the same point.
+        Ok(Arc::new(crate::MpiBatchStats::new(
+            self.world.duplicate(),
+            self.universe.clone(),
+        )))
     }
 }
 

@@ -17,13 +17,21 @@
 //! let mut trainer = Trainer::new(model, opt, cross_entropy).data_parallel(mpi.group());
 //! mpi.exit_on_error(trainer.fit(&train, Some(&val), 10));  // a failing rank ends the job
 //! ```
+//! Synchronised BatchNorm (statistics over every rank's batch, PyTorch's `SyncBatchNorm`):
+//! add `.sync_batch_norm()?` after `.data_parallel(mpi.group())`; its all-reduces run on a
+//! communicator of their own ([`MpiBatchStats`]).
+//!
 //! Launch: `mpirun -n 4 ./my_program` (as root add `--allow-run-as-root`; more ranks than
 //! cores needs `--oversubscribe`).
 
+#[cfg(feature = "mpi")]
+mod batch_stats;
 #[cfg(feature = "mpi")]
 mod group;
 #[cfg(feature = "mpi")]
 mod reduction;
 
+#[cfg(feature = "mpi")]
+pub use batch_stats::MpiBatchStats;
 #[cfg(feature = "mpi")]
 pub use group::{Mpi, MpiGroup};

@@ -127,6 +127,31 @@ fn n_ranks_with_batch_b_match_one_process_with_batch_n_b_after_every_step() {
 }
 
 #[test]
+fn synchronised_batch_norm_on_two_ranks_matches_one_process_and_local_does_not() {
+    let dir = temp("batch-norm");
+    let run = |ranks: usize, batch: usize, mode: &str| {
+        let out = dir.join(format!("n{ranks}-{mode}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let r = mpirun(
+            ranks,
+            &["train-bn", out.to_str().unwrap(), &batch.to_string(), mode],
+            LIMIT,
+        );
+        assert!(r.ok, "{ranks} ranks, {mode}: {}", r.stderr);
+        steps(&out)
+    };
+    // 96 examples, global batch 24: 4 steps; parameters and running statistics compared.
+    let one = run(1, 24, "sync");
+    assert_eq!(one.len(), 4);
+    let synced = worst(&one, &run(2, 12, "sync"));
+    assert!(synced <= 4e-6, "synchronised: off by {synced}");
+    // Each rank normalising with its own half-batch trains another model.
+    let local = worst(&one, &run(2, 12, "local"));
+    assert!(local > 1e-2, "local BatchNorm: off by only {local}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_failing_rank_stops_the_job_naming_itself() {
     let r = mpirun(2, &["fail"], Duration::from_secs(60));
     assert!(!r.ok);

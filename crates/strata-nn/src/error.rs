@@ -106,6 +106,11 @@ pub enum Error {
     #[error("{what}: cannot load state dict: {reason}")]
     LoadState { what: String, reason: String },
 
+    /// Exchanging values with the other ranks failed (a synchronised BatchNorm's
+    /// [`BatchStatsSync`](crate::BatchStatsSync)); the reason names the rank and cause.
+    #[error("collective communication failed: {reason}")]
+    Collective { reason: String },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

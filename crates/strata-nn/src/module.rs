@@ -3,7 +3,8 @@
 //! freezing).
 
 use crate::error::{ShapeConflict, StateDictProblems};
-use crate::{Buffer, Error, Param, Result};
+use crate::{BatchStatsSync, Buffer, Error, Param, Result};
+use std::sync::Arc;
 use strata_core::Tensor;
 
 /// A node of a model: it owns parameters, buffers and child modules, which it shows to a
@@ -57,6 +58,13 @@ pub trait Module: Send + Sync {
     /// tools such as [`crate::summary`] switch to evaluation and restore the mode after.
     fn is_training(&self) -> Option<bool> {
         None
+    }
+
+    /// Installs (`Some`) or removes (`None`) this module's own channel to the other ranks
+    /// of data-parallel training, and says whether it uses one (children are reached by
+    /// [`ModuleExt::sync_batch_norm`]). BatchNorm overrides it; the default ignores it.
+    fn set_batch_stats_sync(&self, _sync: Option<Arc<dyn BatchStatsSync>>) -> bool {
+        false
     }
 
     /// Hyperparameters for summaries and `Debug`, e.g. `"in=784, out=10, bias=true"`.
@@ -298,6 +306,38 @@ pub trait ModuleExt: Module {
             &mut |_, _| {},
             &mut |_, m| m.set_training(false),
         );
+    }
+
+    /// Synchronised BatchNorm: every BatchNorm layer of this module and its descendants
+    /// computes its training statistics over all ranks' batches through `sync` (`None`
+    /// makes them local again, the default). Returns how many layers took it. Evaluation
+    /// stays local (running statistics). See [`BatchStatsSync`].
+    ///
+    /// ```
+    /// use strata_nn::{BatchNorm1d, BatchStatsSync, Linear, ModuleExt, Result, Sequential};
+    /// struct Alone;
+    /// impl BatchStatsSync for Alone {
+    ///     fn all_reduce_sum(&self, _values: &mut [f64]) -> Result<()> { Ok(()) }
+    ///     fn world(&self) -> usize { 1 }
+    /// }
+    /// let model = Sequential::new()
+    ///     .push(Linear::new(4, 8)?)
+    ///     .push(BatchNorm1d::new(8)?)
+    ///     .push(Linear::new(8, 2)?)
+    ///     .push(BatchNorm1d::new(2)?);
+    /// assert_eq!(model.sync_batch_norm(Some(std::sync::Arc::new(Alone))), 2);
+    /// assert_eq!(model.sync_batch_norm(None), 2);
+    /// # Ok::<(), strata_nn::Error>(())
+    /// ```
+    fn sync_batch_norm(&self, sync: Option<Arc<dyn BatchStatsSync>>) -> usize {
+        let mut layers = 0;
+        walk(
+            self.as_dyn(),
+            &mut |_, _| {},
+            &mut |_, _| {},
+            &mut |_, m| layers += usize::from(m.set_batch_stats_sync(sync.clone())),
+        );
+        layers
     }
 
     /// Freezes every parameter (no gradients, no updates).

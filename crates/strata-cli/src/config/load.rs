@@ -410,6 +410,9 @@ lr = 1e-3
         assert_eq!(c.training.epochs, 10);
         assert_eq!(c.training.batch_size, 64);
         assert_eq!(c.output.dir, "runs");
+        assert!(!c.training.sync_batch_norm);
+        let c = parse(GOOD, "c.toml", &["training.sync_batch_norm=true".into()]).unwrap();
+        assert!(c.training.sync_batch_norm);
     }
 
     #[test]

@@ -187,6 +187,11 @@ pub struct TrainingConfig {
     /// Write `checkpoints/last.safetensors` and `best.safetensors` (default true).
     #[serde(default = "yes")]
     pub checkpoints: bool,
+    /// With `--distributed`: BatchNorm statistics over every rank's batch (default false,
+    /// each rank's own). A single process's statistics are already global: there it
+    /// changes nothing.
+    #[serde(default)]
+    pub sync_batch_norm: bool,
 }
 
 impl Default for TrainingConfig {
@@ -201,6 +206,7 @@ impl Default for TrainingConfig {
             eval_every: 1,
             monitor_every: fifty(),
             checkpoints: true,
+            sync_batch_norm: false,
         }
     }
 }

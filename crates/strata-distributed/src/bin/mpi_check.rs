@@ -4,6 +4,8 @@
 //! - `train OUT BATCH EPOCHS [RESUME]`: an MLP trained with `BATCH` examples per rank;
 //!   rank 0 writes every step's parameters to `OUT/steps.txt` and a run directory (with
 //!   checkpoints) under `OUT`; `RESUME` continues from a checkpoint.
+//! - `train-bn OUT BATCH sync|local`: as `train` (one epoch, no resume) with a BatchNorm
+//!   layer in the MLP, its statistics synchronised across ranks or each rank's own.
 //! - `fail`: rank 1's training step fails at step 3; the job must stop, naming it.
 //! - `bench W1|W2 BATCH [after]`: training throughput of BENCHMARKS.md's W1 (MLP) or W2
 //!   (CNN) with `BATCH` examples per rank on random inputs, and the share of a step spent
@@ -13,7 +15,7 @@
 use strata_core::{Generator, Tensor};
 use strata_data::{DataLoader, TensorDataset};
 use strata_distributed::Mpi;
-use strata_nn::{loss::cross_entropy, Linear, ModuleExt, ReLU, Sequential, SGD};
+use strata_nn::{loss::cross_entropy, BatchNorm1d, Linear, ModuleExt, ReLU, Sequential, SGD};
 use strata_train::parallel::{Collective, InFlight};
 use strata_train::{ProgressMode, RunTarget, StepOutput, Trainer};
 
@@ -29,10 +31,13 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("collectives") => collectives(&mpi),
         Some("train") => train(&mpi, &args[1..]),
+        Some("train-bn") => train_bn(&mpi, &args[1..]),
         Some("fail") => fail(&mpi),
         Some("bench") => bench(&mpi, &args[1..]),
         _ => Err(
-            "usage: strata-mpi-check collectives | train OUT BATCH EPOCHS [RESUME] | fail".into(),
+            "usage: strata-mpi-check collectives | train OUT BATCH EPOCHS [RESUME] \
+             | train-bn OUT BATCH sync|local | fail"
+                .into(),
         ),
     };
     mpi.exit_on_error(result);
@@ -246,11 +251,36 @@ fn train(mpi: &Mpi, args: &[String]) -> Outcome {
     let [out, batch, epochs, rest @ ..] = args else {
         return Err("train OUT BATCH EPOCHS [RESUME]".into());
     };
+    // Every rank initialises from its own seed: rank 0's weights must win.
+    strata_core::manual_seed(1 + mpi.rank() as u64);
+    train_model(mpi, model()?, out, batch, epochs, rest.first(), false)
+}
+
+/// `train` with a BatchNorm layer after the first Linear, synchronised or local.
+fn train_bn(mpi: &Mpi, args: &[String]) -> Outcome {
+    let [out, batch, mode] = args else {
+        return Err("train-bn OUT BATCH sync|local".into());
+    };
+    strata_core::manual_seed(1 + mpi.rank() as u64);
+    let m = Sequential::new()
+        .push(Linear::new(8, 16)?)
+        .push(BatchNorm1d::new(16)?)
+        .push(ReLU::new())
+        .push(Linear::new(16, 3)?);
+    train_model(mpi, m, out, batch, "1", None, mode == "sync")
+}
+
+fn train_model(
+    mpi: &Mpi,
+    m: Sequential,
+    out: &str,
+    batch: &str,
+    epochs: &str,
+    resume: Option<&String>,
+    sync_batch_norm: bool,
+) -> Outcome {
     let (batch, epochs): (usize, u64) = (batch.parse()?, epochs.parse()?);
     let (rank, world) = (mpi.rank(), mpi.world());
-    // Every rank initialises from its own seed: rank 0's weights must win.
-    strata_core::manual_seed(1 + rank as u64);
-    let m = model()?;
     let opt = SGD::new(m.parameters(), 0.1)?.momentum(0.9)?;
     let mut t = Trainer::new(m, opt, cross_entropy)
         .monitor(None)
@@ -260,7 +290,10 @@ fn train(mpi: &Mpi, args: &[String]) -> Outcome {
         .run_target(RunTarget::At(std::path::Path::new(out).join("run")))
         .seed(3)
         .data_parallel(mpi.group());
-    if let Some(ckpt) = rest.first() {
+    if sync_batch_norm {
+        t = t.sync_batch_norm()?;
+    }
+    if let Some(ckpt) = resume {
         t.resume(ckpt)?;
     }
     let loader = DataLoader::new(data()?)

@@ -1,9 +1,13 @@
 //! `BatchNorm1d` and `BatchNorm2d`: per-channel normalisation with batch statistics in
-//! training and running estimates in evaluation (the fused op is in `batch_norm_op.rs`).
+//! training and running estimates in evaluation (the fused op is in `batch_norm_op.rs`,
+//! the statistics synchronised across ranks in `batch_norm_sync.rs`).
 
 use super::batch_norm_op::{batch_norm, Statistics};
+use super::batch_norm_sync::{BatchStatsSync, SyncedStatistics};
 use crate::{hooks, Buffer, Error, Forward, Module, Param, Result, Visitor};
+use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use strata_core::{DType, Tensor};
 
 /// Hyperparameters of a batch-normalisation layer (PyTorch's defaults).
@@ -53,6 +57,8 @@ struct BatchNorm {
     running_var: Option<Buffer>,
     num_batches_tracked: Option<Buffer>,
     training: AtomicBool,
+    /// Data-parallel training: the other ranks, whose batches share the statistics.
+    sync: RwLock<Option<Arc<dyn BatchStatsSync>>>,
 }
 
 impl BatchNorm {
@@ -95,6 +101,7 @@ impl BatchNorm {
             running_var: full(track, 1.0)?.map(Buffer::new),
             num_batches_tracked: track.then(|| Buffer::new(Tensor::scalar(0i64))),
             training: AtomicBool::new(true),
+            sync: RwLock::new(None),
         })
     }
 
@@ -149,15 +156,28 @@ impl BatchNorm {
             _ => None,
         };
         let use_batch_stats = self.is_training() || running.is_none();
-        let stats = match running {
-            Some((mean, var)) if !use_batch_stats => Statistics::Running { mean, var },
+        // Only training synchronises: evaluation is local, as in PyTorch.
+        let sync = self.sync.read().clone().filter(|_| self.is_training());
+        let mut per_channel = input.numel() / self.num_features;
+        let stats = match (running, sync) {
+            (Some((mean, var)), _) if !use_batch_stats => Statistics::Running { mean, var },
+            (_, Some(sync)) => {
+                let synced = SyncedStatistics::gather(sync, input)?;
+                // The global count, the same on every rank: they all stop here alike.
+                per_channel = synced.count;
+                Statistics::Synced(synced)
+            }
             _ => Statistics::Batch,
         };
-        let per_channel = input.numel() / self.num_features;
         if use_batch_stats && per_channel < 2 && self.is_training() {
             return Err(Error::Input {
                 layer: layer.to_string(),
-                expected: "more than 1 value per channel when training".to_string(),
+                expected: match stats {
+                    Statistics::Synced(_) => "more than 1 value per channel over every rank's \
+                                              batch when training"
+                        .to_string(),
+                    _ => "more than 1 value per channel when training".to_string(),
+                },
                 got: input.shape().into(),
             });
         }
@@ -289,6 +309,11 @@ macro_rules! batch_norm_layer {
 
             fn is_training(&self) -> Option<bool> {
                 Some(self.inner.is_training())
+            }
+
+            fn set_batch_stats_sync(&self, sync: Option<Arc<dyn BatchStatsSync>>) -> bool {
+                *self.inner.sync.write() = sync;
+                true
             }
 
             fn extra_repr(&self) -> String {

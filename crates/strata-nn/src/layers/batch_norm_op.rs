@@ -13,21 +13,25 @@
 //! - batch statistics: `dx = w·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)` (the mean and variance
 //!   depend on x); running statistics: `dx = w·invstd·dy` (they are constants).
 //!
+//! Synchronised statistics (`batch_norm_sync.rs`) normalise like batch ones, with mean and
+//! variance over every rank's batch; the backward pass then takes `Σdy` and `Σdy·x̂` over
+//! every rank too, and `M` is the global count.
+//!
 //! Both passes run in parallel above a size threshold: over row ranges when there are
-//! enough rows, else over channels (reductions) or `(n, c)` blocks (elementwise).
+//! enough rows, else over channels (reductions) or `(n, c)` blocks (elementwise)
+//! (`batch_norm_blocks.rs`).
 
+use super::batch_norm_blocks::Blocks;
+use super::batch_norm_sync::{SyncedBackward, SyncedStatistics};
 use super::lanes::{grad_sums, shifted_sums, wide};
-use std::ops::Range;
-use strata_core::kernels::parallel::for_each_item;
-use strata_core::{num_threads, BackwardOp, DType, FloatElement, Tensor};
-
-/// Elements below which the kernels stay on the calling thread.
-const PAR_MIN_ELEMS: usize = 1 << 15;
+use strata_core::{BackwardOp, DType, FloatElement, Tensor};
 
 /// Which statistics normalise the input.
 pub(crate) enum Statistics<'a> {
     /// The batch's own mean and (biased) variance; gradients flow through them.
     Batch,
+    /// Mean and variance over every rank's batch; gradients flow through them.
+    Synced(SyncedStatistics),
     /// Fixed running estimates (evaluation); constants for autodiff.
     Running { mean: &'a Tensor, var: &'a Tensor },
 }
@@ -72,15 +76,15 @@ pub(crate) fn batch_norm(
             });
         }
     }
-    let batch = matches!(stats, Statistics::Batch);
-    if batch && blocks.per_channel() == 0 {
+    let batch = !matches!(stats, Statistics::Running { .. });
+    if matches!(stats, Statistics::Batch) && blocks.per_channel() == 0 {
         return Err(shape_error(
             input.shape(),
             "batch statistics need at least one value per channel",
         ));
     }
-    let running = match stats {
-        Statistics::Batch => None,
+    let (running, sync) = match stats {
+        Statistics::Batch => (None, None),
         Statistics::Running { mean, var } => {
             for t in [mean, var] {
                 if t.shape() != [blocks.c] {
@@ -90,7 +94,17 @@ pub(crate) fn batch_norm(
                     ));
                 }
             }
-            Some((mean.to_vec_f64(), var.to_vec_f64()))
+            (Some((mean.to_vec_f64(), var.to_vec_f64())), None)
+        }
+        Statistics::Synced(s) if s.mean.len() != blocks.c => {
+            return Err(shape_error(
+                input.shape(),
+                &format!("synchronised statistics for {} channels", s.mean.len()),
+            ))
+        }
+        Statistics::Synced(s) => {
+            let (mean, var, backward) = s.split(blocks.n);
+            (Some((mean, var)), Some(backward))
         }
     };
     let w = weight.map(|t| t.to_vec_f64());
@@ -112,6 +126,7 @@ pub(crate) fn batch_norm(
         batch,
         has_weight: weight.is_some(),
         has_bias: bias.is_some(),
+        sync,
     });
     let (batch_mean, batch_var) = if batch {
         (mean, var)
@@ -125,17 +140,18 @@ pub(crate) fn batch_norm(
     })
 }
 
-/// Returns the output plus the mean and biased variance that normalised it.
+/// Returns the output plus the mean and biased variance that normalised it (`given` ones, or
+/// the batch's).
 fn forward<T: FloatElement>(
     x: &Tensor,
     blocks: Blocks,
-    running: Option<(Vec<f64>, Vec<f64>)>,
+    given: Option<(Vec<f64>, Vec<f64>)>,
     w: Option<&[f64]>,
     b: Option<&[f64]>,
     eps: f64,
 ) -> strata_core::Result<(Tensor, Vec<f64>, Vec<f64>)> {
     let xs = x.read::<T>()?;
-    let (mean, var) = match running {
+    let (mean, var) = match given {
         Some(mv) => mv,
         None => batch_statistics(&xs, blocks),
     };
@@ -166,6 +182,21 @@ fn forward<T: FloatElement>(
     });
     drop(xs);
     Ok((Tensor::from_vec(out, x.shape())?, mean, var))
+}
+
+/// Per-channel mean and biased variance of `input` (`[N, C, *]`), zeros for an empty batch:
+/// this rank's share of synchronised statistics.
+pub(crate) fn local_statistics(input: &Tensor) -> strata_core::Result<(Vec<f64>, Vec<f64>)> {
+    let blocks = Blocks::of(input.shape());
+    if blocks.per_channel() == 0 {
+        return Ok((vec![0.0; blocks.c], vec![0.0; blocks.c]));
+    }
+    let x = input.detach().contiguous();
+    Ok(match x.dtype() {
+        DType::F32 => batch_statistics(&x.read::<f32>()?, blocks),
+        DType::F64 => batch_statistics(&x.read::<f64>()?, blocks),
+        other => return Err(float_error(other)),
+    })
 }
 
 /// Per-channel mean and biased variance in one pass of shifted sums.
@@ -211,6 +242,8 @@ struct BatchNormBackward {
     batch: bool,
     has_weight: bool,
     has_bias: bool,
+    /// With synchronised statistics: how to take the sums over every rank.
+    sync: Option<SyncedBackward>,
 }
 
 impl BackwardOp for BatchNormBackward {
@@ -285,14 +318,23 @@ impl BatchNormBackward {
         } else {
             Vec::new()
         };
+        // Synchronised: dx needs the sums and the count over every rank (one all-reduce,
+        // made on every rank because every rank's input wants its gradient alike).
+        let global;
+        let (sums_dx, m) = match &self.sync {
+            Some(sync) if want.dx => {
+                global = sync.gradient_sums(&sums)?;
+                (&global, sync.count as f64)
+            }
+            _ => (&sums, blocks.per_channel() as f64),
+        };
         let dx = if want.dx {
-            let m = blocks.per_channel() as f64;
             // dx = a·dy − e·(x − mean) − f per channel.
             let coef: Vec<(T, T, T, T)> = (0..blocks.c)
                 .map(|c| {
                     let a = w.map_or(1.0, |w| w[c]) * invstd[c];
                     let (e, f) = if self.batch {
-                        let (sg, sgx) = sums[c];
+                        let (sg, sgx) = sums_dx[c];
                         (a * invstd[c] * invstd[c] * sgx / m, a * sg / m)
                     } else {
                         (0.0, 0.0)
@@ -357,126 +399,6 @@ fn float_error(got: DType) -> strata_core::Error {
         expected: "a floating-point dtype (f32 or f64)".to_string(),
         got,
     }
-}
-
-/// The geometry of a contiguous `[N, C, S]` buffer and the parallel loops over its
-/// `(n, c)` blocks of `S` contiguous values.
-#[derive(Clone, Copy, Debug)]
-struct Blocks {
-    n: usize,
-    c: usize,
-    s: usize,
-}
-
-impl Blocks {
-    fn of(shape: &[usize]) -> Blocks {
-        Blocks {
-            n: shape[0],
-            c: shape[1],
-            s: shape[2..].iter().product(),
-        }
-    }
-
-    fn numel(&self) -> usize {
-        self.n * self.c * self.s
-    }
-
-    /// Values per channel (M).
-    fn per_channel(&self) -> usize {
-        self.n * self.s
-    }
-
-    /// How many parallel tasks the buffer is worth (1 = stay on this thread).
-    fn tasks(&self) -> usize {
-        let threads = num_threads();
-        if threads == 1 {
-            return 1;
-        }
-        (self.numel() / PAR_MIN_ELEMS).clamp(1, 2 * threads)
-    }
-
-    /// Per-channel pairs of sums: `f(acc, offset, channels)` adds the contributions of the
-    /// contiguous run of `channels` of one row, starting at `offset`, into `acc[c]`.
-    fn reduce(&self, f: impl Fn(&mut [(f64, f64)], usize, Range<usize>) + Sync) -> Vec<(f64, f64)> {
-        let Blocks { n, c: ch, s } = *self;
-        let run = |rows: Range<usize>, channels: Range<usize>| {
-            let mut acc = vec![(0.0, 0.0); ch];
-            for i in rows {
-                f(&mut acc, (i * ch + channels.start) * s, channels.clone());
-            }
-            acc
-        };
-        let tasks = self.tasks();
-        if tasks == 1 || self.numel() == 0 {
-            return run(0..n, 0..ch);
-        }
-        // Many rows: split the rows; few rows: split the channels.
-        let ranges: Vec<(Range<usize>, Range<usize>)> = if n >= tasks {
-            split(n, tasks).into_iter().map(|r| (r, 0..ch)).collect()
-        } else {
-            split(ch, tasks).into_iter().map(|c| (0..n, c)).collect()
-        };
-        let mut partials = vec![Vec::new(); ranges.len()];
-        let parts: Vec<_> = ranges.into_iter().zip(&mut partials).collect();
-        for_each_item(parts, |((rows, channels), slot)| {
-            *slot = run(rows, channels)
-        });
-        // Added in range order: the result does not depend on timing.
-        let mut acc = vec![(0.0, 0.0); ch];
-        for p in partials {
-            for (x, y) in acc.iter_mut().zip(p) {
-                x.0 += y.0;
-                x.1 += y.1;
-            }
-        }
-        acc
-    }
-
-    /// Calls `f(out_run, offset, channels)` for disjoint contiguous runs covering `out` (laid
-    /// out like the input): whole rows, or single blocks when there are few rows.
-    fn for_each_run_mut<T: Send>(
-        &self,
-        out: &mut [T],
-        f: impl Fn(&mut [T], usize, Range<usize>) + Sync,
-    ) {
-        let Blocks { n, c: ch, s } = *self;
-        let row_len = ch * s;
-        if self.numel() == 0 {
-            return;
-        }
-        let rows = |first: usize, chunk: &mut [T]| {
-            for (k, row) in chunk.chunks_mut(row_len).enumerate() {
-                f(row, (first + k) * row_len, 0..ch);
-            }
-        };
-        let tasks = self.tasks();
-        if tasks == 1 {
-            rows(0, out);
-        } else if n >= tasks {
-            let per = n.div_ceil(tasks);
-            let parts: Vec<_> = out.chunks_mut(per * row_len).enumerate().collect();
-            for_each_item(parts, |(t, chunk)| rows(t * per, chunk));
-        } else {
-            // Runs of `min_blocks` consecutive `(n, c)` blocks.
-            let min_blocks = (PAR_MIN_ELEMS / 4 / s).max(1);
-            let parts: Vec<_> = out.chunks_mut(min_blocks * s).enumerate().collect();
-            for_each_item(parts, |(t, run)| {
-                for (j, block) in run.chunks_mut(s).enumerate() {
-                    let b = t * min_blocks + j;
-                    f(block, b * s, b % ch..b % ch + 1);
-                }
-            });
-        }
-    }
-}
-
-/// `0..len` cut into at most `parts` nearly equal non-empty ranges.
-fn split(len: usize, parts: usize) -> Vec<Range<usize>> {
-    let per = len.div_ceil(parts.max(1)).max(1);
-    (0..len)
-        .step_by(per)
-        .map(|start| start..(start + per).min(len))
-        .collect()
 }
 
 #[cfg(test)]

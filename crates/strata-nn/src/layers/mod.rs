@@ -3,7 +3,9 @@
 mod activation;
 pub mod attention;
 mod batch_norm;
+mod batch_norm_blocks;
 mod batch_norm_op;
+mod batch_norm_sync;
 pub mod conv;
 mod dropout;
 mod embedding;
@@ -23,6 +25,7 @@ pub use activation::{
 };
 pub use attention::*;
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
+pub use batch_norm_sync::BatchStatsSync;
 pub use conv::*;
 pub use dropout::Dropout;
 pub use embedding::Embedding;

@@ -5,10 +5,13 @@ use super::Collective;
 use crate::{Result, TrainError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+use strata_nn::BatchStatsSync;
 
 /// One rank of a group of threads that exchange values through shared memory. Sums are
 /// taken in rank order in f64, so results are deterministic. A rank that waits more than
-/// a minute for the others gets an error instead of hanging.
+/// a minute for the others gets an error instead of hanging. It is also a
+/// [`BatchStatsSync`] (its [`Collective::batch_stats_sync`] channel is a second exchange
+/// of the same threads).
 ///
 /// ```
 /// use strata_train::parallel::{Collective, ThreadGroup};
@@ -27,8 +30,12 @@ use std::time::Duration;
 pub struct ThreadGroup {
     rank: usize,
     world: usize,
-    shared: Arc<(Mutex<Exchange>, Condvar)>,
+    shared: Arc<Shared>,
+    /// The exchange of the synchronised BatchNorm channel.
+    batch_norm: Arc<Shared>,
 }
+
+type Shared = (Mutex<Exchange>, Condvar);
 
 /// One round at a time: every rank contributes, then every rank reads all contributions.
 struct Exchange {
@@ -45,22 +52,26 @@ const PATIENCE: Duration = Duration::from_secs(60);
 impl ThreadGroup {
     /// The `world` ranks of a new group, rank 0 first: hand one to each thread.
     pub fn new(world: usize) -> Vec<ThreadGroup> {
-        let shared = Arc::new((
-            Mutex::new(Exchange {
-                world,
-                round: 0,
-                contributions: vec![None; world],
-                arrived: 0,
-                result: Arc::new(Vec::new()),
-                readers_left: 0,
-            }),
-            Condvar::new(),
-        ));
+        let exchange = || {
+            Arc::new((
+                Mutex::new(Exchange {
+                    world,
+                    round: 0,
+                    contributions: vec![None; world],
+                    arrived: 0,
+                    result: Arc::new(Vec::new()),
+                    readers_left: 0,
+                }),
+                Condvar::new(),
+            ))
+        };
+        let (shared, batch_norm) = (exchange(), exchange());
         (0..world)
             .map(|rank| ThreadGroup {
                 rank,
                 world,
                 shared: shared.clone(),
+                batch_norm: batch_norm.clone(),
             })
             .collect()
     }
@@ -117,7 +128,7 @@ impl ThreadGroup {
         Ok(result)
     }
 
-    fn sum(&mut self, values: Vec<f64>) -> Result<Vec<f64>> {
+    fn sum(&self, values: Vec<f64>) -> Result<Vec<f64>> {
         let all = self.exchange(values)?;
         let mut total = vec![0.0; all.first().map_or(0, Vec::len)];
         for part in all.iter() {
@@ -176,6 +187,15 @@ impl Collective for ThreadGroup {
         Ok(())
     }
 
+    fn batch_stats_sync(&mut self) -> Result<Arc<dyn BatchStatsSync>> {
+        Ok(Arc::new(ThreadGroup {
+            rank: self.rank,
+            world: self.world,
+            shared: self.batch_norm.clone(),
+            batch_norm: self.batch_norm.clone(),
+        }))
+    }
+
     fn all_gather_u64(&mut self, value: u64) -> Result<Vec<u64>> {
         // Two 32-bit halves travel exactly as f64.
         let all = self.exchange(vec![(value >> 32) as f64, (value & 0xffff_ffff) as f64])?;
@@ -183,5 +203,21 @@ impl Collective for ThreadGroup {
             .iter()
             .map(|p| ((p[0] as u64) << 32) | p[1] as u64)
             .collect())
+    }
+}
+
+impl BatchStatsSync for ThreadGroup {
+    fn all_reduce_sum(&self, values: &mut [f64]) -> strata_nn::Result<()> {
+        let total = self
+            .sum(values.to_vec())
+            .map_err(|e| strata_nn::Error::Collective {
+                reason: e.to_string(),
+            })?;
+        values.copy_from_slice(&total);
+        Ok(())
+    }
+
+    fn world(&self) -> usize {
+        self.world
     }
 }

@@ -5,7 +5,10 @@
 //!
 //! The [`Collective`] trait is the communication the trainer needs (sums across ranks and a
 //! broadcast); `strata-distributed` implements it over MPI, and [`ThreadGroup`] in-process
-//! for tests. [`Trainer::data_parallel`](crate::Trainer::data_parallel) turns it on.
+//! for tests. [`Trainer::data_parallel`](crate::Trainer::data_parallel) turns it on, and
+//! [`Trainer::sync_batch_norm`](crate::Trainer::sync_batch_norm) gives the model's
+//! BatchNorm layers a channel of their own ([`Collective::batch_stats_sync`]) to compute
+//! their statistics over every rank's batch.
 
 mod local;
 mod metrics;
@@ -17,7 +20,9 @@ pub(crate) use metrics::merge_metrics;
 pub(crate) use overlap::OverlappedAverage;
 pub(crate) use sync::{average_gradients, broadcast_module, check_same_model, reduce_epoch};
 
-use crate::Result;
+use crate::{Result, TrainError};
+use std::sync::Arc;
+use strata_nn::BatchStatsSync;
 
 /// What data-parallel training needs from the processes' communication. Every rank must
 /// make the same calls in the same order with buffers of the same lengths.
@@ -52,6 +57,17 @@ pub trait Collective {
         let mut values = values;
         self.all_reduce_sum_f32(&mut values)?;
         Ok(Box::new(Finished(values)))
+    }
+
+    /// A channel between the same ranks for synchronised BatchNorm, whose sums cannot mix
+    /// with this collective's own calls. Every rank asks for it at the same point (for MPI
+    /// it duplicates the communicator). The default: this collective has none.
+    fn batch_stats_sync(&mut self) -> Result<Arc<dyn BatchStatsSync>> {
+        Err(TrainError::Parallel {
+            rank: self.rank(),
+            world: self.world(),
+            reason: "this collective offers no channel for synchronised BatchNorm".to_string(),
+        })
     }
 }
 

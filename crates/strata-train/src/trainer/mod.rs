@@ -42,7 +42,7 @@ use strata_core::{Gradients, Tensor};
 use strata_data::Batch;
 use strata_nn::optim::Optimizer;
 use strata_nn::schedule::LrScheduler;
-use strata_nn::Module;
+use strata_nn::{Module, ModuleExt};
 
 /// Trains a model: `fit(train, val, epochs)`, `evaluate(loader)`, `predict(loader)`, or
 /// step by step with [`Trainer::train_step`] / [`Trainer::end_epoch`] /
@@ -155,8 +155,10 @@ impl<M: Module + 'static> Trainer<M> {
         &self.model
     }
 
-    /// The model, when training is over.
+    /// The model, when training is over (its BatchNorm layers no longer synchronised, the
+    /// other ranks being gone).
     pub fn into_model(self) -> M {
+        self.model.sync_batch_norm(None);
         self.model
     }
 
