@@ -135,15 +135,9 @@ impl<T: FloatElement> Consts<T> {
         centered: bool,
     ) {
         match (momentum, centered) {
-            (false, false) => {
-                for_chunks(w, g, s, &|x| self.run::<DECAY, false, false>(x))
-            }
-            (false, true) => {
-                for_chunks(w, g, s, &|x| self.run::<DECAY, false, true>(x))
-            }
-            (true, false) => {
-                for_chunks(w, g, s, &|x| self.run::<DECAY, true, false>(x))
-            }
+            (false, false) => for_chunks(w, g, s, &|x| self.run::<DECAY, false, false>(x)),
+            (false, true) => for_chunks(w, g, s, &|x| self.run::<DECAY, false, true>(x)),
+            (true, false) => for_chunks(w, g, s, &|x| self.run::<DECAY, true, false>(x)),
             (true, true) => for_chunks(w, g, s, &|x| self.run::<DECAY, true, true>(x)),
         }
     }

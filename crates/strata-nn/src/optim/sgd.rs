@@ -125,24 +125,12 @@ impl UpdateRule for SgdRule {
         let decay = s.weight_decay != 0.0;
         // One specialised loop per combination of flags: no branches in the hot loop.
         match (decay, self.momentum != 0.0, self.nesterov) {
-            (false, false, _) => {
-                for_chunks(w, g, b, &|x| c.run::<false, false, false>(x))
-            }
-            (true, false, _) => {
-                for_chunks(w, g, b, &|x| c.run::<true, false, false>(x))
-            }
-            (false, true, false) => {
-                for_chunks(w, g, b, &|x| c.run::<false, true, false>(x))
-            }
-            (false, true, true) => {
-                for_chunks(w, g, b, &|x| c.run::<false, true, true>(x))
-            }
-            (true, true, false) => {
-                for_chunks(w, g, b, &|x| c.run::<true, true, false>(x))
-            }
-            (true, true, true) => {
-                for_chunks(w, g, b, &|x| c.run::<true, true, true>(x))
-            }
+            (false, false, _) => for_chunks(w, g, b, &|x| c.run::<false, false, false>(x)),
+            (true, false, _) => for_chunks(w, g, b, &|x| c.run::<true, false, false>(x)),
+            (false, true, false) => for_chunks(w, g, b, &|x| c.run::<false, true, false>(x)),
+            (false, true, true) => for_chunks(w, g, b, &|x| c.run::<false, true, true>(x)),
+            (true, true, false) => for_chunks(w, g, b, &|x| c.run::<true, true, false>(x)),
+            (true, true, true) => for_chunks(w, g, b, &|x| c.run::<true, true, true>(x)),
         }
     }
 }

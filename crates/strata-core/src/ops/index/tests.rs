@@ -118,7 +118,9 @@ fn index_select_frozen_selects_alike_and_leaves_the_frozen_entry_without_gradien
         f64s(gz.get(&x).unwrap()),
         [vec![0.0; 12], vec![2.0; 12]].concat()
     );
-    let err = x.index_select_frozen(0, &ids(&[1, 0], &[2]), 2).unwrap_err();
+    let err = x
+        .index_select_frozen(0, &ids(&[1, 0], &[2]), 2)
+        .unwrap_err();
     assert!(
         matches!(
             err,
