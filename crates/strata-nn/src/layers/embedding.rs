@@ -113,31 +113,6 @@ impl Embedding {
     fn name(&self) -> String {
         format!("Embedding({})", self.extra_repr())
     }
-
-    /// The indices as a flat list, checked against the table size.
-    fn checked_indices(&self, input: &Tensor) -> Result<Tensor> {
-        if input.dtype() != DType::I64 {
-            return Err(Error::Input {
-                layer: self.name(),
-                expected: format!("i64 indices, not {}", input.dtype()),
-                got: input.shape().into(),
-            });
-        }
-        let flat = input.reshape(&[input.numel()])?.contiguous();
-        let n = self.num_embeddings();
-        if let Some(&bad) = flat
-            .read::<i64>()?
-            .iter()
-            .find(|&&i| i < 0 || i as usize >= n)
-        {
-            return Err(Error::Input {
-                layer: self.name(),
-                expected: format!("indices in 0..{n}, found {bad}"),
-                got: input.shape().into(),
-            });
-        }
-        Ok(flat)
-    }
 }
 
 impl Module for Embedding {
@@ -159,8 +134,23 @@ impl Module for Embedding {
 
 impl Forward for Embedding {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        let flat = self.checked_indices(input)?;
-        let rows = lookup(&self.weight, &flat, self.padding_idx)?;
+        if input.dtype() != DType::I64 {
+            return Err(Error::Input {
+                layer: self.name(),
+                expected: format!("i64 indices, not {}", input.dtype()),
+                got: input.shape().into(),
+            });
+        }
+        let flat = input.reshape(&[input.numel()])?;
+        let rows = lookup(&self.weight, &flat, self.padding_idx).map_err(|e| match e {
+            // `index_select` checks every index; the layer's message names the table size.
+            strata_core::Error::IndexOutOfRange { index, .. } => Error::Input {
+                layer: self.name(),
+                expected: format!("indices in 0..{}, found {index}", self.num_embeddings()),
+                got: input.shape().into(),
+            },
+            other => other.into(),
+        })?;
         let mut shape = input.shape().to_vec();
         shape.push(self.embedding_dim());
         let y = rows.reshape(&shape)?;
@@ -169,98 +159,17 @@ impl Forward for Embedding {
     }
 }
 
-/// The rows `indices` (flat, checked) of `weight`, as `[len, dim]`, recorded as one op whose
-/// backward scatter-adds the gradient rows into the table (skipping `padding_idx`).
-///
-/// A small custom op (gather forward, scatter-add backward) until strata-core's
-/// `index_select` is available here.
-fn lookup(weight: &Tensor, indices: &Tensor, padding_idx: Option<usize>) -> Result<Tensor> {
-    let idx: Vec<usize> = indices
-        .to_vec::<i64>()?
-        .iter()
-        .map(|&i| i as usize)
-        .collect();
-    let dim = weight.shape()[1];
-    let table = weight.detach().contiguous();
-    let out = match table.dtype() {
-        DType::F32 => gather_rows::<f32>(&table, &idx, dim)?,
-        DType::F64 => gather_rows::<f64>(&table, &idx, dim)?,
-        other => {
-            return Err(Error::config(
-                "Embedding",
-                format!("the table must be f32 or f64, got {other}"),
-            ))
-        }
-    };
-    Ok(out.record_with(&[weight], || LookupBackward {
-        indices: idx,
-        rows: weight.shape()[0],
-        padding_idx,
-    }))
-}
-
-fn gather_rows<T: strata_core::Element>(
-    table: &Tensor,
-    idx: &[usize],
-    dim: usize,
-) -> strata_core::Result<Tensor> {
-    let src = table.read::<T>()?;
-    let mut out = Vec::with_capacity(idx.len() * dim);
-    for &i in idx {
-        out.extend_from_slice(&src[i * dim..(i + 1) * dim]);
-    }
-    Tensor::from_vec(out, &[idx.len(), dim])
-}
-
-struct LookupBackward {
-    indices: Vec<usize>,
-    rows: usize,
+/// The rows `indices` (flat `i64`) of `weight`, as `[len, dim]`: core `index_select`, whose
+/// backward scatter-adds the gradient rows into the table, with the padding row frozen
+/// (selected, but never given a gradient).
+fn lookup(
+    weight: &Tensor,
+    indices: &Tensor,
     padding_idx: Option<usize>,
-}
-
-impl LookupBackward {
-    fn scatter_add<T: strata_core::FloatElement>(
-        &self,
-        grad: &Tensor,
-    ) -> strata_core::Result<Tensor> {
-        let dim = grad.shape()[1];
-        let g = grad.read::<T>()?;
-        let mut table = vec![T::zero(); self.rows * dim];
-        for (&i, row) in self.indices.iter().zip(g.chunks_exact(dim)) {
-            if Some(i) == self.padding_idx {
-                continue;
-            }
-            for (t, &v) in table[i * dim..(i + 1) * dim].iter_mut().zip(row) {
-                *t += v;
-            }
-        }
-        Tensor::from_vec(table, &[self.rows, dim])
-    }
-}
-
-impl strata_core::BackwardOp for LookupBackward {
-    fn name(&self) -> &'static str {
-        "embedding"
-    }
-
-    fn backward(
-        &self,
-        grad: &Tensor,
-        _inputs: &[Tensor],
-    ) -> strata_core::Result<Vec<Option<Tensor>>> {
-        let grad = grad.contiguous();
-        let table = match grad.dtype() {
-            DType::F32 => self.scatter_add::<f32>(&grad)?,
-            DType::F64 => self.scatter_add::<f64>(&grad)?,
-            other => {
-                return Err(strata_core::Error::DType {
-                    op: "embedding",
-                    expected: "a floating-point dtype (f32 or f64)".to_string(),
-                    got: other,
-                })
-            }
-        };
-        Ok(vec![Some(table)])
+) -> strata_core::Result<Tensor> {
+    match padding_idx {
+        Some(p) => weight.index_select_frozen(0, indices, p),
+        None => weight.index_select(0, indices),
     }
 }
 
@@ -309,12 +218,7 @@ mod tests {
         let ids = Tensor::from_vec(vec![2i64, 0, 2, 3], &[2, 2]).unwrap();
         gradcheck(
             // Through the op directly: a layer would make its own leaf of the table.
-            |t| {
-                lookup(&t[0], &ids.reshape(&[4]).unwrap(), None).map_err(|e| match e {
-                    Error::Tensor(e) => e,
-                    other => panic!("{other}"),
-                })
-            },
+            |t| lookup(&t[0], &ids.reshape(&[4])?, None),
             &[Tensor::randn(&[4, 3])],
             GradcheckOptions::default(),
         )

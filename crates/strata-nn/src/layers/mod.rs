@@ -34,8 +34,6 @@ pub use identity::Identity;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::Linear;
 pub use prelu::PReLU;
-pub use recurrent::{
-    CellConfig, GRUCell, LSTMCell, LstmState, RNNCell, RNNNonlinearity, RecurrentConfig, GRU, LSTM,
-    RNN,
-};
+// Everything `recurrent/mod.rs` exports, so a new recurrent layer registers there alone.
+pub use recurrent::*;
 pub use swish::Swish;

@@ -1,6 +1,6 @@
 //! Adagrad: PyTorch's `torch.optim.Adagrad`.
 
-use super::kernel::{check_non_negative, for_chunks};
+use super::kernel::{check_non_negative, for_chunks, Chunk, GradTerm};
 use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
@@ -34,12 +34,17 @@ const WHAT: &str = "Adagrad";
 pub type Adagrad = Optim<AdagradRule>;
 
 hyper_table! {
-    /// Adagrad's hyperparameters besides learning rate and weight decay (which are per group).
+    /// Adagrad's hyperparameters besides learning rate and weight decay (which are per
+    /// group), each set by the [`Adagrad`] builder setting of its name.
     pub struct AdagradRule {
-        pub lr_decay: f64,
-        pub eps: f64,
-        pub initial_accumulator_value: f64,
-        pub maximize: bool,
+        /// Learning-rate decay per step (default 0; finite, `>= 0`).
+        pub lr_decay: f64 => checked,
+        /// Added to the denominator for numerical stability (default 1e-10; finite, `>= 0`).
+        pub eps: f64 => checked,
+        /// Starting value of the squared-gradient sums (default 0; finite, `>= 0`).
+        pub initial_accumulator_value: f64 => checked,
+        /// Maximise the objective instead of minimising it (default off).
+        pub maximize: bool => flag,
     }
 }
 
@@ -54,26 +59,6 @@ impl Adagrad {
             maximize: false,
         };
         Optim::build(params, lr, 0.0, rule)
-    }
-
-    /// Learning-rate decay per step (default 0; finite, `>= 0`).
-    pub fn lr_decay(self, lr_decay: f64) -> Result<Adagrad> {
-        self.with(|r| r.lr_decay = lr_decay)
-    }
-
-    /// Added to the denominator for numerical stability (default 1e-10; finite, `>= 0`).
-    pub fn eps(self, eps: f64) -> Result<Adagrad> {
-        self.with(|r| r.eps = eps)
-    }
-
-    /// Starting value of the squared-gradient sums (default 0; finite, `>= 0`).
-    pub fn initial_accumulator_value(self, value: f64) -> Result<Adagrad> {
-        self.with(|r| r.initial_accumulator_value = value)
-    }
-
-    /// Maximise the objective instead of minimising it (default off).
-    pub fn maximize(self, maximize: bool) -> Adagrad {
-        self.with_flag(|r| r.maximize = maximize)
     }
 }
 
@@ -101,42 +86,34 @@ impl UpdateRule for AdagradRule {
 
     fn apply<T: FloatElement>(&self, s: &StepInfo, w: &mut [T], g: &[T], b: &mut [&mut [T]]) {
         let c = Consts {
-            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
+            grad: GradTerm::new(self.maximize, s.weight_decay),
             clr: T::from_f64(s.lr / (1.0 + (s.step - 1) as f64 * self.lr_decay)),
-            weight_decay: T::from_f64(s.weight_decay),
             eps: T::from_f64(self.eps),
         };
         match s.weight_decay != 0.0 {
-            false => for_chunks(w, g, b, &|w, g, b| c.run::<false>(w, g, b)),
-            true => for_chunks(w, g, b, &|w, g, b| c.run::<true>(w, g, b)),
+            false => for_chunks(w, g, b, &|x| c.run::<false>(x)),
+            true => for_chunks(w, g, b, &|x| c.run::<true>(x)),
         }
     }
 }
 
-/// The scalars of one parameter's Adagrad step, in the parameter's dtype. Maximising flips
-/// the gradient's `sign`; `clr` is the decayed learning rate.
+/// The scalars of one parameter's Adagrad step, in the parameter's dtype; `clr` is the
+/// decayed learning rate.
 struct Consts<T> {
-    sign: T,
+    grad: GradTerm<T>,
     clr: T,
-    weight_decay: T,
     eps: T,
 }
 
 impl<T: FloatElement> Consts<T> {
-    /// The update over one chunk; `bufs[0]` is the running sum of squared gradients.
+    /// The update over one chunk; its buffer is the running sum of squared gradients.
     #[inline(always)]
-    fn run<const DECAY: bool>(&self, w: &mut [T], g: &[T], bufs: &mut [&mut [T]]) {
-        let n = w.len();
-        let g = &g[..n];
-        let Some(sum) = bufs.first_mut() else {
+    fn run<const DECAY: bool>(&self, c: Chunk<T>) {
+        let Some((w, g, [sum])) = c.split([true]) else {
             return;
         };
-        let sum = &mut sum[..n];
-        for i in 0..n {
-            let mut gi = g[i] * self.sign;
-            if DECAY {
-                gi += self.weight_decay * w[i];
-            }
+        for i in 0..w.len() {
+            let gi = self.grad.at::<DECAY>(g[i], w[i]);
             sum[i] += gi * gi;
             w[i] -= self.clr * gi / (sum[i].sqrt() + self.eps);
         }

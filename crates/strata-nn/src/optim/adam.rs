@@ -1,7 +1,7 @@
 //! Adam (with AMSGrad and coupled L2 weight decay): PyTorch's `torch.optim.Adam`, and the
 //! same rule with decoupled weight decay, [`AdamW`](super::AdamW) (`adamw.rs`).
 
-use super::kernel::{check_non_negative, check_unit_interval, for_chunks};
+use super::kernel::{check_non_negative, check_unit_interval, for_chunks, Chunk, GradTerm};
 use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
@@ -38,14 +38,21 @@ use strata_core::FloatElement;
 pub type Adam = Optim<AdamRule<false>>;
 
 hyper_table! {
-    /// Adam's hyperparameters besides learning rate and weight decay (which are per group).
-    /// `DECOUPLED`: AdamW's decoupled weight decay instead of Adam's L2 term in the gradient.
+    /// Adam's hyperparameters besides learning rate and weight decay (which are per group),
+    /// set by the [`Adam`] and [`AdamW`](super::AdamW) builder settings of their names
+    /// (both betas by `betas`). `DECOUPLED`: AdamW's decoupled weight decay instead of
+    /// Adam's L2 term in the gradient.
     pub struct AdamRule<const DECOUPLED: bool> {
+        /// Decay rate of the first moment estimate (default 0.9; in `[0, 1)`).
         pub beta1: f64,
+        /// Decay rate of the second moment estimate (default 0.999; in `[0, 1)`).
         pub beta2: f64,
-        pub eps: f64,
-        pub amsgrad: bool,
-        pub maximize: bool,
+        /// Added to the denominator for numerical stability (default 1e-8; finite, `>= 0`).
+        pub eps: f64 => checked,
+        /// The AMSGrad variant: divide by the running maximum of the second moment (default off).
+        pub amsgrad: bool => flag,
+        /// Maximise the objective instead of minimising it (default off).
+        pub maximize: bool => flag,
     }
 }
 
@@ -81,32 +88,18 @@ impl Adam {
     }
 }
 
-/// The builder settings Adam and AdamW share.
+/// The builder setting Adam and AdamW share besides those `hyper_table!` writes.
 impl<const DECOUPLED: bool> Optim<AdamRule<DECOUPLED>> {
     /// Decay rates of the first and second moment estimates (default 0.9, 0.999), each in
     /// `[0, 1)`.
     pub fn betas(self, beta1: f64, beta2: f64) -> Result<Self> {
         self.with(|r| (r.beta1, r.beta2) = (beta1, beta2))
     }
-
-    /// Added to the denominator for numerical stability (default 1e-8; finite, `>= 0`).
-    pub fn eps(self, eps: f64) -> Result<Self> {
-        self.with(|r| r.eps = eps)
-    }
-
-    /// The AMSGrad variant: divide by the running maximum of the second moment (default off).
-    pub fn amsgrad(self, amsgrad: bool) -> Self {
-        self.with_flag(|r| r.amsgrad = amsgrad)
-    }
-
-    /// Maximise the objective instead of minimising it (default off).
-    pub fn maximize(self, maximize: bool) -> Self {
-        self.with_flag(|r| r.maximize = maximize)
-    }
 }
 
 impl<const DECOUPLED: bool> UpdateRule for AdamRule<DECOUPLED> {
     const BUFFERS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+    const MOMENTUM: Option<&'static str> = Some("beta1");
 
     fn what(&self) -> &'static str {
         if DECOUPLED {
@@ -136,13 +129,12 @@ impl<const DECOUPLED: bool> UpdateRule for AdamRule<DECOUPLED> {
         let bias_correction2 = 1.0 - self.beta2.powf(t);
         let decay = s.weight_decay != 0.0;
         let c = Consts {
-            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
+            grad: GradTerm::new(self.maximize, s.weight_decay),
             shrink: T::from_f64(if decay && DECOUPLED {
                 1.0 - s.lr * s.weight_decay
             } else {
                 1.0
             }),
-            weight_decay: T::from_f64(s.weight_decay),
             one_minus_beta1: T::from_f64(1.0 - self.beta1),
             beta2: T::from_f64(self.beta2),
             one_minus_beta2: T::from_f64(1.0 - self.beta2),
@@ -152,31 +144,19 @@ impl<const DECOUPLED: bool> UpdateRule for AdamRule<DECOUPLED> {
         };
         // One specialised loop per combination of flags: no branches in the hot loop.
         match (decay && !DECOUPLED, self.amsgrad) {
-            (false, false) => for_chunks(w, g, b, &|w, g, b| c.run::<false, false>(w, g, b)),
-            (false, true) => for_chunks(w, g, b, &|w, g, b| c.run::<false, true>(w, g, b)),
-            (true, false) => for_chunks(w, g, b, &|w, g, b| c.run::<true, false>(w, g, b)),
-            (true, true) => for_chunks(w, g, b, &|w, g, b| c.run::<true, true>(w, g, b)),
+            (false, false) => for_chunks(w, g, b, &|x| c.run::<false, false>(x)),
+            (false, true) => for_chunks(w, g, b, &|x| c.run::<false, true>(x)),
+            (true, false) => for_chunks(w, g, b, &|x| c.run::<true, false>(x)),
+            (true, true) => for_chunks(w, g, b, &|x| c.run::<true, true>(x)),
         }
-    }
-
-    /// Adam's `beta1`, which a one-cycle schedule cycles.
-    fn momentum(&self) -> Option<f64> {
-        Some(self.beta1)
-    }
-
-    fn set_momentum(&mut self, beta1: f64) -> bool {
-        self.beta1 = beta1;
-        true
     }
 }
 
-/// The scalars of one parameter's Adam step, in the parameter's dtype. Maximising flips
-/// the gradient's `sign`; AdamW's decoupled decay multiplies the weight by `shrink` (1 for
-/// Adam).
+/// The scalars of one parameter's Adam step, in the parameter's dtype. AdamW's decoupled
+/// decay multiplies the weight by `shrink` (1 for Adam).
 struct Consts<T> {
-    sign: T,
+    grad: GradTerm<T>,
     shrink: T,
-    weight_decay: T,
     one_minus_beta1: T,
     beta2: T,
     one_minus_beta2: T,
@@ -186,31 +166,16 @@ struct Consts<T> {
 }
 
 impl<T: FloatElement> Consts<T> {
-    /// The update over one chunk; `COUPLED`: Adam's L2 term, `AMSGRAD`: `bufs[2]` holds the
-    /// running maximum of the second moment.
+    /// The update over one chunk; `COUPLED`: Adam's L2 term, `AMSGRAD`: the third buffer
+    /// holds the running maximum of the second moment.
     #[inline(always)]
-    fn run<const COUPLED: bool, const AMSGRAD: bool>(
-        &self,
-        w: &mut [T],
-        g: &[T],
-        bufs: &mut [&mut [T]],
-    ) {
-        let n = w.len();
-        let [m, v, rest @ ..] = bufs else {
+    fn run<const COUPLED: bool, const AMSGRAD: bool>(&self, c: Chunk<T>) {
+        let Some((w, g, [m, v, vmax])) = c.split([true, true, AMSGRAD]) else {
             return;
         };
-        // Slices of one known length let the compiler drop the bounds checks.
-        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-        let vmax: &mut [T] = match rest.first_mut() {
-            Some(s) if AMSGRAD => &mut s[..n],
-            _ => &mut [],
-        };
-        for i in 0..n {
-            let mut gi = g[i] * self.sign;
+        for i in 0..w.len() {
             let wi = w[i] * self.shrink;
-            if COUPLED {
-                gi += self.weight_decay * wi;
-            }
+            let gi = self.grad.at::<COUPLED>(g[i], wi);
             m[i] = lerp(m[i], gi, self.one_minus_beta1);
             v[i] = v[i] * self.beta2 + self.one_minus_beta2 * gi * gi;
             let mut second = v[i];

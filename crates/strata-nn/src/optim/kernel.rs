@@ -4,14 +4,52 @@
 
 use crate::{Error, Result};
 use strata_core::kernels::parallel::for_each_item;
-use strata_core::num_threads;
+use strata_core::{num_threads, FloatElement};
 
 /// Elements below which an update stays on the calling thread (the scheduling overhead would
 /// cost more than it saves).
 const PAR_MIN_ELEMS: usize = 1 << 15;
 
-/// One fused update over a chunk: `(weights, gradients, state buffers)`, all the same length.
-pub(crate) type ChunkUpdate<'a, T> = dyn Fn(&mut [T], &[T], &mut [&mut [T]]) + Sync + 'a;
+/// Matching runs of one parameter's weights, gradient and state buffers (those the rule's
+/// configuration updates, in its order), all of one length: what an update loop works on.
+pub(crate) struct Chunk<'a, 'b, T> {
+    w: &'a mut [T],
+    g: &'a [T],
+    bufs: &'a mut [&'b mut [T]],
+}
+
+impl<'a, T> Chunk<'a, '_, T> {
+    /// The weights, the gradient and `N` buffers, each sliced to the weights' length so the
+    /// compiler can drop the bounds checks of a loop over it. Buffer `k` is the chunk's next
+    /// buffer when `present[k]` and empty when not (one this configuration leaves out);
+    /// `None` if the chunk holds fewer buffers or shorter slices than that.
+    #[inline(always)]
+    pub(crate) fn split<const N: usize>(
+        self,
+        present: [bool; N],
+    ) -> Option<(&'a mut [T], &'a [T], [&'a mut [T]; N])> {
+        let n = self.w.len();
+        let g = self.g.get(..n)?;
+        let mut rest = self.bufs.iter_mut();
+        let mut complete = true;
+        let bufs = present.map(|p| {
+            if !p {
+                return &mut [][..];
+            }
+            match rest.next().and_then(|b| b.get_mut(..n)) {
+                Some(b) => b,
+                None => {
+                    complete = false;
+                    &mut [][..]
+                }
+            }
+        });
+        complete.then_some((self.w, g, bufs))
+    }
+}
+
+/// One fused update over a [`Chunk`].
+pub(crate) type ChunkUpdate<'a, T> = dyn Fn(Chunk<'_, '_, T>) + Sync + 'a;
 
 /// Calls `update` on matching chunks of `w`, `g` and every buffer in `bufs` (all of the same
 /// length). Large tensors are split into up to two chunks per thread and run in parallel;
@@ -26,7 +64,7 @@ pub(crate) fn for_chunks<T: Send + Sync>(
     let threads = num_threads();
     let pieces = (w.len() / PAR_MIN_ELEMS).clamp(1, 2 * threads);
     if pieces <= 1 || threads == 1 {
-        update(w, g, bufs);
+        update(Chunk { w, g, bufs });
         return;
     }
     let chunk = w.len().div_ceil(pieces);
@@ -43,7 +81,42 @@ pub(crate) fn for_chunks<T: Send + Sync>(
             )
         })
         .collect();
-    for_each_item(parts, |(w, g, mut bufs)| update(w, g, &mut bufs));
+    for_each_item(parts, |(w, g, mut bufs)| {
+        update(Chunk {
+            w,
+            g,
+            bufs: &mut bufs,
+        })
+    });
+}
+
+/// The gradient as every update rule first takes it, in the parameter's dtype: negated when
+/// maximising, plus the coupled (L2) weight-decay term `weight_decay · w`.
+#[derive(Clone, Copy)]
+pub(crate) struct GradTerm<T> {
+    sign: T,
+    weight_decay: T,
+}
+
+impl<T: FloatElement> GradTerm<T> {
+    pub(crate) fn new(maximize: bool, weight_decay: f64) -> GradTerm<T> {
+        GradTerm {
+            sign: T::from_f64(if maximize { -1.0 } else { 1.0 }),
+            weight_decay: T::from_f64(weight_decay),
+        }
+    }
+
+    /// `±g`, plus `weight_decay · w` when `DECAY` (a const, so the loops that call this
+    /// have no branch).
+    #[inline(always)]
+    pub(crate) fn at<const DECAY: bool>(&self, g: T, w: T) -> T {
+        let d = g * self.sign;
+        if DECAY {
+            d + self.weight_decay * w
+        } else {
+            d
+        }
+    }
 }
 
 /// A learning rate (or any non-negative rate): finite and `>= 0`.
@@ -81,8 +154,9 @@ mod tests {
         let g: Vec<f64> = (0..n).map(|i| i as f64).collect();
         let mut m = vec![1.0f64; n];
         let mut bufs: Vec<&mut [f64]> = vec![&mut m];
-        for_chunks(&mut w, &g, &mut bufs, &|w, g, bufs| {
-            for ((w, g), m) in w.iter_mut().zip(g).zip(bufs[0].iter_mut()) {
+        for_chunks(&mut w, &g, &mut bufs, &|c| {
+            let (w, g, [m]) = c.split([true]).unwrap();
+            for ((w, g), m) in w.iter_mut().zip(g).zip(m.iter_mut()) {
                 *w += g;
                 *m += g + 1.0;
             }
@@ -90,6 +164,31 @@ mod tests {
         assert!(w.iter().enumerate().all(|(i, &x)| x == i as f64));
         // Each buffer chunk is the one that matches its weight chunk.
         assert!(m.iter().enumerate().all(|(i, &x)| x == i as f64 + 2.0));
+    }
+
+    #[test]
+    fn split_gives_present_buffers_in_order_and_empty_absent_ones() {
+        let (mut w, g) = ([1.0f32; 3], [2.0f32; 3]);
+        let (mut a, mut b) = ([3.0f32; 3], [4.0f32; 3]);
+        let mut bufs: Vec<&mut [f32]> = vec![&mut a, &mut b];
+        let c = Chunk {
+            w: &mut w,
+            g: &g,
+            bufs: &mut bufs,
+        };
+        let (w, g, [x, y, z]) = c.split([true, false, true]).unwrap();
+        assert_eq!((w.len(), g.len()), (3, 3));
+        assert_eq!((x[0], y.len(), z[0]), (3.0, 0, 4.0));
+        // Asking for more buffers than the chunk holds is refused, not a panic.
+        let mut c = [3.0f32; 3];
+        let mut bufs: Vec<&mut [f32]> = vec![&mut c];
+        let mut w = [1.0f32; 3];
+        let chunk = Chunk {
+            w: &mut w,
+            g: &g,
+            bufs: &mut bufs,
+        };
+        assert!(chunk.split([true, true]).is_none());
     }
 
     #[test]

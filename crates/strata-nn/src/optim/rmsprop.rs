@@ -1,7 +1,7 @@
 //! RMSprop (with momentum and the centered variant): PyTorch's `torch.optim.RMSprop`.
 
 use super::adam::lerp;
-use super::kernel::{check_non_negative, for_chunks};
+use super::kernel::{check_non_negative, for_chunks, Chunk, GradTerm};
 use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
@@ -40,13 +40,20 @@ const WHAT: &str = "RMSprop";
 pub type RMSprop = Optim<RmspropRule>;
 
 hyper_table! {
-    /// RMSprop's hyperparameters besides learning rate and weight decay (which are per group).
+    /// RMSprop's hyperparameters besides learning rate and weight decay (which are per
+    /// group), each set by the [`RMSprop`] builder setting of its name.
     pub struct RmspropRule {
-        pub alpha: f64,
-        pub eps: f64,
-        pub momentum: f64,
-        pub centered: bool,
-        pub maximize: bool,
+        /// Smoothing constant of the squared-gradient average (default 0.99; finite, `>= 0`).
+        pub alpha: f64 => checked,
+        /// Added to the denominator for numerical stability (default 1e-8; finite, `>= 0`).
+        pub eps: f64 => checked,
+        /// Momentum factor (default 0; finite, `>= 0`).
+        pub momentum: f64 => checked,
+        /// Normalise by the estimated variance of the gradient instead of its second moment
+        /// (default off).
+        pub centered: bool => flag,
+        /// Maximise the objective instead of minimising it (default off).
+        pub maximize: bool => flag,
     }
 }
 
@@ -63,36 +70,11 @@ impl RMSprop {
         };
         Optim::build(params, lr, 0.0, rule)
     }
-
-    /// Smoothing constant of the squared-gradient average (default 0.99; finite, `>= 0`).
-    pub fn alpha(self, alpha: f64) -> Result<RMSprop> {
-        self.with(|r| r.alpha = alpha)
-    }
-
-    /// Added to the denominator for numerical stability (default 1e-8; finite, `>= 0`).
-    pub fn eps(self, eps: f64) -> Result<RMSprop> {
-        self.with(|r| r.eps = eps)
-    }
-
-    /// Momentum factor (default 0; finite, `>= 0`).
-    pub fn momentum(self, momentum: f64) -> Result<RMSprop> {
-        self.with(|r| r.momentum = momentum)
-    }
-
-    /// Normalise by the estimated variance of the gradient instead of its second moment
-    /// (default off).
-    pub fn centered(self, centered: bool) -> RMSprop {
-        self.with_flag(|r| r.centered = centered)
-    }
-
-    /// Maximise the objective instead of minimising it (default off).
-    pub fn maximize(self, maximize: bool) -> RMSprop {
-        self.with_flag(|r| r.maximize = maximize)
-    }
 }
 
 impl UpdateRule for RmspropRule {
     const BUFFERS: &'static [&'static str] = &["square_avg", "momentum_buffer", "grad_avg"];
+    const MOMENTUM: Option<&'static str> = Some("momentum");
 
     fn what(&self) -> &'static str {
         WHAT
@@ -117,9 +99,8 @@ impl UpdateRule for RmspropRule {
 
     fn apply<T: FloatElement>(&self, s: &StepInfo, w: &mut [T], g: &[T], b: &mut [&mut [T]]) {
         let c = Consts {
-            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
+            grad: GradTerm::new(self.maximize, s.weight_decay),
             lr: T::from_f64(s.lr),
-            weight_decay: T::from_f64(s.weight_decay),
             alpha: T::from_f64(self.alpha),
             one_minus_alpha: T::from_f64(1.0 - self.alpha),
             eps: T::from_f64(self.eps),
@@ -131,23 +112,12 @@ impl UpdateRule for RmspropRule {
             true => c.dispatch::<true>(w, g, b, momentum, centered),
         }
     }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.momentum = momentum;
-        true
-    }
 }
 
-/// The scalars of one parameter's RMSprop step, in the parameter's dtype. Maximising flips
-/// the gradient's `sign`.
+/// The scalars of one parameter's RMSprop step, in the parameter's dtype.
 struct Consts<T> {
-    sign: T,
+    grad: GradTerm<T>,
     lr: T,
-    weight_decay: T,
     alpha: T,
     one_minus_alpha: T,
     eps: T,
@@ -165,47 +135,24 @@ impl<T: FloatElement> Consts<T> {
         centered: bool,
     ) {
         match (momentum, centered) {
-            (false, false) => {
-                for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, false, false>(w, g, b))
-            }
-            (false, true) => {
-                for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, false, true>(w, g, b))
-            }
-            (true, false) => {
-                for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, true, false>(w, g, b))
-            }
-            (true, true) => for_chunks(w, g, s, &|w, g, b| self.run::<DECAY, true, true>(w, g, b)),
+            (false, false) => for_chunks(w, g, s, &|x| self.run::<DECAY, false, false>(x)),
+            (false, true) => for_chunks(w, g, s, &|x| self.run::<DECAY, false, true>(x)),
+            (true, false) => for_chunks(w, g, s, &|x| self.run::<DECAY, true, false>(x)),
+            (true, true) => for_chunks(w, g, s, &|x| self.run::<DECAY, true, true>(x)),
         }
     }
 
-    /// The update over one chunk; `bufs` holds `square_avg`, then the momentum buffer if
+    /// The update over one chunk; its buffers are `square_avg`, then the momentum buffer if
     /// `MOMENTUM`, then the gradient average if `CENTERED`.
     #[inline(always)]
-    fn run<const DECAY: bool, const MOMENTUM: bool, const CENTERED: bool>(
-        &self,
-        w: &mut [T],
-        g: &[T],
-        bufs: &mut [&mut [T]],
-    ) {
-        let n = w.len();
-        let g = &g[..n];
-        let Some((square_avg, rest)) = bufs.split_first_mut() else {
+    fn run<const DECAY: bool, const MOMENTUM: bool, const CENTERED: bool>(&self, c: Chunk<T>) {
+        let Some((w, g, [square_avg, momentum_buf, grad_avg])) =
+            c.split([true, MOMENTUM, CENTERED])
+        else {
             return;
         };
-        let square_avg = &mut square_avg[..n];
-        let (momentum_buf, rest): (&mut [T], _) = match rest.split_first_mut() {
-            Some((b, rest)) if MOMENTUM => (&mut b[..n], rest),
-            _ => (&mut [], rest),
-        };
-        let grad_avg: &mut [T] = match rest.first_mut() {
-            Some(b) if CENTERED => &mut b[..n],
-            _ => &mut [],
-        };
-        for i in 0..n {
-            let mut gi = g[i] * self.sign;
-            if DECAY {
-                gi += self.weight_decay * w[i];
-            }
+        for i in 0..w.len() {
+            let gi = self.grad.at::<DECAY>(g[i], w[i]);
             let s = square_avg[i] * self.alpha + self.one_minus_alpha * gi * gi;
             square_avg[i] = s;
             let avg = if CENTERED {

@@ -3,9 +3,10 @@
 //! per-parameter state, validates, steps, saves and loads; an [`UpdateRule`] says what one
 //! parameter's update is.
 //!
-//! Adding an optimiser is one new file (a rule struct, its `UpdateRule` impl, `new` and
-//! the builder setters on `Optim<TheRule>`, and `pub type TheName = Optim<TheRule>;`) plus
-//! its `mod`/`pub use` lines in `optim/mod.rs`. `ARCHITECTURE.md` shows an example.
+//! Adding an optimiser is one new file (a rule struct declared through `hyper_table!`,
+//! which also writes its builder setters, its `UpdateRule` impl, `new` on
+//! `Optim<TheRule>`, and `pub type TheName = Optim<TheRule>;`) plus its `mod`/`pub use`
+//! lines in `optim/mod.rs`. `ARCHITECTURE.md` shows an example.
 
 use super::group::{unsupported_dtype, IntoParamGroups, ParamGroups, Update};
 use super::kernel::check_non_negative;
@@ -64,13 +65,17 @@ pub trait HyperTable: Sized {
     fn with_values(self, values: &[f64]) -> Self;
 }
 
-/// Declares a rule's hyper-parameter struct (public fields of [`HyperValue`] types) and its
-/// [`HyperTable`], named after the fields in declaration order.
+/// Declares a rule's hyper-parameter struct (public fields of [`HyperValue`] types), its
+/// [`HyperTable`], named after the fields in declaration order, and the builder settings
+/// on `Optim<Rule>`: a field marked `=> checked` gets a setter of its name that validates
+/// the rule and returns a `Result` ([`Optim::with`]), one marked `=> flag` an infallible
+/// one ([`Optim::with_flag`]); the field's doc comment documents both. Unmarked fields
+/// get no setter (Adam sets its betas together, by hand).
 macro_rules! hyper_table {
     (
         $(#[$meta:meta])*
         pub struct $name:ident $(<const $c:ident: bool>)? {
-            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty $(=> $setter:ident)?,)*
         }
     ) => {
         $(#[$meta])*
@@ -92,6 +97,25 @@ macro_rules! hyper_table {
                     $($field: $crate::optim::HyperValue::from_f64(v.next().unwrap_or(f64::NAN)),)*
                 }
             }
+        }
+
+        impl $(<const $c: bool>)? $crate::optim::Optim<$name $(<$c>)?> {
+            $($crate::optim::rule::hyper_table!(
+                @setter [$($setter)?] $(#[$fmeta])* $field: $ty
+            );)*
+        }
+    };
+    (@setter [] $(#[$fmeta:meta])* $field:ident: $ty:ty) => {};
+    (@setter [checked] $(#[$fmeta:meta])* $field:ident: $ty:ty) => {
+        $(#[$fmeta])*
+        pub fn $field(self, $field: $ty) -> $crate::Result<Self> {
+            self.with(|r| r.$field = $field)
+        }
+    };
+    (@setter [flag] $(#[$fmeta:meta])* $field:ident: $ty:ty) => {
+        $(#[$fmeta])*
+        pub fn $field(self, $field: $ty) -> Self {
+            self.with_flag(|r| r.$field = $field)
         }
     };
 }
@@ -166,17 +190,33 @@ pub trait UpdateRule: HyperTable + Clone + Copy + fmt::Debug + Send + Sync + 'st
     /// buffers of [`UpdateRule::buffers`], all of one length.
     fn apply<T: FloatElement>(&self, s: &StepInfo, w: &mut [T], g: &[T], bufs: &mut [&mut [T]]);
 
-    /// The momentum a one-cycle schedule cycles (SGD's and RMSprop's `momentum`, Adam's
-    /// `beta1`); `None` when there is none.
+    /// The hyper-parameter a one-cycle schedule cycles, by its name in
+    /// [`HyperTable::NAMES`] (SGD's and RMSprop's `momentum`, Adam's `beta1`); `None` (the
+    /// default) when there is none.
+    const MOMENTUM: Option<&'static str> = None;
+
+    /// The value of [`UpdateRule::MOMENTUM`], if any.
     fn momentum(&self) -> Option<f64> {
-        None
+        let i = momentum_index::<Self>()?;
+        self.values().get(i).copied()
     }
 
     /// Sets the value [`UpdateRule::momentum`] reports; `false` when there is none.
     fn set_momentum(&mut self, momentum: f64) -> bool {
-        let _ = momentum;
-        false
+        let Some(i) = momentum_index::<Self>() else {
+            return false;
+        };
+        let mut values = self.values();
+        values[i] = momentum;
+        *self = self.with_values(&values);
+        true
     }
+}
+
+/// Where [`UpdateRule::MOMENTUM`] stands in the rule's [`HyperTable::NAMES`].
+fn momentum_index<R: UpdateRule>() -> Option<usize> {
+    let name = R::MOMENTUM?;
+    R::NAMES.iter().position(|&n| n == name)
 }
 
 /// An optimiser: parameter groups with their per-parameter state, driven by an update rule

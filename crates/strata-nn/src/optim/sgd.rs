@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and (coupled)
 //! weight decay: PyTorch's `torch.optim.SGD`.
 
-use super::kernel::{check_non_negative, for_chunks};
+use super::kernel::{check_non_negative, for_chunks, Chunk, GradTerm};
 use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::{Error, Result};
@@ -42,12 +42,18 @@ const WHAT: &str = "SGD";
 pub type SGD = Optim<SgdRule>;
 
 hyper_table! {
-    /// SGD's hyperparameters besides learning rate and weight decay (which are per group).
+    /// SGD's hyperparameters besides learning rate and weight decay (which are per group),
+    /// each set by the [`SGD`] builder setting of its name.
     pub struct SgdRule {
-        pub momentum: f64,
-        pub dampening: f64,
-        pub nesterov: bool,
-        pub maximize: bool,
+        /// Momentum factor (default 0; finite, `>= 0`).
+        pub momentum: f64 => checked,
+        /// Dampening for momentum (default 0; finite).
+        pub dampening: f64 => checked,
+        /// Nesterov momentum (default off; needs a momentum > 0, set first, and zero
+        /// dampening).
+        pub nesterov: bool => checked,
+        /// Maximise the objective instead of minimising it (default off).
+        pub maximize: bool => flag,
     }
 }
 
@@ -63,31 +69,11 @@ impl SGD {
         };
         Optim::build(params, lr, 0.0, rule)
     }
-
-    /// Momentum factor (default 0; finite, `>= 0`).
-    pub fn momentum(self, momentum: f64) -> Result<SGD> {
-        self.with(|r| r.momentum = momentum)
-    }
-
-    /// Dampening for momentum (default 0; finite).
-    pub fn dampening(self, dampening: f64) -> Result<SGD> {
-        self.with(|r| r.dampening = dampening)
-    }
-
-    /// Nesterov momentum (default off; needs a momentum > 0, set first, and zero
-    /// dampening).
-    pub fn nesterov(self, nesterov: bool) -> Result<SGD> {
-        self.with(|r| r.nesterov = nesterov)
-    }
-
-    /// Maximise the objective instead of minimising it (default off).
-    pub fn maximize(self, maximize: bool) -> SGD {
-        self.with_flag(|r| r.maximize = maximize)
-    }
 }
 
 impl UpdateRule for SgdRule {
     const BUFFERS: &'static [&'static str] = &["momentum_buffer"];
+    const MOMENTUM: Option<&'static str> = Some("momentum");
 
     fn what(&self) -> &'static str {
         WHAT
@@ -129,9 +115,8 @@ impl UpdateRule for SgdRule {
 
     fn apply<T: FloatElement>(&self, s: &StepInfo, w: &mut [T], g: &[T], b: &mut [&mut [T]]) {
         let c = Consts {
-            sign: T::from_f64(if self.maximize { -1.0 } else { 1.0 }),
+            grad: GradTerm::new(self.maximize, s.weight_decay),
             lr: T::from_f64(s.lr),
-            weight_decay: T::from_f64(s.weight_decay),
             momentum: T::from_f64(self.momentum),
             // A fresh buffer (zeros) becomes 0·b + 1·d = d.
             keep_buf: T::from_f64(if s.fresh { 0.0 } else { self.momentum }),
@@ -140,68 +125,34 @@ impl UpdateRule for SgdRule {
         let decay = s.weight_decay != 0.0;
         // One specialised loop per combination of flags: no branches in the hot loop.
         match (decay, self.momentum != 0.0, self.nesterov) {
-            (false, false, _) => {
-                for_chunks(w, g, b, &|w, g, b| c.run::<false, false, false>(w, g, b))
-            }
-            (true, false, _) => {
-                for_chunks(w, g, b, &|w, g, b| c.run::<true, false, false>(w, g, b))
-            }
-            (false, true, false) => {
-                for_chunks(w, g, b, &|w, g, b| c.run::<false, true, false>(w, g, b))
-            }
-            (false, true, true) => {
-                for_chunks(w, g, b, &|w, g, b| c.run::<false, true, true>(w, g, b))
-            }
-            (true, true, false) => {
-                for_chunks(w, g, b, &|w, g, b| c.run::<true, true, false>(w, g, b))
-            }
-            (true, true, true) => {
-                for_chunks(w, g, b, &|w, g, b| c.run::<true, true, true>(w, g, b))
-            }
+            (false, false, _) => for_chunks(w, g, b, &|x| c.run::<false, false, false>(x)),
+            (true, false, _) => for_chunks(w, g, b, &|x| c.run::<true, false, false>(x)),
+            (false, true, false) => for_chunks(w, g, b, &|x| c.run::<false, true, false>(x)),
+            (false, true, true) => for_chunks(w, g, b, &|x| c.run::<false, true, true>(x)),
+            (true, true, false) => for_chunks(w, g, b, &|x| c.run::<true, true, false>(x)),
+            (true, true, true) => for_chunks(w, g, b, &|x| c.run::<true, true, true>(x)),
         }
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.momentum = momentum;
-        true
     }
 }
 
-/// The scalars of one parameter's SGD step, in the parameter's dtype. Maximising flips the
-/// gradient's `sign`.
+/// The scalars of one parameter's SGD step, in the parameter's dtype.
 struct Consts<T> {
-    sign: T,
+    grad: GradTerm<T>,
     lr: T,
-    weight_decay: T,
     momentum: T,
     keep_buf: T,
     keep_grad: T,
 }
 
 impl<T: FloatElement> Consts<T> {
-    /// The update over one chunk; `bufs[0]` is the momentum buffer when `MOMENTUM`.
+    /// The update over one chunk; its buffer is the momentum buffer when `MOMENTUM`.
     #[inline(always)]
-    fn run<const DECAY: bool, const MOMENTUM: bool, const NESTEROV: bool>(
-        &self,
-        w: &mut [T],
-        g: &[T],
-        bufs: &mut [&mut [T]],
-    ) {
-        let n = w.len();
-        let g = &g[..n];
-        let b: &mut [T] = match bufs.first_mut() {
-            Some(b) if MOMENTUM => &mut b[..n],
-            _ => &mut [],
+    fn run<const DECAY: bool, const MOMENTUM: bool, const NESTEROV: bool>(&self, c: Chunk<T>) {
+        let Some((w, g, [b])) = c.split([MOMENTUM]) else {
+            return;
         };
-        for i in 0..n {
-            let mut d = g[i] * self.sign;
-            if DECAY {
-                d += self.weight_decay * w[i];
-            }
+        for i in 0..w.len() {
+            let mut d = self.grad.at::<DECAY>(g[i], w[i]);
             if MOMENTUM {
                 b[i] = self.keep_buf * b[i] + self.keep_grad * d;
                 d = if NESTEROV {

@@ -70,9 +70,23 @@ fn add_rows<T: Copy + AddAssign + Send + Sync>(
     }
 }
 
+/// Clears entry `entry` of the middle dimension of the contiguous `[outer, size, inner]`
+/// buffer `out`, in every `outer` block.
+fn clear_entry<T: Copy + Default>(
+    out: &mut [T],
+    entry: usize,
+    (_, size, inner): (usize, usize, usize),
+) {
+    for block in out.chunks_mut(size * inner) {
+        block[entry * inner..(entry + 1) * inner].fill(T::default());
+    }
+}
+
 struct IndexSelectBackward {
     dim: usize,
     indices: Vec<usize>,
+    /// The entry of `dim` whose gradient stays zero (an embedding's padding row), if any.
+    frozen: Option<usize>,
 }
 
 impl BackwardOp for IndexSelectBackward {
@@ -90,7 +104,11 @@ impl BackwardOp for IndexSelectBackward {
             numeric_dispatch!(g.dtype(), "index_select", T => {
                 if let (Some(dst), Some(src)) = (T::slice_mut(&mut od), T::slice(&gd)) {
                     let src = &src[off..off + g.numel()];
-                    add_rows(dst, src, &self.indices, around(shape, self.dim));
+                    let dims = around(shape, self.dim);
+                    add_rows(dst, src, &self.indices, dims);
+                    if let Some(f) = self.frozen {
+                        clear_entry(dst, f, dims);
+                    }
                 }
             });
         }
@@ -101,8 +119,9 @@ impl BackwardOp for IndexSelectBackward {
 impl Tensor {
     /// The entries `indices` (a 1-D `i64` tensor) of dimension `dim`, in that order
     /// (repeats allowed): `out[.., j, ..] = self[.., indices[j], ..]`. A 0-d index selects one
-    /// entry and keeps `dim` with size 1, as in PyTorch. Negative indices are an error. The backward pass scatter-adds the gradient rows back (this is the lookup of
-    /// an embedding table; a contiguous source with `dim = 0` copies whole rows).
+    /// entry and keeps `dim` with size 1, as in PyTorch. Negative indices are an error. The
+    /// backward pass scatter-adds the gradient rows back (this is the lookup of an embedding
+    /// table; a contiguous source with `dim = 0` copies whole rows).
     ///
     /// ```
     /// use strata_core::Tensor;
@@ -114,6 +133,41 @@ impl Tensor {
     /// # Ok::<(), strata_core::Error>(())
     /// ```
     pub fn index_select<D: Dim>(&self, dim: D, indices: &Tensor) -> Result<Tensor> {
+        self.select_entries(dim, indices, None)
+    }
+
+    /// [`Tensor::index_select`] whose backward leaves entry `frozen` of `dim` without
+    /// gradient: it is selected like any other, but its gradient is zero however often it
+    /// is used. This is an embedding's `padding_idx` (PyTorch's `F.embedding`): the padding
+    /// vector stays fixed in training. `frozen` outside `dim` is an
+    /// [`Error::IndexOutOfRange`].
+    ///
+    /// ```
+    /// use strata_core::Tensor;
+    /// let table = Tensor::ones(&[3, 2]).requires_grad_();
+    /// let ids = Tensor::from_vec(vec![0i64, 2, 0, 1], &[4])?;
+    /// let rows = table.index_select_frozen(0, &ids, 0)?; // row 0 pads
+    /// assert_eq!(rows.to_vec::<f32>()?, vec![1.0; 8]);
+    /// let grads = rows.sum_all()?.backward()?;
+    /// assert_eq!(grads.get(&table).unwrap().to_vec::<f32>()?, vec![0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+    /// # Ok::<(), strata_core::Error>(())
+    /// ```
+    pub fn index_select_frozen<D: Dim>(
+        &self,
+        dim: D,
+        indices: &Tensor,
+        frozen: usize,
+    ) -> Result<Tensor> {
+        self.select_entries(dim, indices, Some(frozen))
+    }
+
+    /// `index_select`, with `frozen` passed on to the backward rule.
+    fn select_entries<D: Dim>(
+        &self,
+        dim: D,
+        indices: &Tensor,
+        frozen: Option<usize>,
+    ) -> Result<Tensor> {
         const OP: &str = "index_select";
         let d = dim.resolve(self.ndim(), OP)?;
         check_index_dtype(OP, indices)?;
@@ -125,6 +179,9 @@ impl Tensor {
             ));
         }
         let size = self.shape()[d];
+        if let Some(f) = frozen {
+            checked(OP, i64::try_from(f).unwrap_or(i64::MAX), d, size)?;
+        }
         let idx = indices
             .to_vec::<i64>()?
             .into_iter()
@@ -150,6 +207,7 @@ impl Tensor {
             IndexSelectBackward {
                 dim: d,
                 indices: idx,
+                frozen,
             },
         ))
     }

@@ -87,6 +87,55 @@ fn index_select_gradcheck_accumulates_repeats() {
 }
 
 #[test]
+fn index_select_frozen_selects_alike_and_leaves_the_frozen_entry_without_gradient() {
+    // Along dim 1 of [2, 4, 3]: two outer blocks, entry 1 frozen and used twice.
+    let x = Tensor::randn(&[2, 4, 3]).requires_grad_();
+    let i = ids(&[1, 3, 1, 0], &[4]);
+    let y = x.index_select_frozen(1, &i, 1).unwrap();
+    assert_eq!(f64s(&y), f64s(&x.index_select(1, &i).unwrap()));
+    let g = Tensor::arange(1.0, 25.0, 1.0)
+        .unwrap()
+        .reshape(&[2, 4, 3])
+        .unwrap();
+    let grads = y.backward_with(&g).unwrap();
+    // Block b, entry e: the gradient rows j with i[j] = e, summed; entry 1 stays zero.
+    let want: Vec<f64> = (0..2)
+        .flat_map(|b| {
+            (0..4).flat_map(move |e| {
+                (0..3).map(move |c| match e {
+                    0 => (b * 12 + 3 * 3 + c + 1) as f64,
+                    3 => (b * 12 + 3 + c + 1) as f64,
+                    _ => 0.0,
+                })
+            })
+        })
+        .collect();
+    assert_eq!(f64s(grads.get(&x).unwrap()), want);
+    // A frozen entry that is never selected changes nothing; one outside the dim is an error.
+    let z = x.index_select_frozen(0, &ids(&[1, 1], &[2]), 0).unwrap();
+    let gz = z.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        f64s(gz.get(&x).unwrap()),
+        [vec![0.0; 12], vec![2.0; 12]].concat()
+    );
+    let err = x
+        .index_select_frozen(0, &ids(&[1, 0], &[2]), 2)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::IndexOutOfRange {
+                op: "index_select",
+                index: 2,
+                dim: 0,
+                size: 2
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn large_index_select_takes_the_parallel_path_correctly() {
     let x = Tensor::randn(&[50, 1024]);
     let i = Tensor::randint(0, 50, &[100]).unwrap();

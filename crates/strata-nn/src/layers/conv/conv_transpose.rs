@@ -113,6 +113,119 @@ impl ConvTransposeOptions {
     }
 }
 
+/// What the constructors of [`ConvTranspose2d`] and [`ConvTranspose1d`] share, written
+/// once: the layer's name (for messages) and whether it is 1-D (one number per setting,
+/// a 3-D weight) or 2-D.
+struct Dims {
+    what: &'static str,
+    one_d: bool,
+}
+
+const TWO_D: Dims = Dims {
+    what: "ConvTranspose2d",
+    one_d: false,
+};
+
+const ONE_D: Dims = Dims {
+    what: "ConvTranspose1d",
+    one_d: true,
+};
+
+impl Dims {
+    /// Fresh weights `[Cin, Cout / groups, *kernel]` (and a bias if `options.bias`),
+    /// initialised like PyTorch's, once the options and the kernel are checked.
+    fn fresh(
+        &self,
+        (cin, cout): (usize, usize),
+        kernel: impl Size2d,
+        options: ConvTransposeOptions,
+    ) -> Result<(ConvWeights, ConvTransposeOptions)> {
+        options.check(self.what, cin, cout, self.one_d)?;
+        let k = kernel.into_pair();
+        // A 1-D kernel is one number, the width.
+        let (kernel, shown) = if self.one_d {
+            (vec![k.1], k.1.to_string())
+        } else {
+            (vec![k.0, k.1], format!("{k:?}"))
+        };
+        if kernel.contains(&0) {
+            return Err(Error::config(
+                self.what,
+                format!("kernel size must be positive, got {shown}"),
+            ));
+        }
+        let mut shape = vec![cin, cout / options.groups];
+        shape.extend(kernel);
+        let (weight, bias) = ConvWeights::fresh(&shape, cout, options.bias)?;
+        self.given(weight, bias, options)
+    }
+
+    /// The given weight (`[Cin, Cout / groups, *kernel]`) and optional bias (`[Cout]`),
+    /// checked against the options; the options returned say whether there is a bias.
+    fn given(
+        &self,
+        weight: Tensor,
+        bias: Option<Tensor>,
+        options: ConvTransposeOptions,
+    ) -> Result<(ConvWeights, ConvTransposeOptions)> {
+        let has_bias = bias.is_some();
+        let rank = if self.one_d { 3 } else { 4 };
+        let w = ConvWeights::new(
+            self.what,
+            (weight, bias),
+            WeightLayout::Transposed,
+            (rank, options.groups),
+            |cin, cout| options.check(self.what, cin, cout, self.one_d),
+        )?;
+        let options = ConvTransposeOptions {
+            bias: has_bias,
+            ..options
+        };
+        Ok((w, options))
+    }
+}
+
+/// The constructors of a transposed convolution layer (fields `w` and `options`) whose
+/// [`Dims`] are `$dims` and whose kernel size is given as a `$kernel`; `$weight` documents
+/// the weight's layout.
+macro_rules! transposed_constructors {
+    ($layer:ident, $dims:expr, $kernel:ty, $weight:literal) => {
+        impl $layer {
+            /// A transposed convolution with PyTorch's default options.
+            pub fn new(in_channels: usize, out_channels: usize, kernel: $kernel) -> Result<Self> {
+                Self::with_options(
+                    in_channels,
+                    out_channels,
+                    kernel,
+                    ConvTransposeOptions::default(),
+                )
+            }
+
+            /// A transposed convolution with the given options, freshly initialised.
+            pub fn with_options(
+                in_channels: usize,
+                out_channels: usize,
+                kernel: $kernel,
+                options: ConvTransposeOptions,
+            ) -> Result<Self> {
+                let (w, options) = $dims.fresh((in_channels, out_channels), kernel, options)?;
+                Ok($layer { w, options })
+            }
+
+            #[doc = concat!("A transposed convolution from weights `", $weight, "` and an")]
+            /// optional bias `[Cout]`; `options.bias` is ignored.
+            pub fn from_weights(
+                weight: Tensor,
+                bias: Option<Tensor>,
+                options: ConvTransposeOptions,
+            ) -> Result<Self> {
+                let (w, options) = $dims.given(weight, bias, options)?;
+                Ok($layer { w, options })
+            }
+        }
+    };
+}
+
 /// A 2-D transposed convolution: input `[N, Cin, H, W]` (or `[Cin, H, W]`), weight
 /// `[Cin, Cout / groups, kH, kW]`, bias `[Cout]`; the output is `[N, Cout, OH, OW]` with
 /// `OH = (H − 1)·stride − 2·padding + dilation·(kH − 1) + output_padding + 1`.
@@ -137,62 +250,12 @@ conv_accessors!(
     ConvTransposeOptions,
     "[Cin, Cout / groups, kH, kW]"
 );
-
-impl ConvTranspose2d {
-    /// A transposed convolution with PyTorch's default options.
-    pub fn new(in_channels: usize, out_channels: usize, kernel: impl Size2d) -> Result<Self> {
-        Self::with_options(
-            in_channels,
-            out_channels,
-            kernel,
-            ConvTransposeOptions::default(),
-        )
-    }
-
-    /// A transposed convolution with the given options, freshly initialised.
-    pub fn with_options(
-        in_channels: usize,
-        out_channels: usize,
-        kernel: impl Size2d,
-        options: ConvTransposeOptions,
-    ) -> Result<Self> {
-        let k = kernel.into_pair();
-        options.check("ConvTranspose2d", in_channels, out_channels, false)?;
-        if k.0 == 0 || k.1 == 0 {
-            return Err(Error::config(
-                "ConvTranspose2d",
-                format!("kernel size must be positive, got {k:?}"),
-            ));
-        }
-        let shape = [in_channels, out_channels / options.groups, k.0, k.1];
-        let (weight, bias) = ConvWeights::fresh(&shape, out_channels, options.bias)?;
-        Self::from_weights(weight, bias, options)
-    }
-
-    /// A transposed convolution from weights `[Cin, Cout / groups, kH, kW]` and an optional
-    /// bias `[Cout]`; `options.bias` is ignored.
-    pub fn from_weights(
-        weight: Tensor,
-        bias: Option<Tensor>,
-        options: ConvTransposeOptions,
-    ) -> Result<Self> {
-        let has_bias = bias.is_some();
-        let w = ConvWeights::new(
-            "ConvTranspose2d",
-            (weight, bias),
-            WeightLayout::Transposed,
-            (4, options.groups),
-            |cin, cout| options.check("ConvTranspose2d", cin, cout, false),
-        )?;
-        Ok(ConvTranspose2d {
-            w,
-            options: ConvTransposeOptions {
-                bias: has_bias,
-                ..options
-            },
-        })
-    }
-}
+transposed_constructors!(
+    ConvTranspose2d,
+    TWO_D,
+    impl Size2d,
+    "[Cin, Cout / groups, kH, kW]"
+);
 
 impl Module for ConvTranspose2d {
     fn visit(&self, visitor: &mut dyn Visitor) {
@@ -247,61 +310,7 @@ conv_accessors!(
     ConvTransposeOptions,
     "[Cin, Cout / groups, k]"
 );
-
-impl ConvTranspose1d {
-    /// A transposed convolution with PyTorch's default options.
-    pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Result<Self> {
-        Self::with_options(
-            in_channels,
-            out_channels,
-            kernel,
-            ConvTransposeOptions::default(),
-        )
-    }
-
-    /// A transposed convolution with the given options, freshly initialised.
-    pub fn with_options(
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        options: ConvTransposeOptions,
-    ) -> Result<Self> {
-        options.check("ConvTranspose1d", in_channels, out_channels, true)?;
-        if kernel == 0 {
-            return Err(Error::config(
-                "ConvTranspose1d",
-                "kernel size must be positive, got 0".to_string(),
-            ));
-        }
-        let shape = [in_channels, out_channels / options.groups, kernel];
-        let (weight, bias) = ConvWeights::fresh(&shape, out_channels, options.bias)?;
-        Self::from_weights(weight, bias, options)
-    }
-
-    /// A transposed convolution from weights `[Cin, Cout / groups, k]` and an optional bias
-    /// `[Cout]`; `options.bias` is ignored.
-    pub fn from_weights(
-        weight: Tensor,
-        bias: Option<Tensor>,
-        options: ConvTransposeOptions,
-    ) -> Result<Self> {
-        let has_bias = bias.is_some();
-        let w = ConvWeights::new(
-            "ConvTranspose1d",
-            (weight, bias),
-            WeightLayout::Transposed,
-            (3, options.groups),
-            |cin, cout| options.check("ConvTranspose1d", cin, cout, true),
-        )?;
-        Ok(ConvTranspose1d {
-            w,
-            options: ConvTransposeOptions {
-                bias: has_bias,
-                ..options
-            },
-        })
-    }
-}
+transposed_constructors!(ConvTranspose1d, ONE_D, usize, "[Cin, Cout / groups, k]");
 
 impl Module for ConvTranspose1d {
     fn visit(&self, visitor: &mut dyn Visitor) {

@@ -1,7 +1,7 @@
 //! `GRU`: the gated recurrent unit network.
 
 use super::gates::CellKind;
-use super::layer::recurrent_layer;
+use super::layer::{hidden_state_forward, recurrent_layer};
 use super::stack::{RecurrentConfig, Stack};
 use crate::{hooks, Forward, Module, Result, Visitor};
 use strata_core::Tensor;
@@ -47,17 +47,10 @@ impl GRU {
             stack: Stack::new(CellKind::Gru, "GRU", input_size, hidden_size, config)?,
         })
     }
+}
 
-    /// The output sequence and the final hidden state, starting from `h0`
-    /// (`[D·num_layers, B, H]`, zeros when `None`).
-    pub fn forward_with_state(
-        &self,
-        input: &Tensor,
-        h0: Option<&Tensor>,
-    ) -> Result<(Tensor, Tensor)> {
-        self.run(input, h0, None)
-    }
-
+hidden_state_forward! {
+    GRU,
     /// Padded batches: sequence `b` is valid for its first `lengths[b]` steps (see
     /// [`crate::RNN::forward_with_lengths`]).
     ///
@@ -73,25 +66,7 @@ impl GRU {
     /// assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6));
     /// # Ok::<(), strata_nn::Error>(())
     /// ```
-    pub fn forward_with_lengths(
-        &self,
-        input: &Tensor,
-        h0: Option<&Tensor>,
-        lengths: &[usize],
-    ) -> Result<(Tensor, Tensor)> {
-        self.run(input, h0, Some(lengths))
-    }
-
-    fn run(
-        &self,
-        input: &Tensor,
-        h0: Option<&Tensor>,
-        lengths: Option<&[usize]>,
-    ) -> Result<(Tensor, Tensor)> {
-        let o = self.stack.run(&self.name(), input, h0, None, lengths)?;
-        hooks::emit(self, &o.out);
-        Ok((o.out, o.h_n))
-    }
+    fn forward_with_lengths
 }
 
 recurrent_layer!(GRU, "GRU", |_| String::new());

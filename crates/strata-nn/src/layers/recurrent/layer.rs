@@ -6,6 +6,8 @@
 //! A new layer holds `stack: Stack`, defines `forward_with_state(&self, input, None)`
 //! returning `(output, state)`, and invokes `recurrent_layer!(Name, "Name", extra)` where
 //! `extra` gives what its description adds to the stack's (`|_| String::new()` for none).
+//! A layer whose state is `h` alone (`RNN`, `GRU`) gets `forward_with_state` and
+//! `forward_with_lengths` from [`hidden_state_forward!`] instead of writing them.
 
 /// See the module docs.
 macro_rules! recurrent_layer {
@@ -64,3 +66,45 @@ macro_rules! recurrent_layer {
     };
 }
 pub(super) use recurrent_layer;
+
+/// `forward_with_state` and `forward_with_lengths` of a layer whose state is the hidden
+/// state `h` alone (`RNN`, `GRU`; an LSTM also carries `c`), both running its `stack`.
+/// The doc comments given before `fn forward_with_lengths` document that method (its
+/// example is the layer's own).
+macro_rules! hidden_state_forward {
+    ($layer:ident, $(#[$lengths_doc:meta])* fn forward_with_lengths) => {
+        impl $layer {
+            /// The output sequence and the final hidden state, starting from `h0`
+            /// (`[D·num_layers, B, H]`, zeros when `None`).
+            pub fn forward_with_state(
+                &self,
+                input: &Tensor,
+                h0: Option<&Tensor>,
+            ) -> Result<(Tensor, Tensor)> {
+                self.run(input, h0, None)
+            }
+
+            $(#[$lengths_doc])*
+            pub fn forward_with_lengths(
+                &self,
+                input: &Tensor,
+                h0: Option<&Tensor>,
+                lengths: &[usize],
+            ) -> Result<(Tensor, Tensor)> {
+                self.run(input, h0, Some(lengths))
+            }
+
+            fn run(
+                &self,
+                input: &Tensor,
+                h0: Option<&Tensor>,
+                lengths: Option<&[usize]>,
+            ) -> Result<(Tensor, Tensor)> {
+                let o = self.stack.run(&self.name(), input, h0, None, lengths)?;
+                hooks::emit(self, &o.out);
+                Ok((o.out, o.h_n))
+            }
+        }
+    };
+}
+pub(super) use hidden_state_forward;

@@ -1,7 +1,7 @@
 //! `RNN`: the Elman recurrent network, `h' = act(W_ih x + b_ih + W_hh h + b_hh)`.
 
 use super::gates::CellKind;
-use super::layer::recurrent_layer;
+use super::layer::{hidden_state_forward, recurrent_layer};
 use super::stack::{RecurrentConfig, Stack};
 use crate::{hooks, Forward, Module, Result, Visitor};
 use strata_core::Tensor;
@@ -81,16 +81,14 @@ impl RNN {
         })
     }
 
-    /// The output sequence and the final hidden state, starting from `h0`
-    /// (`[D·num_layers, B, H]`, zeros when `None`).
-    pub fn forward_with_state(
-        &self,
-        input: &Tensor,
-        h0: Option<&Tensor>,
-    ) -> Result<(Tensor, Tensor)> {
-        self.run(input, h0, None)
+    /// The non-linearity.
+    pub fn nonlinearity(&self) -> RNNNonlinearity {
+        self.nonlinearity
     }
+}
 
+hidden_state_forward! {
+    RNN,
     /// Like [`RNN::forward_with_state`] for padded batches: sequence `b` is valid for its
     /// first `lengths[b]` steps. Outputs at padded steps are zero and `h_n` is each
     /// sequence's state at its last valid step (the reverse direction starts there), as
@@ -108,30 +106,7 @@ impl RNN {
     /// # let _ = h_n;
     /// # Ok::<(), strata_nn::Error>(())
     /// ```
-    pub fn forward_with_lengths(
-        &self,
-        input: &Tensor,
-        h0: Option<&Tensor>,
-        lengths: &[usize],
-    ) -> Result<(Tensor, Tensor)> {
-        self.run(input, h0, Some(lengths))
-    }
-
-    fn run(
-        &self,
-        input: &Tensor,
-        h0: Option<&Tensor>,
-        lengths: Option<&[usize]>,
-    ) -> Result<(Tensor, Tensor)> {
-        let o = self.stack.run(&self.name(), input, h0, None, lengths)?;
-        hooks::emit(self, &o.out);
-        Ok((o.out, o.h_n))
-    }
-
-    /// The non-linearity.
-    pub fn nonlinearity(&self) -> RNNNonlinearity {
-        self.nonlinearity
-    }
+    fn forward_with_lengths
 }
 
 recurrent_layer!(RNN, "RNN", |l| format!(
