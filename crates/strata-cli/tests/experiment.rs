@@ -59,14 +59,11 @@ fn a_quick_run_writes_its_files() {
 }
 
 #[test]
-fn unknown_and_unwritten_experiments_are_usage_errors() {
+fn unknown_experiments_are_usage_errors() {
     let (code, _, stderr) = strata(&["experiment", "depht-vs-width"]);
     assert_eq!(code, 2);
     assert!(
         stderr.contains("unknown experiment `depht-vs-width`"),
         "{stderr}"
     );
-    let (code, _, stderr) = strata(&["experiment", "attention"]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("not implemented"), "{stderr}");
 }

@@ -24,6 +24,7 @@
 pub mod data;
 mod error;
 pub mod experiments;
+pub mod heatmap;
 pub mod mlp;
 mod options;
 mod outcome;
@@ -34,7 +35,7 @@ pub mod write;
 pub use error::{ExperimentError, Result};
 pub use experiments::{Experiment, ALL};
 pub use options::Options;
-pub use outcome::{Check, Measured, Op, Outcome, Plot};
+pub use outcome::{Check, Figure, Measured, Op, Outcome, Plot};
 
 use std::time::Instant;
 

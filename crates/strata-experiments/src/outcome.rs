@@ -1,5 +1,6 @@
 //! What an experiment hands back: its settings, measured series, plots and checks.
 
+use crate::heatmap::Heatmap;
 use serde::Serialize;
 use strata_train::report::svg::Chart;
 
@@ -93,11 +94,34 @@ impl Measured {
     }
 }
 
-/// A chart saved as `plots/<stem>.png` and shown in `report.html`.
+/// What a [`Plot`] draws: a line or bar chart, or a heatmap of a matrix.
+#[derive(Clone, Debug)]
+pub enum Figure {
+    Chart(Chart),
+    Heatmap(Heatmap),
+}
+
+impl Figure {
+    /// The figure as a standalone `<svg>` element.
+    ///
+    /// ```
+    /// use strata_experiments::{heatmap::Heatmap, Figure};
+    /// let map = Heatmap { title: "w".into(), x_label: "s".into(), y_label: "t".into(), rows: vec![vec![1.0]] };
+    /// assert!(Figure::Heatmap(map).render().starts_with("<svg "));
+    /// ```
+    pub fn render(&self) -> String {
+        match self {
+            Figure::Chart(c) => c.render(),
+            Figure::Heatmap(h) => h.render(),
+        }
+    }
+}
+
+/// A figure saved as `plots/<stem>.png` and shown in `report.html`.
 #[derive(Clone, Debug)]
 pub struct Plot {
     pub stem: String,
-    pub chart: Chart,
+    pub figure: Figure,
 }
 
 /// Everything one run of an experiment measured.

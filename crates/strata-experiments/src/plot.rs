@@ -1,6 +1,7 @@
 //! Building the experiments' charts on strata-train's SVG charts.
 
-use crate::outcome::{Measured, Plot};
+use crate::heatmap::Heatmap;
+use crate::outcome::{Figure, Measured, Plot};
 use strata_train::report::svg::{Chart, Guide, Series};
 
 /// A line chart of `series` (each drawn under its name), saved as `plots/<stem>.png`.
@@ -21,7 +22,7 @@ pub fn lines(stem: &str, title: &str, x: &str, y: &str, log_y: bool, series: &[&
         .collect();
     Plot {
         stem: stem.to_string(),
-        chart,
+        figure: Figure::Chart(chart),
     }
 }
 
@@ -49,14 +50,30 @@ fn legend_names(series: &[&Measured]) -> Vec<String> {
 }
 
 /// The same chart with a dashed horizontal guide (a threshold, a baseline).
+/// A heatmap drawn as such has no y axis for a guide: it is returned unchanged.
 pub fn with_guide(mut plot: Plot, y: f64, label: &str) -> Plot {
-    plot.chart.guides.push(Guide {
-        y,
-        label: label.to_string(),
-        color: "#c0392b",
-        dashed: true,
-    });
+    if let Figure::Chart(chart) = &mut plot.figure {
+        chart.guides.push(Guide {
+            y,
+            label: label.to_string(),
+            color: "#c0392b",
+            dashed: true,
+        });
+    }
     plot
+}
+
+/// A heatmap of `rows` (row 0 at the top), saved as `plots/<stem>.png`.
+pub fn heatmap(stem: &str, title: &str, x: &str, y: &str, rows: Vec<Vec<f64>>) -> Plot {
+    Plot {
+        stem: stem.to_string(),
+        figure: Figure::Heatmap(Heatmap {
+            title: title.to_string(),
+            x_label: x.to_string(),
+            y_label: y.to_string(),
+            rows,
+        }),
+    }
 }
 
 #[cfg(test)]

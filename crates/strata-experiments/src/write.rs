@@ -38,7 +38,7 @@ pub fn write_all(outcome: &Outcome, dir: &Path) -> Result<()> {
     let rasteriser = Rasteriser::new();
     for plot in &outcome.plots {
         let path = dir.join("plots").join(format!("{}.png", plot.stem));
-        let png = rasteriser.png(&plot.chart.render(), &path.display().to_string())?;
+        let png = rasteriser.png(&plot.figure.render(), &path.display().to_string())?;
         write(&path, &png)?;
     }
     write(
@@ -96,7 +96,7 @@ pub fn number(x: f64) -> String {
 fn report_html(outcome: &Outcome, summary: &str) -> String {
     let mut body = markdown_html(summary);
     for plot in &outcome.plots {
-        let _ = writeln!(body, "<figure>{}</figure>", plot.chart.render());
+        let _ = writeln!(body, "<figure>{}</figure>", plot.figure.render());
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\

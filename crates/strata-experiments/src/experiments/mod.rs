@@ -3,6 +3,7 @@
 use crate::{Options, Outcome, Result};
 
 mod activations;
+mod attention;
 mod depth_vs_width;
 mod dying_relu;
 mod initialisation;
@@ -79,7 +80,7 @@ pub const ALL: &[Experiment] = &[
     Experiment {
         name: "attention",
         claim: "attention keeps long sequences translatable",
-        run: None,
+        run: Some(attention::run),
     },
     Experiment {
         name: "transfer",
