@@ -11,6 +11,7 @@
 mod charts;
 mod confusion;
 mod format;
+mod glyphs;
 mod html;
 pub mod images;
 mod legend;

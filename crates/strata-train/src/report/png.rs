@@ -1,9 +1,10 @@
 //! Rasterising the report's SVG charts to PNG with resvg, with a bundled font so that the
-//! pictures need no system font library and look the same on every machine.
+//! pictures need no system font library and look the same on every machine. The labels
+//! become outlines first ([`super::glyphs`]), so resvg needs no text support.
 
+use super::glyphs::Outliner;
 use crate::{Result, TrainError};
 use resvg::{tiny_skia, usvg};
-use std::sync::Arc;
 
 /// DejaVu Sans reduced to Latin, Greek and a few symbols (27 KB; see
 /// `assets/DejaVuSans-LICENSE.txt`).
@@ -16,21 +17,18 @@ pub const PNG_SCALE: u32 = 2;
 /// Renders SVG charts to PNG; holds the parsed font between charts.
 pub struct Rasteriser {
     options: usvg::Options<'static>,
+    outliner: Option<Outliner<'static>>,
 }
 
 impl Rasteriser {
-    /// A rasteriser whose only font is the bundled DejaVu Sans, which every font family
-    /// (including the generic `sans-serif`) resolves to.
+    /// A rasteriser that draws every label in the bundled DejaVu Sans, whatever font
+    /// family the chart names.
     pub fn new() -> Rasteriser {
-        let mut db = usvg::fontdb::Database::new();
-        db.load_font_data(FONT.to_vec());
-        db.set_sans_serif_family("DejaVu Sans");
-        let options = usvg::Options {
-            font_family: "DejaVu Sans".to_string(),
-            fontdb: Arc::new(db),
-            ..usvg::Options::default()
-        };
-        Rasteriser { options }
+        Rasteriser {
+            options: usvg::Options::default(),
+            // The bundled font always parses (tested); were it not to, labels go undrawn.
+            outliner: Outliner::new(FONT),
+        }
     }
 
     /// `svg` (an `<svg>` element with a width and height, as [`super::svg::Chart::render`]
@@ -38,8 +36,12 @@ impl Rasteriser {
     pub fn png(&self, svg: &str, name: &str) -> Result<Vec<u8>> {
         let fail = |reason: String| TrainError::file(name, reason);
         // Inline SVG in HTML needs no namespace; a standalone SVG document does.
+        let svg = match &self.outliner {
+            Some(outliner) => outliner.outline_texts(svg),
+            None => svg.to_string(),
+        };
         let svg = if svg.contains("xmlns=") {
-            svg.to_string()
+            svg
         } else {
             svg.replacen("<svg ", "<svg xmlns=\"http://www.w3.org/2000/svg\" ", 1)
         };
@@ -78,6 +80,7 @@ mod tests {
     #[test]
     fn text_is_drawn_with_the_bundled_font() {
         let r = Rasteriser::new();
+        assert!(r.outliner.is_some(), "the bundled font parses");
         let blank = r#"<svg viewBox="0 0 60 20" width="60" height="20"></svg>"#;
         let text = r##"<svg viewBox="0 0 60 20" width="60" height="20" font-family="sans-serif"><text x="2" y="15" font-size="14" fill="#000">Loss</text></svg>"##;
         let dark = |png: Vec<u8>| {
