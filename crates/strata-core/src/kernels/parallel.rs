@@ -9,8 +9,9 @@ use std::sync::OnceLock;
 /// Elements below which elementwise kernels stay on the calling thread.
 pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
 
-/// The number of worker threads kernels use: `STRATA_NUM_THREADS` if set, else the number
-/// of cores (or the size of a rayon global pool the application built first).
+/// The number of worker threads kernels use: `STRATA_NUM_THREADS` if set (even when rayon's
+/// global pool was started first with another size), else the number of cores (or the size
+/// of a rayon global pool the application built first).
 ///
 /// ```
 /// assert!(strata_core::num_threads() >= 1);
@@ -20,20 +21,22 @@ pub fn num_threads() -> usize {
     *N.get_or_init(|| {
         // The first kernel to run sets up the process-wide runtime: thread pool and heap.
         crate::kernels::alloc::keep_freed_memory();
-        let wanted = std::env::var("STRATA_NUM_THREADS")
+        let explicit = std::env::var("STRATA_NUM_THREADS")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            });
-        // If the application configured rayon's global pool already, its choice stands.
+            .filter(|&n| n > 0);
+        let wanted = explicit.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        // If the application (or a library) started rayon's global pool already, that pool
+        // stays; the kernels still use the count the user set, since they split their work
+        // by this number and run it on their own team of threads.
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(wanted)
             .build_global();
-        rayon::current_num_threads().max(1)
+        explicit.unwrap_or_else(|| rayon::current_num_threads().max(1))
     })
 }
 

@@ -136,6 +136,8 @@ impl ImageFolder {
     /// Decodes every image now, in parallel, and keeps the resized pixels in memory (a
     /// `C × H × W` byte image each). The first unreadable file is the error.
     pub fn preload(mut self) -> Result<Self> {
+        // Size rayon's pool by STRATA_NUM_THREADS before it first runs (see Mnist::from_files).
+        strata_core::num_threads();
         let decoded: Vec<Vec<u8>> = self
             .samples
             .par_iter()

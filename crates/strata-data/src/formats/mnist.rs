@@ -85,7 +85,10 @@ impl Mnist {
     /// Loads an image file and a label file given by path.
     pub fn from_files(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Mnist> {
         let (images_path, labels_path) = (images.as_ref(), labels.as_ref());
-        // Decompressing the images dominates; read the labels meanwhile.
+        // Decompressing the images dominates; read the labels meanwhile. The kernels'
+        // thread count (`STRATA_NUM_THREADS`) sizes rayon's pool first: were rayon to start
+        // it here with its default, a one-thread run would use every core.
+        strata_core::num_threads();
         let (images, labels) = rayon::join(
             || IdxArray::load(images_path),
             || IdxArray::load(labels_path),
