@@ -38,10 +38,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Config(_) | CliError::Build(_) | CliError::Usage(_) => 2,
-            CliError::Experiment(
-                strata_experiments::ExperimentError::UnknownExperiment(_)
-                | strata_experiments::ExperimentError::NotImplemented(_),
-            ) => 2,
+            CliError::Experiment(strata_experiments::ExperimentError::UnknownExperiment(_)) => 2,
             _ => 1,
         }
     }

@@ -32,11 +32,7 @@ pub struct ExperimentArgs {
 pub fn run(args: ExperimentArgs) -> Result<(), CliError> {
     let Some(name) = args.name.filter(|_| !args.list) else {
         for e in ALL {
-            if e.implemented() {
-                println!("{}", e.name);
-            } else {
-                println!("{}\t(not implemented yet)", e.name);
-            }
+            println!("{}", e.name);
         }
         return Ok(());
     };

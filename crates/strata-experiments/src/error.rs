@@ -16,10 +16,6 @@ pub enum ExperimentError {
     #[error("unknown experiment `{0}` (see `strata experiment --list`)")]
     UnknownExperiment(String),
 
-    /// The experiment is listed but not written yet.
-    #[error("experiment `{0}` is not implemented yet")]
-    NotImplemented(String),
-
     /// A tensor operation failed.
     #[error(transparent)]
     Core(#[from] strata_core::Error),

@@ -55,12 +55,9 @@ pub fn run(name: &str, options: &Options) -> Result<Outcome> {
         .iter()
         .find(|e| e.name == name)
         .ok_or_else(|| ExperimentError::UnknownExperiment(name.to_string()))?;
-    let run = experiment
-        .run
-        .ok_or_else(|| ExperimentError::NotImplemented(name.to_string()))?;
     strata_core::manual_seed(options.seed);
     let start = Instant::now();
-    let mut outcome = run(options)?;
+    let mut outcome = (experiment.run)(options)?;
     outcome.seconds = start.elapsed().as_secs_f64();
     write::write_all(&outcome, &options.out)?;
     Ok(outcome)

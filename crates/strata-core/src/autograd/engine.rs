@@ -5,6 +5,9 @@ use crate::{Error, Result, Tensor, TensorId};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+/// The callback of [`Tensor::backward_with_hook`]: a leaf and its final gradient.
+type LeafHook<'a> = dyn FnMut(&Tensor, &Tensor) -> Result<()> + 'a;
+
 /// Options of a backward pass.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BackwardOptions {
@@ -129,7 +132,7 @@ impl Tensor {
         &self,
         grad_output: &Tensor,
         options: BackwardOptions,
-        mut on_leaf: Option<&mut dyn FnMut(&Tensor, &Tensor) -> Result<()>>,
+        mut on_leaf: Option<&mut LeafHook<'_>>,
     ) -> Result<Gradients> {
         if !self.requires_grad() {
             return Err(Error::Backward(
@@ -247,7 +250,7 @@ fn leaves_by_last_use(order: &[(Tensor, Arc<GradFn>)]) -> Vec<Vec<Tensor>> {
 }
 
 fn call_hook(
-    hook: &mut dyn FnMut(&Tensor, &Tensor) -> Result<()>,
+    hook: &mut LeafHook<'_>,
     leaves: &[Tensor],
     result: &Gradients,
 ) -> Result<()> {

@@ -27,7 +27,7 @@ impl<'a, T> Chunk<'a, '_, T> {
     pub(crate) fn split<const N: usize>(
         self,
         present: [bool; N],
-    ) -> Option<(&'a mut [T], &'a [T], [&'a mut [T]; N])> {
+    ) -> Option<SplitChunk<'a, T, N>> {
         let n = self.w.len();
         let g = self.g.get(..n)?;
         let mut rest = self.bufs.iter_mut();
@@ -47,6 +47,9 @@ impl<'a, T> Chunk<'a, '_, T> {
         complete.then_some((self.w, g, bufs))
     }
 }
+
+/// A chunk's weights, gradient and `N` buffers, from [`Chunk::split`].
+pub(crate) type SplitChunk<'a, T, const N: usize> = (&'a mut [T], &'a [T], [&'a mut [T]; N]);
 
 /// One fused update over a [`Chunk`].
 pub(crate) type ChunkUpdate<'a, T> = dyn Fn(Chunk<'_, '_, T>) + Sync + 'a;
@@ -185,7 +188,7 @@ mod tests {
         let mut w = [1.0f32; 3];
         let chunk = Chunk {
             w: &mut w,
-            g: &g,
+            g,
             bufs: &mut bufs,
         };
         assert!(chunk.split([true, true]).is_none());
