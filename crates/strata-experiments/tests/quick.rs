@@ -223,7 +223,10 @@ fn attention() {
     assert!(with > without + 0.2, "with {with}, without {without}");
     assert!(without > 0.15, "without {without}");
     let diagonal = series_at(&o, "attention/anti-diagonal-weight", 10.0);
-    assert!(diagonal > 0.25, "weight on the mirrored position {diagonal}");
+    assert!(
+        diagonal > 0.25,
+        "weight on the mirrored position {diagonal}"
+    );
     // Without attention, accuracy falls with length.
     assert!(without < series_at(&o, "no-attention/token-accuracy", 5.0));
     assert!(out.join("plots/attention_weights.png").is_file());

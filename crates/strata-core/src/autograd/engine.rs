@@ -249,11 +249,7 @@ fn leaves_by_last_use(order: &[(Tensor, Arc<GradFn>)]) -> Vec<Vec<Tensor>> {
     finishing
 }
 
-fn call_hook(
-    hook: &mut LeafHook<'_>,
-    leaves: &[Tensor],
-    result: &Gradients,
-) -> Result<()> {
+fn call_hook(hook: &mut LeafHook<'_>, leaves: &[Tensor], result: &Gradients) -> Result<()> {
     for leaf in leaves {
         if let Some(g) = result.get_id(leaf.id()) {
             hook(leaf, g)?;

@@ -24,10 +24,7 @@ impl<'a, T> Chunk<'a, '_, T> {
     /// buffer when `present[k]` and empty when not (one this configuration leaves out);
     /// `None` if the chunk holds fewer buffers or shorter slices than that.
     #[inline(always)]
-    pub(crate) fn split<const N: usize>(
-        self,
-        present: [bool; N],
-    ) -> Option<SplitChunk<'a, T, N>> {
+    pub(crate) fn split<const N: usize>(self, present: [bool; N]) -> Option<SplitChunk<'a, T, N>> {
         let n = self.w.len();
         let g = self.g.get(..n)?;
         let mut rest = self.bufs.iter_mut();
