@@ -4,7 +4,7 @@
 //! rayon's global pool the first time a kernel runs. Kernels split work only above a size
 //! threshold, below which the scheduling overhead would cost more than it saves.
 
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 /// Elements below which elementwise kernels stay on the calling thread.
 pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
@@ -17,10 +17,23 @@ pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
 /// assert!(strata_core::num_threads() >= 1);
 /// ```
 pub fn num_threads() -> usize {
+    static HEAP: Once = Once::new();
+    // The first kernel to run also sets up the heap for the kernels' buffers.
+    HEAP.call_once(crate::kernels::alloc::keep_freed_memory);
+    size_thread_pool()
+}
+
+/// Sizes rayon's global pool by [`num_threads`]'s rule and returns the count, without the
+/// heap set-up kernels do. Code that runs rayon before any kernel (a data loader reading
+/// files in parallel) calls it first: otherwise rayon starts its pool at its default size,
+/// every core, and a run told to use one thread would use them all.
+///
+/// ```
+/// assert_eq!(strata_core::size_thread_pool(), strata_core::num_threads());
+/// ```
+pub fn size_thread_pool() -> usize {
     static N: OnceLock<usize> = OnceLock::new();
     *N.get_or_init(|| {
-        // The first kernel to run sets up the process-wide runtime: thread pool and heap.
-        crate::kernels::alloc::keep_freed_memory();
         let explicit = std::env::var("STRATA_NUM_THREADS")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())

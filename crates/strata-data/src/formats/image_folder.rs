@@ -137,7 +137,7 @@ impl ImageFolder {
     /// `C × H × W` byte image each). The first unreadable file is the error.
     pub fn preload(mut self) -> Result<Self> {
         // Size rayon's pool by STRATA_NUM_THREADS before it first runs (see Mnist::from_files).
-        strata_core::num_threads();
+        strata_core::size_thread_pool();
         let decoded: Vec<Vec<u8>> = self
             .samples
             .par_iter()

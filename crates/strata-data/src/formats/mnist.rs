@@ -88,7 +88,7 @@ impl Mnist {
         // Decompressing the images dominates; read the labels meanwhile. The kernels'
         // thread count (`STRATA_NUM_THREADS`) sizes rayon's pool first: were rayon to start
         // it here with its default, a one-thread run would use every core.
-        strata_core::num_threads();
+        strata_core::size_thread_pool();
         let (images, labels) = rayon::join(
             || IdxArray::load(images_path),
             || IdxArray::load(labels_path),
