@@ -1,8 +1,8 @@
 //! The backward pass: an iterative topological walk from the output to the leaves.
 
+use super::id_hash::{IdMap, IdSet};
 use super::{GradFn, Gradients, NoGradGuard};
-use crate::{Error, Result, Tensor, TensorId};
-use std::collections::{HashMap, HashSet};
+use crate::{Error, Result, Tensor};
 use std::sync::Arc;
 
 /// The callback of [`Tensor::backward_with_hook`]: a leaf and its final gradient.
@@ -20,7 +20,7 @@ pub struct BackwardOptions {
 /// explicit-stack depth-first search: no recursion, so depth is unlimited).
 pub(crate) fn topological_order(root: &Tensor) -> Result<Vec<(Tensor, Arc<GradFn>)>> {
     let mut post: Vec<(Tensor, Arc<GradFn>)> = Vec::new();
-    let mut visited: HashSet<TensorId> = HashSet::new();
+    let mut visited = IdSet::default();
     let Some(root_fn) = root.grad_fn() else {
         return Ok(post);
     };
@@ -232,7 +232,7 @@ impl Tensor {
 /// For each position `i` of `order` plus one, the leaves (requiring grad) whose last
 /// consumer is node `i - 1`: they are final once that node has run. Entry 0 is empty.
 fn leaves_by_last_use(order: &[(Tensor, Arc<GradFn>)]) -> Vec<Vec<Tensor>> {
-    let mut last: HashMap<TensorId, (usize, Tensor)> = HashMap::new();
+    let mut last: IdMap<(usize, Tensor)> = IdMap::default();
     for (i, (_, node)) in order.iter().enumerate() {
         for input in &node.inputs {
             if input.requires_grad() && input.grad_fn().is_none() {

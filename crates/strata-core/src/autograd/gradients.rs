@@ -1,7 +1,7 @@
 //! The result of `backward()`: gradients keyed by tensor id.
 
+use super::id_hash::IdMap;
 use crate::{Tensor, TensorId};
-use std::collections::HashMap;
 
 /// Gradients of a backward pass: one per leaf tensor that requires grad (and per tensor
 /// marked with [`Tensor::retain_grad`]).
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 /// ```
 #[derive(Clone, Default, Debug)]
 pub struct Gradients {
-    map: HashMap<TensorId, Tensor>,
+    map: IdMap<Tensor>,
 }
 
 impl Gradients {

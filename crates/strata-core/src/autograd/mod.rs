@@ -11,6 +11,7 @@ mod grad_mode;
 mod gradcheck;
 mod gradients;
 mod graph;
+mod id_hash;
 mod introspect;
 
 pub use engine::BackwardOptions;
