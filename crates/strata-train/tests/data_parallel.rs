@@ -24,14 +24,6 @@ fn trainer(seed: u64) -> Trainer<Sequential> {
     trainer_of(model(seed))
 }
 
-fn trainer_of(m: Sequential) -> Trainer<Sequential> {
-    let opt = SGD::new(m.parameters(), 0.1)
-        .unwrap()
-        .momentum(0.9)
-        .unwrap();
-    quiet(Trainer::new(m, opt, cross_entropy).monitor(None))
-}
-
 /// Every parameter after each step of one epoch, on one rank.
 fn steps(
     mut t: Trainer<Sequential>,

@@ -223,14 +223,6 @@ fn model(seed: u64) -> Sequential {
         .push(Linear::new(16, 3).unwrap())
 }
 
-fn trainer_of(m: Sequential) -> Trainer<Sequential> {
-    let opt = SGD::new(m.parameters(), 0.1)
-        .unwrap()
-        .momentum(0.9)
-        .unwrap();
-    quiet(Trainer::new(m, opt, cross_entropy).monitor(None))
-}
-
 /// Parameters and buffers (running statistics included) after each step of one epoch.
 fn steps(
     mut t: Trainer<Sequential>,

@@ -43,8 +43,8 @@ mod tests {
     #[test]
     fn consecutive_ids_spread_over_the_high_bits() {
         let ids: Vec<TensorId> = (0..64).map(|_| Tensor::zeros(&[1]).id()).collect();
-        let top7: IdSet = ids.iter().copied().collect();
-        assert_eq!(top7.len(), 64);
+        let distinct: IdSet = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), 64);
         let high: std::collections::HashSet<u64> = ids
             .iter()
             .map(|id| {

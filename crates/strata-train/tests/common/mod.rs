@@ -103,3 +103,14 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// `m` under SGD (lr 0.1, momentum 0.9) and cross-entropy, quiet and without monitors:
+/// the data-parallel tests' trainer.
+pub fn trainer_of(m: Sequential) -> Trainer<Sequential> {
+    use strata_nn::{loss::cross_entropy, ModuleExt, SGD};
+    let opt = SGD::new(m.parameters(), 0.1)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
+    quiet(Trainer::new(m, opt, cross_entropy).monitor(None))
+}
