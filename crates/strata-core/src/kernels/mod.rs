@@ -4,6 +4,8 @@
 pub mod aligned;
 pub(crate) mod alloc;
 pub mod gemm;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod gemv;
 pub(crate) mod im2col;
 pub mod lanes;
 pub(crate) mod map;

@@ -116,6 +116,22 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
     // threads: 1024³ 343–351 vs 294–310 GFLOP/s). Below that its rayon hand-offs cost more
     // than its kernels gain: at 256³ it is erratic (205–318) where ours holds 263–269, and
     // sending W3's 1024×256×2048 weight gradient to it slowed the whole step by 8 %.
+    #[cfg(target_arch = "x86_64")]
+    if T::DTYPE == crate::DType::F32
+        && (m == 1 || n == 1)
+        && crate::kernels::sgemm::available()
+        && vector_product(
+            (m, n, k),
+            dst as *mut f32,
+            (dst_rs, dst_cs),
+            (lhs.as_ptr() as *const f32, l),
+            (rhs.as_ptr() as *const f32, r),
+            parallel,
+            accumulate,
+        )
+    {
+        return;
+    }
     let rows_out = if dst_cs != 1 && dst_rs == 1 { n } else { m };
     let large = m.min(n).min(k) >= LARGE_SIDE && m * n * k >= LARGE_PRODUCT;
     #[cfg(target_arch = "x86_64")]
@@ -169,6 +185,54 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
         false,
         par,
     );
+}
+
+/// A product with one row or one column of output, as a matrix-vector product
+/// (`kernels/gemv.rs`); a single column is the same product transposed (`yᵀ = vᵀ · Aᵀ`).
+/// Returns false, computing nothing, when the matrix operand is contiguous along neither
+/// side.
+///
+/// # Safety
+/// As for [`product_into`], with `m == 1 || n == 1`, `k > 0`, and the AVX-512 kernels
+/// available.
+#[cfg(target_arch = "x86_64")]
+unsafe fn vector_product(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    (dst_rs, dst_cs): (usize, usize),
+    (lhs, l): (*const f32, Mat),
+    (rhs, r): (*const f32, Mat),
+    parallel: bool,
+    accumulate: bool,
+) -> bool {
+    use crate::kernels::{gemv::sgemv, sgemm::Src};
+    // The vector `x` (with its stride), the matrix `B` and the output's length and stride.
+    let (x, x_stride, b, len, y_cs) = if m == 1 {
+        let b = Src {
+            ptr: rhs.add(r.offset),
+            rs: r.rs,
+            cs: r.cs,
+        };
+        (lhs.add(l.offset), l.cs, b, n, dst_cs)
+    } else {
+        let b = Src {
+            ptr: lhs.add(l.offset),
+            rs: l.cs,
+            cs: l.rs,
+        };
+        (rhs.add(r.offset), r.rs, b, m, dst_rs)
+    };
+    if b.rs != 1 && b.cs != 1 {
+        return false;
+    }
+    let gathered: Vec<f32>;
+    let x = if x_stride == 1 {
+        x
+    } else {
+        gathered = (0..k).map(|p| *x.add(p * x_stride)).collect();
+        gathered.as_ptr()
+    };
+    sgemv((len, k), dst, y_cs, x, b, accumulate, parallel)
 }
 
 /// A raw output pointer that may cross threads (each thread writes a disjoint block).
@@ -416,6 +480,46 @@ mod tests {
             for (g, w) in got_t.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-10);
             }
+        }
+    }
+
+    #[test]
+    fn f32_row_and_column_products_in_every_layout() {
+        // One row or one column of output: the matrix-vector kernels, with the matrix
+        // contiguous along either side (a `Linear` weight is used transposed), or neither.
+        let close = |got: &Tensor, want: &[f64], what: &str| {
+            for (g, w) in got.to_vec::<f32>().unwrap().iter().zip(want) {
+                assert!(
+                    (*g as f64 - w).abs() < 1e-4 * (1.0 + w.abs()),
+                    "{what}: {g} vs {w}"
+                );
+            }
+        };
+        for &(k, n) in &[(784, 512), (512, 256), (256, 10), (100, 3), (70, 200)] {
+            let x = Tensor::randn_with(&mut crate::Generator::new(3), &[1, k], DType::F32);
+            let w = Tensor::randn_with(&mut crate::Generator::new(4), &[n, k], DType::F32);
+            let to64 = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+            let wt = w.t().unwrap();
+            let want = naive(&to64(&x), &to64(&wt.contiguous()), 1, k, n);
+            close(&x.matmul(&wt).unwrap(), &want, "x·Wᵀ");
+            close(&x.matmul(&wt.contiguous()).unwrap(), &want, "x·B");
+            // A column of output: W · xᵀ.
+            close(&w.matmul(&x.t().unwrap()).unwrap(), &want, "W·xᵀ");
+            // The matrix strided along both sides (every other column of a wider one).
+            let wide = Tensor::randn_with(&mut crate::Generator::new(5), &[k, 2 * n], DType::F32);
+            let every_other = wide.reshape(&[k, n, 2]).unwrap().select(2, 0).unwrap();
+            let want = naive(&to64(&x), &to64(&every_other.contiguous()), 1, k, n);
+            close(&x.matmul(&every_other).unwrap(), &want, "x·B strided");
+            // A strided vector.
+            let xs = Tensor::randn_with(&mut crate::Generator::new(6), &[2, k], DType::F32)
+                .t()
+                .unwrap()
+                .narrow(1, 0, 1)
+                .unwrap()
+                .t()
+                .unwrap();
+            let want = naive(&to64(&xs.contiguous()), &to64(&wt.contiguous()), 1, k, n);
+            close(&xs.matmul(&wt).unwrap(), &want, "strided x·Wᵀ");
         }
     }
 
