@@ -14,6 +14,8 @@ pub mod math;
 #[cfg(target_arch = "x86_64")]
 pub mod math16;
 pub mod parallel;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod pool16;
 pub(crate) mod reduce;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod sgemm;

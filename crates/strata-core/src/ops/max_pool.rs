@@ -151,32 +151,69 @@ fn max_pool_2x2_plane<T: FloatElement>(
     let rows = vo.chunks_exact_mut(ow).zip(io.chunks_exact_mut(ow));
     for (oy, (vrow, irow)) in rows.enumerate() {
         let r0 = 2 * oy * w;
-        let top = plane[r0..r0 + 2 * ow].chunks_exact(2);
-        let bottom = plane[r0 + w..r0 + w + 2 * ow].chunks_exact(2);
-        let windows = top.zip(bottom).zip(vrow.iter_mut().zip(irow.iter_mut()));
-        for (ox, ((t, b), (v, i))) in windows.enumerate() {
-            let (a, bb, c, d) = (t[0], t[1], b[0], b[1]);
-            let m = if bb > a { bb } else { a };
-            let m = if c > m { c } else { m };
-            let m = if d > m { d } else { m };
-            let at = if a.is_nan() || bb.is_nan() || c.is_nan() || d.is_nan() {
-                window_argmax(plane, w, (2, 2 * oy, 1), (2, 2 * ox, 1))
-            } else {
-                let offset = if a == m {
-                    0
-                } else if bb == m {
-                    1
-                } else if c == m {
-                    w
+        let (top, bottom) = (&plane[r0..r0 + 2 * ow], &plane[r0 + w..r0 + w + 2 * ow]);
+        let scalar = |range: std::ops::Range<usize>, vrow: &mut [T], irow: &mut [u32]| {
+            for ox in range {
+                let (a, bb) = (top[2 * ox], top[2 * ox + 1]);
+                let (c, d) = (bottom[2 * ox], bottom[2 * ox + 1]);
+                let m = if bb > a { bb } else { a };
+                let m = if c > m { c } else { m };
+                let m = if d > m { d } else { m };
+                let at = if a.is_nan() || bb.is_nan() || c.is_nan() || d.is_nan() {
+                    window_argmax(plane, w, (2, 2 * oy, 1), (2, 2 * ox, 1))
                 } else {
-                    w + 1
+                    let offset = if a == m {
+                        0
+                    } else if bb == m {
+                        1
+                    } else if c == m {
+                        w
+                    } else {
+                        w + 1
+                    };
+                    r0 + 2 * ox + offset
                 };
-                r0 + 2 * ox + offset
-            };
-            *v = plane[at];
-            *i = at as u32;
+                vrow[ox] = plane[at];
+                irow[ox] = at as u32;
+            }
+        };
+        let mut ox = 0;
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(top), Some(bottom)) = (as_f32(top), as_f32(bottom)) {
+            // Sixteen windows at a time (`kernels/pool16.rs`), the same rule lane by lane.
+            while ox + 16 <= ow {
+                let pooled = as_f32_mut(&mut vrow[ox..ox + 16]).is_some_and(|vals| {
+                    crate::kernels::pool16::max_2x2_block(
+                        (&top[2 * ox..], &bottom[2 * ox..]),
+                        (r0 + 2 * ox, w),
+                        vals,
+                        &mut irow[ox..ox + 16],
+                    )
+                });
+                if !pooled {
+                    scalar(ox..ox + 16, vrow, irow);
+                }
+                ox += 16;
+            }
         }
+        scalar(ox..ow, vrow, irow);
     }
+}
+
+/// `s` as an f32 slice when `T` is f32.
+fn as_f32<T: FloatElement>(s: &[T]) -> Option<&[f32]> {
+    // SAFETY: `T` is `f32` (same type id), so this only renames the element type.
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) })
+}
+
+/// `s` as a mutable f32 slice when `T` is f32.
+fn as_f32_mut<T: FloatElement>(s: &mut [T]) -> Option<&mut [f32]> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<f32>() {
+        return None;
+    }
+    // SAFETY: as in `as_f32`; the borrow of `s` moves into the result.
+    Some(unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len()) })
 }
 
 /// Max pooling of a checked window: the values and, per output, the position of the
@@ -477,5 +514,42 @@ mod tests {
             .unwrap();
         let (_, i) = x.max_pool2d_with_indices(MaxPool2dParams::new(2)).unwrap();
         assert_eq!(i.to_vec::<i64>().unwrap(), vec![0, 2, 8, 10, 0, 2, 8, 10]);
+    }
+
+    #[test]
+    fn f32_rows_pooled_sixteen_at_a_time_match_the_scalar_rule() {
+        // Widths around the sixteen-window blocks, values from a small set (many ties, ±0,
+        // -∞) with a few NaNs: the f32 path (AVX-512 blocks where available) against the
+        // f64 path (one window at a time) on the same values, positions and all.
+        let palette = [0.0, -0.0, 1.0, 2.0, -3.0, f64::NEG_INFINITY, 2.0, 1.0];
+        for (w, h) in [(32, 2), (34, 4), (66, 6), (70, 3), (30, 2)] {
+            let n = 3 * h * w;
+            let mut v: Vec<f64> = (0..n).map(|i| palette[(i * 7 + i / 5) % 8]).collect();
+            v[w + 3] = f64::NAN;
+            v[n - 1] = f64::NAN;
+            let x64 = Tensor::from_vec(v.clone(), &[3, h, w]).unwrap();
+            let x32 = Tensor::from_vec(v.iter().map(|&a| a as f32).collect(), &[3, h, w]).unwrap();
+            let p = MaxPool2dParams::new(2);
+            let (y64, i64_) = x64.max_pool2d_with_indices(p).unwrap();
+            let (y32, i32_) = x32.max_pool2d_with_indices(p).unwrap();
+            assert_eq!(
+                i32_.to_vec::<i64>().unwrap(),
+                i64_.to_vec::<i64>().unwrap(),
+                "w {w}"
+            );
+            let bits = |t: &Tensor| -> Vec<u64> {
+                t.to_vec::<f64>()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.to_bits())
+                    .collect()
+            };
+            let y32 = y32.to_dtype(crate::DType::F64);
+            assert_eq!(
+                bits(&y32),
+                bits(&y64),
+                "w {w}: values, signs of zero included"
+            );
+        }
     }
 }
