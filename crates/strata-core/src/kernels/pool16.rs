@@ -1,4 +1,4 @@
-//! The plain 2×2 max pool (stride 2, no padding) of one f32 output row, sixteen outputs
+//! The plain 2×2 max pool (stride 2, no padding) of one f32 output row, up to sixteen outputs
 //! at a time with AVX-512: a convolutional network pools tens of thousands of windows per
 //! example, and one at a time they cost more than the convolution's own passes over the
 //! same data (11 % of W2's step, measured).
@@ -10,25 +10,31 @@
 
 use std::arch::x86_64::*;
 
-/// Pools sixteen windows of one output row: `top` and `bottom` are the 32 input columns of
-/// its two input rows, `base` the position of `top[0]` in the plane and `w` the plane's
-/// width, so a window's position is `base + 2·i + tap` with the tap's offset 0, 1, `w` or
-/// `w + 1`. Writes `vals[..16]` and `idx[..16]` and returns true; returns false, writing
-/// nothing, where a value is NaN, AVX-512 is missing, a slice is short or a position would
-/// not fit in 32 bits.
+/// Pools `n ≤ 16` windows of one output row (a row of MNIST's 28 columns pools to 14):
+/// `top` and `bottom` hold the `2n` input columns of its two input rows, `base` is the
+/// position of `top[0]` in the plane and `w` the plane's width, so a window's position is
+/// `base + 2·i + tap` with the tap's offset 0, 1, `w` or `w + 1`. Writes `vals[..n]` and
+/// `idx[..n]` and returns true; returns false, writing nothing, where a value is NaN,
+/// AVX-512 is missing, `n` is 0 or above 16, a slice is short or a position would not fit
+/// in 32 bits.
 pub(crate) fn max_2x2_block(
     (top, bottom): (&[f32], &[f32]),
     (base, w): (usize, usize),
     vals: &mut [f32],
     idx: &mut [u32],
 ) -> bool {
-    let fits = top.len() >= 32 && bottom.len() >= 32 && vals.len() >= 16 && idx.len() >= 16;
-    if !fits || base + 32 + w > u32::MAX as usize || !super::sgemm::available() {
+    let n = vals.len();
+    let fits = (1..=16).contains(&n) && top.len() >= 2 * n && bottom.len() >= 2 * n;
+    if !fits || idx.len() < n || base + 2 * n + w > u32::MAX as usize {
+        return false;
+    }
+    if !super::sgemm::available() {
         return false;
     }
     // SAFETY: AVX-512 is available and every slice is long enough (checked above).
     unsafe {
         block(
+            n,
             top.as_ptr(),
             bottom.as_ptr(),
             base as u32,
@@ -39,9 +45,11 @@ pub(crate) fn max_2x2_block(
     }
 }
 
-/// Sixteen windows: 32 columns of two rows. False (nothing written) if any value is NaN.
+/// `n` windows: `2n` columns of two rows, the lanes past `n` masked off. False (nothing
+/// written) if any value is NaN.
 #[target_feature(enable = "avx512f")]
 unsafe fn block(
+    n: usize,
     top: *const f32,
     bottom: *const f32,
     base: u32,
@@ -51,8 +59,17 @@ unsafe fn block(
 ) -> bool {
     let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    let (t0, t1) = (_mm512_loadu_ps(top), _mm512_loadu_ps(top.add(16)));
-    let (b0, b1) = (_mm512_loadu_ps(bottom), _mm512_loadu_ps(bottom.add(16)));
+    // Masks of the input columns in each half and of the output lanes.
+    let lanes = |len: usize| ((1u32 << len.min(16)) - 1) as __mmask16;
+    let (m0, m1, out) = (lanes(2 * n), lanes(2 * n.saturating_sub(8)), lanes(n));
+    let (t0, t1) = (
+        _mm512_maskz_loadu_ps(m0, top),
+        _mm512_maskz_loadu_ps(m1, top.add(16)),
+    );
+    let (b0, b1) = (
+        _mm512_maskz_loadu_ps(m0, bottom),
+        _mm512_maskz_loadu_ps(m1, bottom.add(16)),
+    );
     let a = _mm512_permutex2var_ps(t0, even, t1);
     let b = _mm512_permutex2var_ps(t0, odd, t1);
     let c = _mm512_permutex2var_ps(b0, even, b1);
@@ -72,7 +89,7 @@ unsafe fn block(
     off = _mm512_mask_blend_epi32(eq(b), off, _mm512_set1_epi32(1));
     off = _mm512_mask_blend_epi32(eq(a), off, _mm512_setzero_si512());
     let pos = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base as i32), even), off);
-    _mm512_storeu_ps(vals, m);
-    _mm512_storeu_si512(idx as *mut __m512i, pos);
+    _mm512_mask_storeu_ps(vals, out, m);
+    _mm512_mask_storeu_epi32(idx as *mut i32, out, pos);
     true
 }

@@ -180,20 +180,22 @@ fn max_pool_2x2_plane<T: FloatElement>(
         let mut ox = 0;
         #[cfg(target_arch = "x86_64")]
         if let (Some(top), Some(bottom)) = (as_f32(top), as_f32(bottom)) {
-            // Sixteen windows at a time (`kernels/pool16.rs`), the same rule lane by lane.
-            while ox + 16 <= ow {
-                let pooled = as_f32_mut(&mut vrow[ox..ox + 16]).is_some_and(|vals| {
+            // Up to sixteen windows at a time (`kernels/pool16.rs`), the same rule lane by
+            // lane.
+            while ox < ow {
+                let n = (ow - ox).min(16);
+                let pooled = as_f32_mut(&mut vrow[ox..ox + n]).is_some_and(|vals| {
                     crate::kernels::pool16::max_2x2_block(
                         (&top[2 * ox..], &bottom[2 * ox..]),
                         (r0 + 2 * ox, w),
                         vals,
-                        &mut irow[ox..ox + 16],
+                        &mut irow[ox..ox + n],
                     )
                 });
                 if !pooled {
-                    scalar(ox..ox + 16, vrow, irow);
+                    scalar(ox..ox + n, vrow, irow);
                 }
-                ox += 16;
+                ox += n;
             }
         }
         scalar(ox..ow, vrow, irow);
@@ -522,7 +524,16 @@ mod tests {
         // -∞) with a few NaNs: the f32 path (AVX-512 blocks where available) against the
         // f64 path (one window at a time) on the same values, positions and all.
         let palette = [0.0, -0.0, 1.0, 2.0, -3.0, f64::NEG_INFINITY, 2.0, 1.0];
-        for (w, h) in [(32, 2), (34, 4), (66, 6), (70, 3), (30, 2)] {
+        for (w, h) in [
+            (32, 2),
+            (34, 4),
+            (66, 6),
+            (70, 3),
+            (30, 2),
+            (28, 4),
+            (14, 6),
+            (2, 2),
+        ] {
             let n = 3 * h * w;
             let mut v: Vec<f64> = (0..n).map(|i| palette[(i * 7 + i / 5) % 8]).collect();
             v[w + 3] = f64::NAN;
