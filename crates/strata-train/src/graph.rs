@@ -196,8 +196,8 @@ mod tests {
             dot.starts_with("digraph strata {\n") && dot.ends_with("}\n"),
             "{dot}"
         );
-        assert_eq!(dot.matches("label=\"matmul\\n").count(), 2, "{dot}");
-        assert!(dot.contains("label=\"matmul\\n[5, 8]\""), "{dot}");
+        assert_eq!(dot.matches("label=\"linear\\n").count(), 2, "{dot}");
+        assert!(dot.contains("label=\"linear\\n[5, 8]\""), "{dot}");
         assert!(dot.contains("label=\"relu\\n[5, 8]\""), "{dot}");
         for (name, shape) in [
             ("0.weight", "[8, 4]"),

@@ -249,7 +249,7 @@ impl<T> SendPtr<T> {
 }
 
 /// Batched product of operands that are at least 2-D, with broadcast batch dims.
-fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+pub(super) fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (ash, bsh) = (a.shape(), b.shape());
     let (m, k) = (ash[ash.len() - 2], ash[ash.len() - 1]);
     let (k2, n) = (bsh[bsh.len() - 2], bsh[bsh.len() - 1]);
@@ -345,6 +345,13 @@ fn matmul_nd(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }))
 }
 
+/// `t` (at least 1-D) as the 2-D `[rows, last]`, its leading dims folded into rows: a view
+/// when the layout allows, else a copy (how a shared weight's gradient sees a batch).
+pub(super) fn fold_rows(t: &Tensor) -> Result<Tensor> {
+    let (lead, last) = t.shape().split_at(t.ndim().saturating_sub(1));
+    t.reshape(&[lead.iter().product(), last.iter().product()])
+}
+
 struct MatmulBackward;
 
 impl BackwardOp for MatmulBackward {
@@ -363,13 +370,7 @@ impl BackwardOp for MatmulBackward {
             Some(if b.ndim() == 2 && a.ndim() > 2 {
                 // Shared weight: fold the batch into rows, one product instead of a batch
                 // of products summed afterwards.
-                let a2 =
-                    a.reshape(&[a.numel() / a.shape()[a.ndim() - 1], a.shape()[a.ndim() - 1]])?;
-                let g2 = grad.reshape(&[
-                    grad.numel() / grad.shape()[grad.ndim() - 1],
-                    grad.shape()[grad.ndim() - 1],
-                ])?;
-                matmul_nd(&a2.t()?, &g2)?
+                matmul_nd(&fold_rows(a)?.t()?, &fold_rows(grad)?)?
             } else {
                 matmul_nd(&a.transpose(-2, -1)?, grad)?.sum_to_shape(b.shape())?
             })
@@ -437,7 +438,7 @@ impl Tensor {
             (_, 1) => matmul_recorded(a, &b.unsqueeze(1)?)?.squeeze_dim(-1),
             (na, 2) if na > 2 && a.is_contiguous() => {
                 // A batch against one matrix (a Linear layer on [N, T, F]): one big product.
-                let rows = a.numel() / inner_a;
+                let rows = a.shape()[..na - 1].iter().product();
                 let out = matmul_recorded(&a.reshape(&[rows, inner_a])?, b)?;
                 let mut shape = a.shape()[..na - 1].to_vec();
                 shape.push(b.shape()[1]);
@@ -575,6 +576,21 @@ mod tests {
             opts,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn empty_inner_dimension_gives_zeros() {
+        // A batch of rows with no features against a [0, 5] matrix: zeros of [2, 3, 5], as in
+        // PyTorch (this once divided by the inner size, 0, and panicked).
+        let y = Tensor::ones(&[2, 3, 0])
+            .matmul(&Tensor::ones(&[0, 5]))
+            .unwrap();
+        assert_eq!(y.shape(), &[2, 3, 5]);
+        assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0; 30]);
+        let y = Tensor::ones(&[2, 0, 4])
+            .matmul(&Tensor::ones(&[4, 5]))
+            .unwrap();
+        assert_eq!(y.shape(), &[2, 0, 5]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub(crate) mod index;
 pub(crate) mod inplace;
 pub(crate) mod int_scalar;
 pub(crate) mod join;
+pub(crate) mod linear;
 pub(crate) mod matmul;
 pub(crate) mod max_pool;
 pub(crate) mod pad;

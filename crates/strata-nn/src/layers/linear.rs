@@ -1,4 +1,4 @@
-//! `Linear`: `y = x Wᵀ + b` over the last dimension.
+//! `Linear`: `y = x Wᵀ + b` over the last dimension, one fused op (`Tensor::linear`).
 
 use crate::{hooks, init, Error, Forward, Module, Param, Result, Visitor};
 use strata_core::Tensor;
@@ -121,11 +121,8 @@ impl Forward for Linear {
                 got: input.shape().into(),
             });
         }
-        let y = input.matmul(&self.weight.t()?)?;
-        let y = match &self.bias {
-            Some(b) => y.add(b)?,
-            None => y,
-        };
+        // One fused op: the bias written first and the product accumulated onto it.
+        let y = input.linear(&self.weight, self.bias.as_deref())?;
         hooks::emit(self, &y);
         Ok(y)
     }

@@ -348,13 +348,7 @@ impl MultiheadAttention {
         let e = self.embed_dim;
         let w = self.in_proj_weight.tensor();
         let b = self.in_proj_bias.as_ref().map(|p| p.tensor());
-        let linear = |x: &Tensor, w: &Tensor, b: Option<Tensor>| -> Result<Tensor> {
-            let y = x.matmul(&w.t()?)?;
-            Ok(match b {
-                Some(b) => y.add(&b)?,
-                None => y,
-            })
-        };
+        let linear = |x: &Tensor, w: &Tensor, b: Option<Tensor>| Ok(x.linear(w, b.as_ref())?);
         if query.id() == key.id() && key.id() == value.id() {
             let all = linear(q, w, b.cloned())?;
             let mut parts = all.chunk(3, -1)?.into_iter();
