@@ -41,7 +41,7 @@ pub use autograd::{
 pub use dtype::{DType, Element, FloatElement};
 pub use error::{Error, Result, ShapeDisplay};
 pub use kernels::parallel::{num_threads, size_thread_pool};
-pub use layout::{broadcast_shape, contiguous_strides, Dim, Layout};
+pub use layout::{broadcast_shape, contiguous_strides, Dim, Dims, Layout};
 pub use ops::avg_pool::{AvgPool1dParams, AvgPool2dParams};
 pub use ops::conv::{Conv1dParams, Conv2dParams};
 pub use ops::conv_transpose::{ConvTranspose1dParams, ConvTranspose2dParams};

@@ -317,6 +317,42 @@ mod tests {
     }
 
     #[test]
+    fn gradients_summed_in_place_never_touch_a_tensor_someone_else_holds() {
+        // A custom op whose gradient is a view of a tensor the caller still holds:
+        // summing a leaf's gradients must not write into either.
+        use crate::BackwardOp;
+        struct Gives(Tensor);
+        impl BackwardOp for Gives {
+            fn name(&self) -> &'static str {
+                "gives"
+            }
+            fn backward(&self, _: &Tensor, _: &[Tensor]) -> crate::Result<Vec<Option<Tensor>>> {
+                // A fresh handle on the held storage: only the storage is shared.
+                Ok(vec![Some(self.0.reshape(&[1, 2])?.reshape(&[2])?)])
+            }
+        }
+        let held = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
+        let wide = Tensor::from_vec(vec![10.0f32, 20.0, 30.0, 40.0], &[2, 2]).unwrap();
+        let view = wide.select(0, 1).unwrap();
+        let w = Tensor::zeros(&[2]).requires_grad_();
+        let a = crate::no_grad(|| w.mul_scalar(1.0))
+            .unwrap()
+            .record(&[&w], Gives(held.clone()));
+        let b = crate::no_grad(|| w.mul_scalar(1.0))
+            .unwrap()
+            .record(&[&w], Gives(view.clone()));
+        // Whichever arrives first is held elsewhere; the second is added to it.
+        let loss = a.add(&b).unwrap().sum_all().unwrap();
+        let g = loss.backward().unwrap();
+        assert_eq!(
+            g.get(&w).unwrap().to_vec::<f32>().unwrap(),
+            vec![31.0, 42.0]
+        );
+        assert_eq!(held.to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+        assert_eq!(wide.to_vec::<f32>().unwrap(), vec![10.0, 20.0, 30.0, 40.0]);
+    }
+
+    #[test]
     fn hook_error_stops_the_pass() {
         let w = Tensor::ones(&[2]).requires_grad_();
         let out = w.mul_scalar(2.0).unwrap().sum_all().unwrap();

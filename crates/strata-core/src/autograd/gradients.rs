@@ -74,7 +74,7 @@ impl Gradients {
     pub(crate) fn accumulate(&mut self, id: TensorId, grad: Tensor) -> crate::Result<()> {
         match self.map.remove(&id) {
             Some(prev) => {
-                let sum = prev.add(&grad)?;
+                let sum = add_into(prev, &grad)?;
                 self.map.insert(id, sum);
             }
             None => {
@@ -82,5 +82,36 @@ impl Gradients {
             }
         }
         Ok(())
+    }
+}
+
+/// `prev + grad`, written into `prev`'s own buffer when nothing else can see it (no other
+/// handle to the tensor or its storage), else a fresh tensor. A weight used at every step
+/// of a recurrence, or by every op of a chain, receives a gradient per use: summing them in
+/// place saves a buffer, a tensor and their allocations per use. The sums are the same
+/// either way (`prev[i] + grad[i]`, the same order).
+fn add_into(prev: Tensor, grad: &Tensor) -> crate::Result<Tensor> {
+    let sole = std::sync::Arc::strong_count(&prev.0) == 1
+        && std::sync::Arc::strong_count(&prev.0.storage) == 1
+        && !std::sync::Arc::ptr_eq(&prev.0.storage, &grad.0.storage)
+        && prev.grad_fn().is_none()
+        && prev.shape() == grad.shape()
+        && prev.dtype() == grad.dtype()
+        && prev.is_contiguous();
+    if !sole {
+        return prev.add(grad);
+    }
+    let grad = grad.contiguous();
+    match prev.dtype() {
+        crate::DType::F32 => add_slices(&mut prev.write::<f32>()?, &grad.read::<f32>()?),
+        crate::DType::F64 => add_slices(&mut prev.write::<f64>()?, &grad.read::<f64>()?),
+        _ => return prev.add(&grad),
+    }
+    Ok(prev)
+}
+
+fn add_slices<T: Copy + std::ops::AddAssign>(dst: &mut [T], src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
     }
 }

@@ -9,7 +9,7 @@ use super::float_dispatch;
 use super::slice_of;
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::map::{map2, map3};
-use crate::layout::broadcast_shape;
+use crate::layout::{broadcast_dims, Dims};
 use crate::{DType, Error, FloatElement, Result, Tensor};
 
 /// An elementwise binary function and its partial derivatives.
@@ -149,7 +149,7 @@ fn check_same_dtype(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
 /// Forward kernel: `f(a, b)` over the broadcast shape.
 fn binary_forward<F: BinaryFn>(a: &Tensor, b: &Tensor, op: F) -> Result<Tensor> {
     check_same_dtype(F::NAME, a, b)?;
-    let shape = broadcast_shape(F::NAME, a.shape(), b.shape())?;
+    let shape = broadcast_dims(F::NAME, a.shape(), b.shape())?;
     let sa = a.layout().broadcast_strides(F::NAME, &shape)?;
     let sb = b.layout().broadcast_strides(F::NAME, &shape)?;
     let (da, db) = (a.storage_read(), b.storage_read());
@@ -201,7 +201,7 @@ impl<F: BinaryFn> BackwardOp for BinaryBackward<F> {
     fn backward(&self, grad: &Tensor, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
         let (a, b) = (&inputs[0], &inputs[1]);
         let op = self.op;
-        let shape = grad.shape().to_vec();
+        let shape = Dims::from_slice(grad.shape());
         let partial = |which: usize| -> Result<Tensor> {
             float_dispatch!(grad.dtype(), F::NAME, T => {
                 let sa = a.layout().broadcast_strides(F::NAME, &shape)?;

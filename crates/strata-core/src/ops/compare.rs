@@ -3,7 +3,7 @@
 use super::slice_of;
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::map::{map2, map3};
-use crate::layout::broadcast_shape;
+use crate::layout::broadcast_dims;
 use crate::storage::{with_slice, StorageData};
 use crate::{DType, Element, Error, Result, Tensor};
 
@@ -51,7 +51,7 @@ fn compare(a: &Tensor, b: &Tensor, cmp: Cmp) -> Result<Tensor> {
             rhs: b.dtype(),
         });
     }
-    let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    let shape = broadcast_dims(op, a.shape(), b.shape())?;
     let sa = a.layout().broadcast_strides(op, &shape)?;
     let sb = b.layout().broadcast_strides(op, &shape)?;
     let (da, db) = (a.storage_read(), b.storage_read());
@@ -83,7 +83,7 @@ fn logical(a: &Tensor, b: &Tensor, op: &'static str, f: fn(bool, bool) -> bool) 
             return Err(Error::dtype(op, "bool", t.dtype()));
         }
     }
-    let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    let shape = broadcast_dims(op, a.shape(), b.shape())?;
     let sa = a.layout().broadcast_strides(op, &shape)?;
     let sb = b.layout().broadcast_strides(op, &shape)?;
     let (da, db) = (a.storage_read(), b.storage_read());
@@ -170,8 +170,8 @@ impl Tensor {
                 rhs: other.dtype(),
             });
         }
-        let shape = broadcast_shape(OP, self.shape(), other.shape())?;
-        let shape = broadcast_shape(OP, &shape, condition.shape())?;
+        let shape = broadcast_dims(OP, self.shape(), other.shape())?;
+        let shape = broadcast_dims(OP, &shape, condition.shape())?;
         let sc = condition.layout().broadcast_strides(OP, &shape)?;
         let sa = self.layout().broadcast_strides(OP, &shape)?;
         let sb = other.layout().broadcast_strides(OP, &shape)?;
