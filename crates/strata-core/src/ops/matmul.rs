@@ -109,13 +109,7 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
     } else {
         1
     };
-    // The packing kernels need enough rows of output to repay packing `rhs`; a product of
-    // a few rows (batch-1 inference) is a matrix-vector product, which `gemm` does without
-    // packing. (A column-major output is computed transposed, so its columns count.)
-    // Very large products run faster in the `gemm` crate's kernels (measured with two
-    // threads: 1024³ 343–351 vs 294–310 GFLOP/s). Below that its rayon hand-offs cost more
-    // than its kernels gain: at 256³ it is erratic (205–318) where ours holds 263–269, and
-    // sending W3's 1024×256×2048 weight gradient to it slowed the whole step by 8 %.
+    // One row or one column of output (batch-1 inference): a matrix-vector product.
     #[cfg(target_arch = "x86_64")]
     if T::DTYPE == crate::DType::F32
         && (m == 1 || n == 1)
@@ -132,6 +126,13 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
     {
         return;
     }
+    // The packing kernels need enough rows of output to repay packing `rhs`; a product of
+    // a few rows (batch 16) goes to `gemm`, which does it without packing. (A column-major
+    // output is computed transposed, so its columns count.)
+    // Very large products run faster in the `gemm` crate's kernels (measured with two
+    // threads: 1024³ 343–351 vs 294–310 GFLOP/s). Below that its rayon hand-offs cost more
+    // than its kernels gain: at 256³ it is erratic (205–318) where ours holds 263–269, and
+    // sending W3's 1024×256×2048 weight gradient to it slowed the whole step by 8 %.
     let rows_out = if dst_cs != 1 && dst_rs == 1 { n } else { m };
     let large = m.min(n).min(k) >= LARGE_SIDE && m * n * k >= LARGE_PRODUCT;
     #[cfg(target_arch = "x86_64")]
