@@ -1,5 +1,5 @@
-//! Matrix products through the `gemm` crate: 2-D, batched with broadcast batch dims, and
-//! the vector cases of `torch.matmul`.
+//! Matrix products (our AVX-512 kernels, or the `gemm` crate's): 2-D, batched with
+//! broadcast batch dims, and the vector cases of `torch.matmul`.
 //!
 //! Operands may be strided (a transposed weight needs no copy: `gemm` takes row and column
 //! strides). Large products are split across threads inside the product kernel; many small
@@ -11,7 +11,7 @@ use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::parallel::{for_each_piece, num_threads};
 use crate::layout::broadcast_shape;
 use crate::{Error, FloatElement, Result, Tensor};
-use gemm::Parallelism;
+use gemm_common::Parallelism;
 
 /// Below this many multiply-adds a product runs as a plain loop.
 const TINY_PRODUCT: usize = 4 * 1024;
@@ -165,27 +165,80 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
     } else {
         Parallelism::None
     };
-    gemm::gemm(
-        m,
-        n,
-        k,
+    crate_gemm(
+        (m, n, k),
         dst,
-        dst_cs as isize,
-        dst_rs as isize,
-        accumulate,
+        (dst_rs, dst_cs),
         lhs.as_ptr().add(l.offset),
-        l.cs as isize,
-        l.rs as isize,
+        l,
         rhs.as_ptr().add(r.offset),
-        r.cs as isize,
-        r.rs as isize,
-        if accumulate { T::one() } else { T::zero() },
-        T::one(),
-        false,
-        false,
-        false,
+        r,
+        accumulate,
         par,
     );
+}
+
+/// `dst (+)= lhs · rhs` through the `gemm` crate's f32 or f64 kernels, called directly (its
+/// facade would also compile the complex-number kernels: a minute of every clean build).
+///
+/// # Safety
+/// As for [`product_into`]; `lhs` and `rhs` point at the operands' first elements.
+#[allow(clippy::too_many_arguments)]
+unsafe fn crate_gemm<T: FloatElement>(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    (dst_rs, dst_cs): (usize, usize),
+    lhs: *const T,
+    l: Mat,
+    rhs: *const T,
+    r: Mat,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    // As the facade does: its micro-kernels want a column-major output, so a row-major one
+    // is computed as the transposed product `dstᵀ = rhsᵀ · lhsᵀ`.
+    let (m, n, dst_rs, dst_cs, lhs, l, rhs, r) = if dst_cs < dst_rs {
+        let t = |x: Mat| Mat {
+            rs: x.cs,
+            cs: x.rs,
+            ..x
+        };
+        (n, m, dst_cs, dst_rs, rhs, t(r), lhs, t(l))
+    } else {
+        (m, n, dst_rs, dst_cs, lhs, l, rhs, r)
+    };
+    let s = |x: usize| x as isize;
+    macro_rules! call {
+        ($t:ty, $get:path) => {
+            $get()(
+                m,
+                n,
+                k,
+                dst as *mut $t,
+                s(dst_cs),
+                s(dst_rs),
+                accumulate,
+                lhs as *const $t,
+                s(l.cs),
+                s(l.rs),
+                rhs as *const $t,
+                s(r.cs),
+                s(r.rs),
+                if accumulate { 1.0 } else { 0.0 },
+                1.0,
+                false,
+                false,
+                false,
+                par,
+            )
+        };
+    }
+    // The casts only rename the element type: T is the type the dtype names.
+    match T::DTYPE {
+        crate::DType::F32 => call!(f32, gemm_f32::gemm::f32::get_gemm_fn),
+        crate::DType::F64 => call!(f64, gemm_f64::gemm::f64::get_gemm_fn),
+        crate::DType::I64 | crate::DType::Bool => unreachable!("float elements are f32 or f64"),
+    }
 }
 
 /// A product with one row or one column of output, as a matrix-vector product

@@ -1,6 +1,6 @@
 //! Behaviour shared by all optimisers: parameter groups, frozen and gradient-less
 //! parameters, validation, and state dicts (the update rules themselves are checked against
-//! PyTorch in `tests/fixture_optimizers.rs`).
+//! PyTorch in `tests/suite/fixture_optimizers.rs`).
 
 use super::*;
 use crate::schedule::{LrScheduler, Scheduler, StepLR};

@@ -2,7 +2,7 @@
 //! writes it back with `generate`), image folders, CIFAR-10 files, augmentation, and
 //! damaged data files.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

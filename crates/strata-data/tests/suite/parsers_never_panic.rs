@@ -1,7 +1,7 @@
 //! Every parser, fed random bytes, truncated files and files with flipped bytes, returns
 //! `Ok` or `Err` and never panics.
 
-mod common;
+use crate::common;
 use common::{data, gzip};
 use proptest::prelude::*;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Image folders built from real MNIST digits written as PNG and JPEG files.
 
-mod common;
+use crate::common;
 use common::{data, scratch};
 use std::fs;
 use strata_data::*;

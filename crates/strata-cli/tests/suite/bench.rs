@@ -1,7 +1,7 @@
 //! `strata bench` end to end: a workload runs in a child process of the binary and its
 //! figures come back in PyTorch's JSON line shape; unknown workloads are usage errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,6 +1,6 @@
 //! The data loader: order, coverage, determinism across worker counts, errors and panics.
 
-mod common;
+use crate::common;
 use common::data;
 use std::sync::Arc;
 use strata_core::{Generator, Tensor};

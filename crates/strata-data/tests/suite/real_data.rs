@@ -1,7 +1,7 @@
 //! Every parser on the real files in the repository's `data/` folder, checked against values
 //! computed independently (Python's gzip/csv modules) when the files were added.
 
-mod common;
+use crate::common;
 use common::data;
 use strata_data::*;
 

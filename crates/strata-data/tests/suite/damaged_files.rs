@@ -1,7 +1,7 @@
 //! Damaged files on disk: each error names the file (and the line or record) and says what is
 //! wrong.
 
-mod common;
+use crate::common;
 use common::{data, gunzip, gzip, scratch};
 use std::fs;
 use strata_data::*;
