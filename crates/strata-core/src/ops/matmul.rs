@@ -633,6 +633,81 @@ mod tests {
     }
 
     #[test]
+    fn crate_gemm_row_and_column_major_outputs_f32_and_f64() {
+        use super::{crate_gemm, Mat, Parallelism};
+        let (m, k, n) = (7, 5, 3);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
+        let want = naive(&a, &b, m, k, n);
+        let (am, bm) = (
+            Mat {
+                offset: 0,
+                rs: k,
+                cs: 1,
+            },
+            Mat {
+                offset: 0,
+                rs: n,
+                cs: 1,
+            },
+        );
+        // Row-major output (computed transposed inside) and column-major output.
+        for (rs, cs) in [(n, 1), (1, m)] {
+            for accumulate in [false, true] {
+                let start = if accumulate { 1.0 } else { f64::NAN };
+                let mut out64 = vec![start; m * n];
+                let (a32, b32): (Vec<f32>, Vec<f32>) = (
+                    a.iter().map(|&v| v as f32).collect(),
+                    b.iter().map(|&v| v as f32).collect(),
+                );
+                let mut out32 = vec![start as f32; m * n];
+                // SAFETY: every index of the [m, k], [k, n] and [m, n] matrices is in bounds.
+                unsafe {
+                    let (a, b, d) = (a.as_ptr(), b.as_ptr(), out64.as_mut_ptr());
+                    crate_gemm(
+                        (m, n, k),
+                        d,
+                        (rs, cs),
+                        a,
+                        am,
+                        b,
+                        bm,
+                        accumulate,
+                        Parallelism::None,
+                    );
+                    let (a, b, d) = (a32.as_ptr(), b32.as_ptr(), out32.as_mut_ptr());
+                    crate_gemm(
+                        (m, n, k),
+                        d,
+                        (rs, cs),
+                        a,
+                        am,
+                        b,
+                        bm,
+                        accumulate,
+                        Parallelism::None,
+                    );
+                }
+                let add = if accumulate { 1.0 } else { 0.0 };
+                for i in 0..m {
+                    for j in 0..n {
+                        let w = want[i * n + j] + add;
+                        let (g64, g32) = (out64[i * rs + j * cs], out32[i * rs + j * cs]);
+                        assert!(
+                            (g64 - w).abs() < 1e-12,
+                            "f64 ({rs},{cs}) {i},{j}: {g64} vs {w}"
+                        );
+                        assert!(
+                            (g32 as f64 - w).abs() < 1e-5,
+                            "f32 ({rs},{cs}) {i},{j}: {g32}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn empty_inner_dimension_gives_zeros() {
         // A batch of rows with no features against a [0, 5] matrix: zeros of [2, 3, 5], as in
         // PyTorch (this once divided by the inner size, 0, and panicked).
