@@ -19,7 +19,7 @@ pub struct LstmTraining {
     lstm: LSTM,
     out: Linear,
     opt: Adam,
-    gen: Generator,
+    rng: Generator,
     batch: usize,
 }
 
@@ -40,7 +40,7 @@ impl LstmTraining {
             lstm,
             out,
             opt: Adam::new(params, 1e-3)?,
-            gen: Generator::new(0),
+            rng: Generator::new(0),
             batch,
         })
     }
@@ -50,7 +50,7 @@ impl LstmTraining {
     pub fn batch(&mut self) -> Result<(Tensor, Tensor)> {
         let n = self.batch * (SEQ + 1);
         let toks: Vec<i64> = (0..n)
-            .map(|_| self.gen.below(VOCAB as u64) as i64)
+            .map(|_| self.rng.below(VOCAB as u64) as i64)
             .collect();
         let t = Tensor::from_vec(toks, &[self.batch, SEQ + 1])?;
         Ok((t.narrow(1, 0, SEQ)?, t.narrow(1, 1, SEQ)?.contiguous()))

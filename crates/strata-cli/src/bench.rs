@@ -31,7 +31,9 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     if let Some(n) = args.threads {
         // Read once, when the kernels' threads start: set before any tensor work. The
         // children inherit it.
-        std::env::set_var("STRATA_NUM_THREADS", n.to_string());
+        // SAFETY: called from `main` before any thread is started, so no other thread can
+        // read the environment while it changes.
+        unsafe { std::env::set_var("STRATA_NUM_THREADS", n.to_string()) };
     }
     let workloads = match args.workload.is_empty() {
         true => Workload::ALL.to_vec(),

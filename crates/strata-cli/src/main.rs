@@ -186,7 +186,9 @@ fn main() {
         } => {
             if let Some(n) = threads {
                 // Read once, when the kernels' threads start: set before any tensor work.
-                std::env::set_var("STRATA_NUM_THREADS", n.to_string());
+                // SAFETY: no other thread exists yet (only argument parsing has run), so
+                // none can read the environment while it changes.
+                unsafe { std::env::set_var("STRATA_NUM_THREADS", n.to_string()) };
             }
             commands::train(commands::TrainArgs {
                 config,

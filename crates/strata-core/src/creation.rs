@@ -219,24 +219,24 @@ impl Tensor {
 
     /// Uniform `[0, 1)` values of a float dtype from a given generator.
     /// Panics as [`Tensor::zeros_dtype`] for a shape too large to allocate.
-    pub fn rand_with(gen: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
+    pub fn rand_with(rng: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
         or_panic(match dtype {
             DType::F32 => numel_for("rand", shape, 4)
-                .and_then(|n| try_collect("rand", shape, n, || gen.uniform_f32()))
+                .and_then(|n| try_collect("rand", shape, n, || rng.uniform_f32()))
                 .map(|v| Tensor::from_data(StorageData::F32(v), shape)),
-            _ => draws("rand", shape, || gen.uniform()).map(|v| from_f64s(v, shape, dtype)),
+            _ => draws("rand", shape, || rng.uniform()).map(|v| from_f64s(v, shape, dtype)),
         })
     }
 
     /// Standard-normal values of a float dtype from a given generator. Panics as
     /// [`Tensor::zeros_dtype`] for a shape too large to allocate.
-    pub fn randn_with(gen: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
-        or_panic(draws("randn", shape, || gen.normal()).map(|v| from_f64s(v, shape, dtype)))
+    pub fn randn_with(rng: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
+        or_panic(draws("randn", shape, || rng.normal()).map(|v| from_f64s(v, shape, dtype)))
     }
 
     /// Uniform `[low, high)` values from a given generator.
     pub fn uniform_with(
-        gen: &mut Generator,
+        rng: &mut Generator,
         shape: &[usize],
         low: f64,
         high: f64,
@@ -249,7 +249,7 @@ impl Tensor {
                 format!("need finite low <= high, got {low} and {high}"),
             ));
         }
-        let values = draws("uniform", shape, || low + (high - low) * gen.uniform())?;
+        let values = draws("uniform", shape, || low + (high - low) * rng.uniform())?;
         Ok(from_f64s(values, shape, dtype))
     }
 
@@ -260,7 +260,7 @@ impl Tensor {
 
     /// Normal values with the given mean and standard deviation from a given generator.
     pub fn normal_with(
-        gen: &mut Generator,
+        rng: &mut Generator,
         shape: &[usize],
         mean: f64,
         std: f64,
@@ -273,7 +273,7 @@ impl Tensor {
                 format!("need a finite mean and std >= 0, got {mean} and {std}"),
             ));
         }
-        let values = draws("normal", shape, || mean + std * gen.normal())?;
+        let values = draws("normal", shape, || mean + std * rng.normal())?;
         Ok(from_f64s(values, shape, dtype))
     }
 
@@ -284,7 +284,7 @@ impl Tensor {
 
     /// f32 values that are 1 with probability `p` and 0 otherwise, from a given generator.
     pub fn bernoulli_with(
-        gen: &mut Generator,
+        rng: &mut Generator,
         shape: &[usize],
         p: f64,
         dtype: DType,
@@ -297,7 +297,7 @@ impl Tensor {
             ));
         }
         let values = draws("bernoulli", shape, || {
-            if gen.uniform() < p {
+            if rng.uniform() < p {
                 1.0
             } else {
                 0.0

@@ -166,8 +166,8 @@ pub fn manual_seed(seed: u64) {
 /// Runs `f` with the global generator.
 pub fn with_global_generator<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
     let mut guard = GLOBAL.lock();
-    let gen = guard.get_or_insert_with(|| Generator::new(DEFAULT_SEED));
-    f(gen)
+    let rng = guard.get_or_insert_with(|| Generator::new(DEFAULT_SEED));
+    f(rng)
 }
 
 /// The global generator's state (for checkpoints).

@@ -407,11 +407,11 @@ impl Drop for TensorInner {
                 continue; // someone else still holds this node
             };
             for input in node.inputs.drain(..) {
-                if let Some(mut inner) = Arc::into_inner(input.0) {
-                    if let Some(next) = inner.grad_fn.get_mut().take() {
-                        stack.push(next);
-                    }
-                    // `inner` drops here without a grad_fn: no recursion.
+                // `inner` drops at the end of this statement without a grad_fn: no recursion.
+                if let Some(mut inner) = Arc::into_inner(input.0)
+                    && let Some(next) = inner.grad_fn.get_mut().take()
+                {
+                    stack.push(next);
                 }
             }
         }

@@ -4,7 +4,9 @@
 
 #[test]
 fn the_set_thread_count_wins_over_an_earlier_rayon_pool() {
-    std::env::set_var("STRATA_NUM_THREADS", "1");
+    // SAFETY: the only test of this program, so no other test thread reads the environment
+    // while it changes, and no Strata or rayon thread exists yet.
+    unsafe { std::env::set_var("STRATA_NUM_THREADS", "1") };
     // Start rayon's global pool with its default size (all cores) before Strata's kernels.
     let (a, b) = rayon::join(|| 1, || 2);
     assert_eq!(a + b, 3);

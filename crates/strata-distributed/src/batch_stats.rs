@@ -36,11 +36,11 @@ unsafe impl Send for Owned {}
 
 impl Drop for Owned {
     fn drop(&mut self) {
-        if let Some(comm) = self.comm.take() {
-            if std::thread::current().id() != self.owner {
-                // Freeing it here would be an MPI call from a thread MPI does not serve.
-                std::mem::forget(comm);
-            }
+        if let Some(comm) = self.comm.take()
+            && std::thread::current().id() != self.owner
+        {
+            // Freeing it here would be an MPI call from a thread MPI does not serve.
+            std::mem::forget(comm);
         }
     }
 }

@@ -71,8 +71,8 @@ fn load(dir: &Path, split: Split, n: usize) -> Result<Set> {
 
 /// One epoch's mini-batches: a seeded permutation of `0..n` cut into batches of `size`
 /// (the last one may be smaller).
-pub fn batches(n: usize, size: usize, gen: &mut Generator) -> Vec<Vec<usize>> {
-    gen.permutation(n)
+pub fn batches(n: usize, size: usize, rng: &mut Generator) -> Vec<Vec<usize>> {
+    rng.permutation(n)
         .chunks(size.max(1))
         .map(|c| c.to_vec())
         .collect()

@@ -37,7 +37,7 @@ pub fn epoch<M, F>(
     opt: &mut dyn Optimizer,
     set: &Set,
     batch: usize,
-    gen: &mut Generator,
+    rng: &mut Generator,
     mut after_step: F,
 ) -> Result<Vec<f64>>
 where
@@ -45,7 +45,7 @@ where
     F: FnMut(usize, f64, &Gradients) -> Result<()>,
 {
     let mut losses = Vec::new();
-    for (i, rows) in batches(set.len(), batch, gen).iter().enumerate() {
+    for (i, rows) in batches(set.len(), batch, rng).iter().enumerate() {
         let b = set.rows(rows)?;
         let loss = cross_entropy(&model.forward(&b.x)?, &b.y)?;
         let grads = loss.backward()?;

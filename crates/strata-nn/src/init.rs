@@ -125,10 +125,10 @@ impl Init {
         with_global_generator(|g| self.tensor_with(g, shape, DType::F32))
     }
 
-    /// A fresh tensor of `shape` and `dtype` drawn from `gen`.
+    /// A fresh tensor of `shape` and `dtype` drawn from `rng`.
     pub fn tensor_with(
         &self,
-        gen: &mut Generator,
+        rng: &mut Generator,
         shape: &[usize],
         dtype: DType,
     ) -> Result<Tensor> {
@@ -139,34 +139,34 @@ impl Init {
                 FanMode::FanOut => fan_out,
             } as f64)
         };
-        let uniform = |gen: &mut Generator, bound: f64| {
-            Tensor::uniform_with(gen, shape, -bound, bound, dtype)
+        let uniform = |rng: &mut Generator, bound: f64| {
+            Tensor::uniform_with(rng, shape, -bound, bound, dtype)
         };
         let normal =
-            |gen: &mut Generator, std: f64| Tensor::normal_with(gen, shape, 0.0, std, dtype);
+            |rng: &mut Generator, std: f64| Tensor::normal_with(rng, shape, 0.0, std, dtype);
         Ok(match *self {
             Init::Zeros => Tensor::try_zeros(shape, dtype)?,
             Init::Ones => Tensor::try_full(shape, 1.0, dtype)?,
             Init::Constant(v) => Tensor::try_full(shape, v, dtype)?,
-            Init::Uniform { low, high } => Tensor::uniform_with(gen, shape, low, high, dtype)?,
-            Init::Normal { mean, std } => Tensor::normal_with(gen, shape, mean, std, dtype)?,
+            Init::Uniform { low, high } => Tensor::uniform_with(rng, shape, low, high, dtype)?,
+            Init::Normal { mean, std } => Tensor::normal_with(rng, shape, mean, std, dtype)?,
             Init::XavierUniform { gain } => {
                 let (i, o) = fans(shape)?;
-                uniform(gen, gain * (6.0 / (i + o) as f64).sqrt())?
+                uniform(rng, gain * (6.0 / (i + o) as f64).sqrt())?
             }
             Init::XavierNormal { gain } => {
                 let (i, o) = fans(shape)?;
-                normal(gen, gain * (2.0 / (i + o) as f64).sqrt())?
+                normal(rng, gain * (2.0 / (i + o) as f64).sqrt())?
             }
             Init::KaimingUniform { mode, nonlinearity } => {
-                uniform(gen, gain(nonlinearity) * (3.0 / fan(mode)?).sqrt())?
+                uniform(rng, gain(nonlinearity) * (3.0 / fan(mode)?).sqrt())?
             }
             Init::KaimingNormal { mode, nonlinearity } => {
-                normal(gen, gain(nonlinearity) / fan(mode)?.sqrt())?
+                normal(rng, gain(nonlinearity) / fan(mode)?.sqrt())?
             }
-            Init::LecunUniform => uniform(gen, (3.0 / fan(FanMode::FanIn)?).sqrt())?,
-            Init::LecunNormal => normal(gen, 1.0 / fan(FanMode::FanIn)?.sqrt())?,
-            Init::Orthogonal { gain } => orthogonal(gen, shape, gain, dtype)?,
+            Init::LecunUniform => uniform(rng, (3.0 / fan(FanMode::FanIn)?).sqrt())?,
+            Init::LecunNormal => normal(rng, 1.0 / fan(FanMode::FanIn)?.sqrt())?,
+            Init::Orthogonal { gain } => orthogonal(rng, shape, gain, dtype)?,
         })
     }
 
@@ -199,7 +199,7 @@ pub fn default_bias(shape: &[usize], fan_in: usize) -> Result<Tensor> {
 
 /// Orthogonal rows (or columns, whichever are fewer) via Gram-Schmidt on a normal draw,
 /// signs fixed like PyTorch's QR-based version.
-fn orthogonal(gen: &mut Generator, shape: &[usize], gain: f64, dtype: DType) -> Result<Tensor> {
+fn orthogonal(rng: &mut Generator, shape: &[usize], gain: f64, dtype: DType) -> Result<Tensor> {
     if shape.len() < 2 {
         return Err(Error::config(
             "init",
@@ -214,7 +214,7 @@ fn orthogonal(gen: &mut Generator, shape: &[usize], gain: f64, dtype: DType) -> 
     } else {
         (cols, rows)
     };
-    let draw = Tensor::randn_with(gen, &[k, n], DType::F64).to_vec::<f64>()?;
+    let draw = Tensor::randn_with(rng, &[k, n], DType::F64).to_vec::<f64>()?;
     let mut vecs: Vec<Vec<f64>> = draw.chunks(n.max(1)).map(|c| c.to_vec()).collect();
     for i in 0..k {
         for j in 0..i {

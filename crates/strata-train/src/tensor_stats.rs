@@ -51,10 +51,10 @@ impl Moments {
 /// # Ok::<(), strata_core::Error>(())
 /// ```
 pub fn moments(t: &Tensor) -> Moments {
-    if t.dtype() == DType::F32 {
-        if let Ok(values) = t.read::<f32>() {
-            return moments_f32(&values);
-        }
+    if t.dtype() == DType::F32
+        && let Ok(values) = t.read::<f32>()
+    {
+        return moments_f32(&values);
     }
     let values = t.to_vec_f64();
     let mut m = empty();
@@ -66,10 +66,10 @@ pub fn moments(t: &Tensor) -> Moments {
 
 /// The L2 norm of `t` (non-finite if any value is).
 pub fn l2_norm(t: &Tensor) -> f64 {
-    if t.dtype() == DType::F32 {
-        if let Ok(values) = t.read::<f32>() {
-            return sum_squares_f32(&values).sqrt();
-        }
+    if t.dtype() == DType::F32
+        && let Ok(values) = t.read::<f32>()
+    {
+        return sum_squares_f32(&values).sqrt();
     }
     t.to_vec_f64().iter().map(|v| v * v).sum::<f64>().sqrt()
 }
@@ -78,10 +78,10 @@ pub fn l2_norm(t: &Tensor) -> f64 {
 /// on every gradient of every step) a branch-free test of the exponent bits, sixteen lanes
 /// at a time, which runs at memory speed.
 pub fn all_finite(t: &Tensor) -> bool {
-    if t.dtype() == DType::F32 {
-        if let Ok(values) = t.read::<f32>() {
-            return all_finite_f32(&values);
-        }
+    if t.dtype() == DType::F32
+        && let Ok(values) = t.read::<f32>()
+    {
+        return all_finite_f32(&values);
     }
     t.to_vec_f64().iter().all(|v| v.is_finite())
 }

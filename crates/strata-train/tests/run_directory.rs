@@ -182,10 +182,10 @@ fn a_run_writes_every_file_and_they_read_back() {
     for ev in read_events(&events_file).unwrap() {
         if let Some(proto::What::Summary(s)) = ev.what {
             for v in s.value {
-                if v.tag == "accuracy/val" {
-                    if let Some(proto::Value::SimpleValue(x)) = v.value {
-                        val_acc.push((ev.step, x));
-                    }
+                if v.tag == "accuracy/val"
+                    && let Some(proto::Value::SimpleValue(x)) = v.value
+                {
+                    val_acc.push((ev.step, x));
                 }
                 tags.insert(v.tag);
             }

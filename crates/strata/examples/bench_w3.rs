@@ -52,9 +52,9 @@ impl CharLstm {
 }
 
 /// Random sequences of `SEQ + 1` tokens: inputs are the first `SEQ`, targets the last `SEQ`.
-fn batch(gen: &mut Generator) -> Result<(Tensor, Tensor), strata::core::Error> {
+fn batch(rng: &mut Generator) -> Result<(Tensor, Tensor), strata::core::Error> {
     let toks: Vec<i64> = (0..BATCH * (SEQ + 1))
-        .map(|_| gen.below(VOCAB as u64) as i64)
+        .map(|_| rng.below(VOCAB as u64) as i64)
         .collect();
     let t = Tensor::from_vec(toks, &[BATCH, SEQ + 1])?;
     Ok((t.narrow(1, 0, SEQ)?, t.narrow(1, 1, SEQ)?.contiguous()))
@@ -70,13 +70,13 @@ struct Split {
 fn run(
     model: &CharLstm,
     opt: &mut Adam,
-    gen: &mut Generator,
+    rng: &mut Generator,
     steps: usize,
     split: &mut Split,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let start = Instant::now();
     for _ in 0..steps {
-        let (x, y) = batch(gen)?;
+        let (x, y) = batch(rng)?;
         let t0 = Instant::now();
         let logits = model.forward(&x)?;
         let loss = cross_entropy(
@@ -98,13 +98,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     manual_seed(0);
     let model = CharLstm::new()?;
     let mut opt = Adam::new(model.parameters(), 1e-3)?;
-    let mut gen = Generator::new(0);
-    run(&model, &mut opt, &mut gen, 5, &mut Split::default())?;
+    let mut rng = Generator::new(0);
+    run(&model, &mut opt, &mut rng, 5, &mut Split::default())?;
     let mut rates = Vec::new();
     let mut split = Split::default();
     for _ in 0..3 {
         split = Split::default();
-        let secs = run(&model, &mut opt, &mut gen, STEPS, &mut split)?;
+        let secs = run(&model, &mut opt, &mut rng, STEPS, &mut split)?;
         rates.push((BATCH * SEQ * STEPS) as f64 / secs);
     }
     rates.sort_by(|a, b| a.total_cmp(b));

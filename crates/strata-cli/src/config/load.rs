@@ -282,13 +282,13 @@ fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
             format!("must be in [0, 1), got {}", c.optimizer.momentum),
         );
     }
-    if let Some(wd) = c.optimizer.weight_decay {
-        if !(wd >= 0.0 && wd.is_finite()) {
-            return fail(
-                "optimizer.weight_decay".into(),
-                format!("must be >= 0, got {wd}"),
-            );
-        }
+    if let Some(wd) = c.optimizer.weight_decay
+        && !(wd >= 0.0 && wd.is_finite())
+    {
+        return fail(
+            "optimizer.weight_decay".into(),
+            format!("must be >= 0, got {wd}"),
+        );
     }
     if c.training.epochs == 0 {
         return fail("training.epochs".into(), "must be at least 1".into());
@@ -308,21 +308,21 @@ fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
     if c.model.layers.is_empty() {
         return fail("model.layers".into(), "must list at least one layer".into());
     }
-    if let Some(v) = c.data.validation {
-        if !positive(v) {
-            return fail(
-                "data.validation".into(),
-                format!("must be a count >= 1 or a fraction in (0, 1), got {v}"),
-            );
-        }
+    if let Some(v) = c.data.validation
+        && !positive(v)
+    {
+        return fail(
+            "data.validation".into(),
+            format!("must be a count >= 1 or a fraction in (0, 1), got {v}"),
+        );
     }
-    if let Some(t) = c.data.test_fraction {
-        if !(t > 0.0 && t < 1.0) {
-            return fail(
-                "data.test_fraction".into(),
-                format!("must be in (0, 1), got {t}"),
-            );
-        }
+    if let Some(t) = c.data.test_fraction
+        && !(t > 0.0 && t < 1.0)
+    {
+        return fail(
+            "data.test_fraction".into(),
+            format!("must be in (0, 1), got {t}"),
+        );
     }
     for (i, layer) in c.model.layers.iter().enumerate() {
         let key = |field: &str| format!("model.layers[{i}].{field}");
@@ -365,13 +365,13 @@ fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
             _ => {}
         }
     }
-    if let Some(es) = &c.training.early_stopping {
-        if es.patience == 0 {
-            return fail(
-                "training.early_stopping.patience".into(),
-                "must be at least 1".into(),
-            );
-        }
+    if let Some(es) = &c.training.early_stopping
+        && es.patience == 0
+    {
+        return fail(
+            "training.early_stopping.patience".into(),
+            "must be at least 1".into(),
+        );
     }
     Ok(())
 }

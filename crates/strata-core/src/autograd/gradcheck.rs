@@ -66,8 +66,8 @@ where
             out.dtype(),
         ));
     }
-    let mut gen = Generator::new(options.seed);
-    let r = Tensor::randn_with(&mut gen, out.shape(), DType::F64);
+    let mut rng = Generator::new(options.seed);
+    let r = Tensor::randn_with(&mut rng, out.shape(), DType::F64);
     let project = |o: &Tensor| -> Result<f64> { o.mul(&r)?.sum_all()?.item() };
     if !out.requires_grad() {
         return Err(Error::Backward(

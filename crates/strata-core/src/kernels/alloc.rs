@@ -106,7 +106,7 @@ pub(crate) fn keep_freed_memory() {
         }
         const M_TRIM_THRESHOLD: i32 = -1;
         const M_MMAP_THRESHOLD: i32 = -3;
-        extern "C" {
+        unsafe extern "C" {
             fn mallopt(param: i32, value: i32) -> i32;
         }
         // SAFETY: `mallopt` only adjusts allocator tuning parameters; both values are

@@ -200,10 +200,10 @@ where
 
 /// The elements of a strided view, copied in row-major order.
 pub(crate) fn collect<T: Element>(src: &[T], layout: &Layout) -> Vec<T> {
-    if let Some(r) = layout.contiguous_range() {
-        if r.len() < PAR_MIN_ELEMS {
-            return src[r].to_vec();
-        }
+    if let Some(r) = layout.contiguous_range()
+        && r.len() < PAR_MIN_ELEMS
+    {
+        return src[r].to_vec();
     }
     map1(src, layout, |x| x)
 }

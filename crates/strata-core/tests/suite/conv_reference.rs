@@ -81,8 +81,8 @@ fn configs() -> Vec<Cfg> {
     ]
 }
 
-fn random(gen: &mut Generator, shape: &[usize]) -> Vec<f64> {
-    Tensor::randn_with(gen, shape, DType::F64)
+fn random(rng: &mut Generator, shape: &[usize]) -> Vec<f64> {
+    Tensor::randn_with(rng, shape, DType::F64)
         .to_vec::<f64>()
         .unwrap()
 }
@@ -136,16 +136,16 @@ fn t(v: &[f64], shape: &[usize]) -> Tensor {
 
 #[test]
 fn conv2d_matches_the_definition() {
-    let mut gen = Generator::new(7);
+    let mut rng = Generator::new(7);
     for c in configs() {
         let (oh, ow) = c.out();
         let (xs, ws) = ([c.n, c.cin, c.h, c.w], [c.cout, c.cin / c.g, c.k.0, c.k.1]);
         let ys = [c.n, c.cout, oh, ow];
         let (x, w, b, gy) = (
-            random(&mut gen, &xs),
-            random(&mut gen, &ws),
-            random(&mut gen, &[c.cout]),
-            random(&mut gen, &ys),
+            random(&mut rng, &xs),
+            random(&mut rng, &ws),
+            random(&mut rng, &[c.cout]),
+            random(&mut rng, &ys),
         );
         let want = naive_conv2d(&c, &x, &w, &b, &gy);
         for (dtype, tol) in [(DType::F64, 1e-10), (DType::F32, 1e-4)] {
@@ -183,7 +183,7 @@ fn conv2d_matches_the_definition() {
 
 #[test]
 fn conv1d_matches_the_definition() {
-    let mut gen = Generator::new(8);
+    let mut rng = Generator::new(8);
     for (n, cin, cout, l, k, s, p, d, g) in [
         (2, 3, 4, 11, 3, 2, 1, 1, 1),
         (3, 4, 6, 20, 4, 3, 2, 2, 2),
@@ -193,10 +193,10 @@ fn conv1d_matches_the_definition() {
         let c = cfg(n, (cin, cout), (1, l), (1, k), (1, s), (0, p), (1, d), g);
         let (_, ol) = c.out();
         let (x, w, b, gy) = (
-            random(&mut gen, &[n, cin, l]),
-            random(&mut gen, &[cout, cin / g, k]),
-            random(&mut gen, &[cout]),
-            random(&mut gen, &[n, cout, ol]),
+            random(&mut rng, &[n, cin, l]),
+            random(&mut rng, &[cout, cin / g, k]),
+            random(&mut rng, &[cout]),
+            random(&mut rng, &[n, cout, ol]),
         );
         let want = naive_conv2d(&c, &x, &w, &b, &gy);
         let xt = t(&x, &[n, cin, l]).requires_grad_();
@@ -312,7 +312,7 @@ fn transpose_out(c: &Cfg, op: (usize, usize)) -> (usize, usize) {
 
 #[test]
 fn conv_transpose2d_matches_the_definition() {
-    let mut gen = Generator::new(9);
+    let mut rng = Generator::new(9);
     // (config over this op's input, output_padding)
     let cases = [
         (
@@ -347,13 +347,13 @@ fn conv_transpose2d_matches_the_definition() {
     for (c, op) in cases {
         let (xs, ws) = ([c.n, c.cin, c.h, c.w], [c.cin, c.cout / c.g, c.k.0, c.k.1]);
         let (x, w, b) = (
-            random(&mut gen, &xs),
-            random(&mut gen, &ws),
-            random(&mut gen, &[c.cout]),
+            random(&mut rng, &xs),
+            random(&mut rng, &ws),
+            random(&mut rng, &[c.cout]),
         );
         let (oh, ow) = transpose_out(&c, op);
         let ys = [c.n, c.cout, oh, ow];
-        let gy = random(&mut gen, &ys);
+        let gy = random(&mut rng, &ys);
         let want = naive_conv_transpose2d(&c, op, &x, &w, &b, &gy);
         let params = ConvTranspose2dParams {
             stride: c.s,
@@ -397,7 +397,7 @@ fn conv_transpose2d_matches_the_definition() {
 
 #[test]
 fn conv_transpose2d_is_the_adjoint_of_conv2d() {
-    let mut gen = Generator::new(10);
+    let mut rng = Generator::new(10);
     for c in configs() {
         let (oh, ow) = c.out();
         let (xs, ws, ys) = (
@@ -405,9 +405,9 @@ fn conv_transpose2d_is_the_adjoint_of_conv2d() {
             [c.cout, c.cin / c.g, c.k.0, c.k.1],
             [c.n, c.cout, oh, ow],
         );
-        let x = Tensor::randn_with(&mut gen, &xs, DType::F64);
-        let w = Tensor::randn_with(&mut gen, &ws, DType::F64);
-        let y = Tensor::randn_with(&mut gen, &ys, DType::F64);
+        let x = Tensor::randn_with(&mut rng, &xs, DType::F64);
+        let w = Tensor::randn_with(&mut rng, &ws, DType::F64);
+        let y = Tensor::randn_with(&mut rng, &ys, DType::F64);
         // The output padding that maps back onto exactly H x W.
         let rem =
             |i: usize, k: usize, s: usize, p: usize, d: usize| (i + 2 * p - d * (k - 1) - 1) % s;

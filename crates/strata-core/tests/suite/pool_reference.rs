@@ -132,12 +132,12 @@ fn cases() -> Vec<([usize; 4], Axis, Axis, bool)> {
 
 #[test]
 fn max_pool2d_matches_the_definition() {
-    let mut gen = Generator::new(11);
+    let mut rng = Generator::new(11);
     for (shape, ay, ax, ceil) in cases() {
-        let x = Tensor::randn_with(&mut gen, &shape, DType::F64).requires_grad_();
+        let x = Tensor::randn_with(&mut rng, &shape, DType::F64).requires_grad_();
         let (h, w) = (shape[2], shape[3]);
         let ys = [shape[0], shape[1], ay.out(h, ceil), ax.out(w, ceil)];
-        let gy = Tensor::randn_with(&mut gen, &ys, DType::F64);
+        let gy = Tensor::randn_with(&mut rng, &ys, DType::F64);
         let (want_y, want_gx) = naive_max(
             &x.to_vec::<f64>().unwrap(),
             &gy.to_vec::<f64>().unwrap(),
@@ -169,16 +169,16 @@ fn max_pool2d_matches_the_definition() {
 
 #[test]
 fn avg_pool2d_matches_the_definition() {
-    let mut gen = Generator::new(12);
+    let mut rng = Generator::new(12);
     for (shape, ay, ax, ceil) in cases() {
         if ay.d != 1 || ax.d != 1 {
             continue; // average pooling has no dilation
         }
         for include_pad in [true, false] {
-            let x = Tensor::randn_with(&mut gen, &shape, DType::F64).requires_grad_();
+            let x = Tensor::randn_with(&mut rng, &shape, DType::F64).requires_grad_();
             let (h, w) = (shape[2], shape[3]);
             let ys = [shape[0], shape[1], ay.out(h, ceil), ax.out(w, ceil)];
-            let gy = Tensor::randn_with(&mut gen, &ys, DType::F64);
+            let gy = Tensor::randn_with(&mut rng, &ys, DType::F64);
             let (want_y, want_gx) = naive_avg(
                 &x.to_vec::<f64>().unwrap(),
                 &gy.to_vec::<f64>().unwrap(),
@@ -211,16 +211,16 @@ fn avg_pool2d_matches_the_definition() {
 
 #[test]
 fn pools_1d_match_the_definition() {
-    let mut gen = Generator::new(13);
+    let mut rng = Generator::new(13);
     for (n, c, l, a, ceil) in [
         (2, 3, 11, axis(3, 2, 1, 1), false),
         (2, 3, 11, axis(3, 2, 1, 2), true),
         (4, 2, 16, axis(4, 4, 2, 1), true),
     ] {
         let none = axis(1, 1, 0, 1);
-        let x = Tensor::randn_with(&mut gen, &[n, c, l], DType::F64).requires_grad_();
+        let x = Tensor::randn_with(&mut rng, &[n, c, l], DType::F64).requires_grad_();
         let ol = a.out(l, ceil);
-        let gy = Tensor::randn_with(&mut gen, &[n, c, ol], DType::F64);
+        let gy = Tensor::randn_with(&mut rng, &[n, c, ol], DType::F64);
         let (xv, gv) = (x.to_vec::<f64>().unwrap(), gy.to_vec::<f64>().unwrap());
         let (want_y, want_gx) = naive_max(&xv, &gv, (1, l), none, a, ceil);
         let params = MaxPool1dParams {
@@ -265,16 +265,16 @@ fn pools_1d_match_the_definition() {
 
 #[test]
 fn adaptive_avg_pool2d_matches_the_definition() {
-    let mut gen = Generator::new(14);
+    let mut rng = Generator::new(14);
     for (shape, oh, ow) in [
         ([2, 3, 7, 5], 3, 2),
         ([1, 2, 4, 9], 4, 4),
         ([2, 1, 3, 3], 5, 7),
         ([8, 16, 14, 14], 4, 3),
     ] {
-        let x = Tensor::randn_with(&mut gen, &shape, DType::F64).requires_grad_();
+        let x = Tensor::randn_with(&mut rng, &shape, DType::F64).requires_grad_();
         let (h, w) = (shape[2], shape[3]);
-        let gy = Tensor::randn_with(&mut gen, &[shape[0], shape[1], oh, ow], DType::F64);
+        let gy = Tensor::randn_with(&mut rng, &[shape[0], shape[1], oh, ow], DType::F64);
         let (xv, gv) = (x.to_vec::<f64>().unwrap(), gy.to_vec::<f64>().unwrap());
         let bin = |i: usize, n: usize, size: usize| {
             let start = (i * size) as f64 / n as f64;
@@ -353,13 +353,13 @@ fn f32_pools_agree_with_f64() {
 /// sizes, and infinities.
 #[test]
 fn plain_2x2_max_pool_matches_the_definition_with_ties() {
-    let mut gen = Generator::new(5);
+    let mut rng = Generator::new(5);
     for (shape, ceil) in [
         ([2, 3, 7, 9], false),
         ([1, 2, 6, 8], true),
         ([3, 1, 2, 5], false),
     ] {
-        let raw = Tensor::randn_with(&mut gen, &shape, DType::F64)
+        let raw = Tensor::randn_with(&mut rng, &shape, DType::F64)
             .to_vec::<f64>()
             .unwrap();
         let mut v: Vec<f64> = raw.iter().map(|x| (x * 1.5).round()).collect();
@@ -369,7 +369,7 @@ fn plain_2x2_max_pool_matches_the_definition_with_ties() {
         let (h, w) = (shape[2], shape[3]);
         let a = axis(2, 2, 0, 1);
         let ys = [shape[0], shape[1], a.out(h, ceil), a.out(w, ceil)];
-        let gy = Tensor::randn_with(&mut gen, &ys, DType::F64);
+        let gy = Tensor::randn_with(&mut rng, &ys, DType::F64);
         let (want_y, want_gx) = naive_max(&v, &gy.to_vec::<f64>().unwrap(), (h, w), a, a, ceil);
         let params = MaxPool2dParams {
             ceil_mode: ceil,

@@ -39,10 +39,10 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         strata_core::manual_seed(opts.seed);
         let net = Mlp::new(&MlpSpec::uniform(784, width, depth, 10, act))?;
         let mut opt = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?;
-        let mut gen = Generator::new(opts.seed);
+        let mut rng = Generator::new(opts.seed);
         let mut curve = Vec::new();
         for _ in 0..epochs {
-            for l in epoch(&net, &mut opt, &train, batch, &mut gen, |_, _, _| Ok(()))? {
+            for l in epoch(&net, &mut opt, &train, batch, &mut rng, |_, _, _| Ok(()))? {
                 curve.push((curve.len() as f64, l));
             }
         }

@@ -37,10 +37,10 @@ struct Batch {
     target_ids: Vec<i64>,
 }
 
-fn reversal_batch(len: usize, batch: usize, gen: &mut Generator) -> Result<Batch> {
+fn reversal_batch(len: usize, batch: usize, rng: &mut Generator) -> Result<Batch> {
     let mut src = vec![0i64; batch * len];
     for s in src.iter_mut() {
-        *s = gen.below(VOCAB as u64) as i64;
+        *s = rng.below(VOCAB as u64) as i64;
     }
     let mut target = vec![0i64; batch * len];
     let mut dec_in = vec![START; batch * len];
@@ -240,10 +240,10 @@ fn train(
     let net = Seq2Seq::new(attention)?;
     let params = net.parameters();
     let mut opt = Adam::new(params.clone(), LR)?;
-    let mut gen = Generator::new(seed.wrapping_add(1));
+    let mut rng = Generator::new(seed.wrapping_add(1));
     let mut curve = vec![(0.0, score(&net, test)?.token)];
     for step in 1..=steps {
-        let b = reversal_batch(len, batch, &mut gen)?;
+        let b = reversal_batch(len, batch, &mut rng)?;
         let loss = cross_entropy(&net.logits(&b)?, &b.target)?;
         let mut grads = loss.backward()?;
         clip_grad_norm(&mut grads, &params, CLIP, 2.0)?;

@@ -69,8 +69,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let shallow = MlpSpec::uniform(1, wide_units, 1, 1, Act::Relu).init(WeightInit::He);
     let shallow_params = Mlp::new(&shallow)?.num_parameters();
 
-    let mut gen = Generator::new(opts.seed);
-    let xs: Vec<f64> = (0..n_train).map(|_| gen.uniform()).collect();
+    let mut rng = Generator::new(opts.seed);
+    let xs: Vec<f64> = (0..n_train).map(|_| rng.uniform()).collect();
     let grid: Vec<f64> = (0..n_test)
         .map(|i| (i as f64 + 0.5) / n_test as f64)
         .collect();
@@ -112,16 +112,16 @@ pub fn run(opts: &Options) -> Result<Outcome> {
                 number(te)
             );
             errs.push((k as f64, te));
-            if k == ks[ks.len() - 1] {
-                if let Some((_, _, _, net)) = &best {
-                    let pred = no_grad(|| net.forward(&x_test))?.to_vec_f64();
-                    series.push(Measured::new(
-                        format!("fit-k{k}/{name}"),
-                        "x",
-                        "y",
-                        grid.iter().copied().zip(pred).collect(),
-                    ));
-                }
+            if k == ks[ks.len() - 1]
+                && let Some((_, _, _, net)) = &best
+            {
+                let pred = no_grad(|| net.forward(&x_test))?.to_vec_f64();
+                series.push(Measured::new(
+                    format!("fit-k{k}/{name}"),
+                    "x",
+                    "y",
+                    grid.iter().copied().zip(pred).collect(),
+                ));
             }
         }
     }

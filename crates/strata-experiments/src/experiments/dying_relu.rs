@@ -47,9 +47,9 @@ pub fn run(opts: &Options) -> Result<Outcome> {
             strata_core::manual_seed(opts.seed);
             let net = Mlp::new(&MlpSpec::uniform(784, width, depth, 10, act))?;
             let mut opt = Adam::new(net.parameters(), lr)?;
-            let mut gen = Generator::new(opts.seed);
+            let mut rng = Generator::new(opts.seed);
             for _ in 0..epochs {
-                epoch(&net, &mut opt, &train, batch, &mut gen, |_, _, _| Ok(()))?;
+                epoch(&net, &mut opt, &train, batch, &mut rng, |_, _, _| Ok(()))?;
             }
             net.eval();
             let d = dead_fraction(&net, &test.x)?;

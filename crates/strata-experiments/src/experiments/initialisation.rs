@@ -61,7 +61,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
             })?;
             let ratio = stds[DEPTH - 1] / stds[0];
             let mut opt = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?;
-            let mut gen = Generator::new(opts.seed);
+            let mut rng = Generator::new(opts.seed);
             let mut losses = Vec::new();
             for _ in 0..epochs {
                 losses.extend(epoch(
@@ -69,7 +69,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
                     &mut opt,
                     &train,
                     batch,
-                    &mut gen,
+                    &mut rng,
                     |_, _, _| Ok(()),
                 )?);
             }

@@ -21,15 +21,15 @@ const CLIP: f64 = 1.0;
 const KINDS: [&str; 4] = ["rnn", "lstm", "lstm-forget1", "gru"];
 
 /// Sequences `[T, B, 2]` (value, marker) and their targets `[B, 1]`.
-fn adding_batch(len: usize, batch: usize, gen: &mut Generator) -> Result<(Tensor, Tensor)> {
+fn adding_batch(len: usize, batch: usize, rng: &mut Generator) -> Result<(Tensor, Tensor)> {
     let mut x = vec![0f32; len * batch * 2];
     let mut y = vec![0f32; batch];
     for b in 0..batch {
         let half = (len / 2).max(1) as u64;
-        let first = gen.below(half) as usize;
-        let second = (half + gen.below(len as u64 - half)) as usize;
+        let first = rng.below(half) as usize;
+        let second = (half + rng.below(len as u64 - half)) as usize;
         for t in 0..len {
-            let v = gen.uniform_f32();
+            let v = rng.uniform_f32();
             x[(t * batch + b) * 2] = v;
             if t == first || t == second {
                 x[(t * batch + b) * 2 + 1] = 1.0;
@@ -105,13 +105,13 @@ fn train(
     let net = Net::new(kind)?;
     let params = net.parameters();
     let mut opt = Adam::new(params.clone(), LR)?;
-    let mut gen = Generator::new(seed.wrapping_add(1));
+    let mut rng = Generator::new(seed.wrapping_add(1));
     let test_mse = |net: &Net| -> Result<f64> {
         no_grad(|| Ok(mse_loss(&net.predict(&test.0)?, &test.1)?.item()?))
     };
     let mut curve = vec![(0.0, test_mse(&net)?)];
     for step in 1..=steps {
-        let (x, y) = adding_batch(len, batch, &mut gen)?;
+        let (x, y) = adding_batch(len, batch, &mut rng)?;
         let loss = mse_loss(&net.predict(&x)?, &y)?;
         let mut grads = loss.backward()?;
         clip_grad_norm(&mut grads, &params, CLIP, 2.0)?;

@@ -67,10 +67,10 @@ fn train_once(
     strata_core::manual_seed(seed);
     let net = Mlp::new(&MlpSpec::uniform(784, width, 2, 10, Act::Relu))?;
     let mut opt = (c.make)(net.parameters(), lr)?;
-    let mut gen = Generator::new(seed);
+    let mut rng = Generator::new(seed);
     let mut curve = Vec::new();
     for _ in 0..epochs {
-        for l in epoch(&net, opt.as_mut(), set, batch, &mut gen, |_, _, _| Ok(()))? {
+        for l in epoch(&net, opt.as_mut(), set, batch, &mut rng, |_, _, _| Ok(()))? {
             curve.push((curve.len() as f64, l));
         }
     }

@@ -26,11 +26,11 @@ const VARIANTS: [&str; 6] = ["none", "l2", "l1", "dropout", "batchnorm", "augmen
 /// Accuracies measured every few epochs: `(epoch, train, validation, test)`.
 type Curve = Vec<(f64, f64, f64, f64)>;
 
-fn augment(x: &Tensor, shift: &RandomAffine, gen: &mut Generator) -> Result<Tensor> {
+fn augment(x: &Tensor, shift: &RandomAffine, rng: &mut Generator) -> Result<Tensor> {
     let n = x.shape()[0];
     let images = x.reshape(&[n, 1, 28, 28])?;
     let moved = (0..n)
-        .map(|i| Ok(shift.apply(&images.select(0, i)?, gen)?))
+        .map(|i| Ok(shift.apply(&images.select(0, i)?, rng)?))
         .collect::<Result<Vec<_>>>()?;
     Ok(Tensor::stack(&moved, 0)?.reshape(&[n, 784])?)
 }
@@ -55,13 +55,13 @@ fn train_variant(
         .translate(0.1, 0.1)?
         .rotate(-10.0, 10.0)?
         .fill(BACKGROUND);
-    let mut gen = Generator::new(seed);
+    let mut rng = Generator::new(seed);
     let mut curve = Vec::new();
     for e in 1..=epochs {
-        for rows in batches(train.len(), 50, &mut gen) {
+        for rows in batches(train.len(), 50, &mut rng) {
             let b = train.rows(&rows)?;
             let x = if variant == "augmentation" {
-                augment(&b.x, &shift, &mut gen)?
+                augment(&b.x, &shift, &mut rng)?
             } else {
                 b.x
             };

@@ -81,11 +81,11 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         let net = Mlp::new(&MlpSpec::uniform(784, width, 2, 10, Act::Relu))?;
         let mut opt = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?;
         let mut sched = scheduler(name, &mut opt, steps)?;
-        let mut gen = Generator::new(opts.seed);
+        let mut rng = Generator::new(opts.seed);
         let (mut lrs, mut losses) = (Vec::new(), Vec::new());
         let mut window = 0.0;
         for _ in 0..epochs {
-            for rows in crate::data::batches(train_n, batch, &mut gen) {
+            for rows in crate::data::batches(train_n, batch, &mut rng) {
                 let b = train.rows(&rows)?;
                 let loss = cross_entropy(&net.forward(&b.x)?, &b.y)?;
                 let grads = loss.backward()?;

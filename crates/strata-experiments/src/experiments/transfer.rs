@@ -76,11 +76,11 @@ fn digits(set: &Set, first: i64, per_class: usize) -> Result<Set> {
 }
 
 /// `steps` Adam steps on batches drawn with replacement from `set`.
-fn fit(net: &Cnn, set: &Set, steps: usize, gen: &mut Generator) -> Result<()> {
+fn fit(net: &Cnn, set: &Set, steps: usize, rng: &mut Generator) -> Result<()> {
     let mut opt = Adam::new(net.parameters(), LR)?;
     for _ in 0..steps {
         let rows: Vec<usize> = (0..BATCH.min(set.len()))
-            .map(|_| gen.below(set.len() as u64) as usize)
+            .map(|_| rng.below(set.len() as u64) as usize)
             .collect();
         let b = set.rows(&rows)?;
         opt.step(&cross_entropy(&net.forward(&b.x)?, &b.y)?.backward()?)?;
@@ -104,12 +104,12 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let (n_train, n_test, pre_steps, steps) =
         opts.pick((3_000, 500, 60, 40), (60_000, 10_000, 1_000, 300));
     let (train, test) = mnist(&opts.mnist_dir, n_train, n_test)?;
-    let mut gen = Generator::new(opts.seed);
+    let mut rng = Generator::new(opts.seed);
 
     strata_core::manual_seed(opts.seed);
     let pretrained = Cnn::new()?;
     let low = digits(&train, 0, usize::MAX)?;
-    fit(&pretrained, &low, pre_steps, &mut gen)?;
+    fit(&pretrained, &low, pre_steps, &mut rng)?;
     let pre_acc = test_accuracy(&pretrained, &digits(&test, 0, usize::MAX)?)?;
     let high_test = digits(&test, 5, usize::MAX)?;
 

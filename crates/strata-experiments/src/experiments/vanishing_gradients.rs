@@ -109,11 +109,11 @@ fn measure(
     let loss = cross_entropy(&net.forward(&probe.x)?, &probe.y)?;
     let at_init = layer_norms(&net, &loss.backward()?)?;
     let mut opt = SGD::new(strata_nn::ModuleExt::parameters(&net), LR)?.momentum(MOMENTUM)?;
-    let mut gen = Generator::new(seed);
+    let mut rng = Generator::new(seed);
     let mut log_sum = vec![0.0; at_init.len()];
     let mut samples = 0usize;
     let mut ratios = Vec::new();
-    epoch(&net, &mut opt, train, batch, &mut gen, |step, _, grads| {
+    epoch(&net, &mut opt, train, batch, &mut rng, |step, _, grads| {
         if step % EVERY == 0 {
             let norms = layer_norms(&net, grads)?;
             ratios.push((step as f64, ratio(&norms)));

@@ -72,13 +72,13 @@ impl BatchNorm {
                 format!("eps must be positive, got {}", config.eps),
             ));
         }
-        if let Some(m) = config.momentum {
-            if !(0.0..=1.0).contains(&m) {
-                return Err(Error::config(
-                    layer,
-                    format!("momentum must be in [0, 1], got {m}"),
-                ));
-            }
+        if let Some(m) = config.momentum
+            && !(0.0..=1.0).contains(&m)
+        {
+            return Err(Error::config(
+                layer,
+                format!("momentum must be in [0, 1], got {m}"),
+            ));
         }
         if !config.dtype.is_float() {
             return Err(Error::config(
@@ -188,10 +188,10 @@ impl BatchNorm {
             stats,
             self.config.eps,
         )?;
-        if self.is_training() {
-            if let Some((mean, var)) = running {
-                self.update_running_stats(mean, var, &out.batch_mean, &out.batch_var, per_channel)?;
-            }
+        if self.is_training()
+            && let Some((mean, var)) = running
+        {
+            self.update_running_stats(mean, var, &out.batch_mean, &out.batch_var, per_channel)?;
         }
         Ok(out.output)
     }

@@ -75,16 +75,16 @@ impl Embedding {
                 ),
             ));
         }
-        if let Some(p) = padding_idx {
-            if p >= weight.shape()[0] {
-                return Err(Error::config(
-                    "Embedding",
-                    format!(
-                        "padding_idx {p} is out of range for {} embeddings",
-                        weight.shape()[0]
-                    ),
-                ));
-            }
+        if let Some(p) = padding_idx
+            && p >= weight.shape()[0]
+        {
+            return Err(Error::config(
+                "Embedding",
+                format!(
+                    "padding_idx {p} is out of range for {} embeddings",
+                    weight.shape()[0]
+                ),
+            ));
         }
         Ok(Embedding {
             weight: Param::new(weight),

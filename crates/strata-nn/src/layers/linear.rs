@@ -64,13 +64,13 @@ impl Linear {
             ));
         }
         let (out_features, in_features) = (weight.shape()[0], weight.shape()[1]);
-        if let Some(b) = &bias {
-            if b.shape() != [out_features] {
-                return Err(Error::config(
-                    "Linear",
-                    format!("bias must have shape [{out_features}], got {:?}", b.shape()),
-                ));
-            }
+        if let Some(b) = &bias
+            && b.shape() != [out_features]
+        {
+            return Err(Error::config(
+                "Linear",
+                format!("bias must have shape [{out_features}], got {:?}", b.shape()),
+            ));
         }
         Ok(Linear {
             weight: Param::new(weight),

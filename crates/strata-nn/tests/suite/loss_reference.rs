@@ -17,26 +17,26 @@ fn close(actual: &Tensor, expected: &Tensor, what: &str) {
     assert_close(actual, expected, 1e-10, 1e-12, what);
 }
 
-fn randn(gen: &mut Generator, shape: &[usize]) -> Tensor {
-    Tensor::randn_with(gen, shape, DType::F64)
+fn randn(rng: &mut Generator, shape: &[usize]) -> Tensor {
+    Tensor::randn_with(rng, shape, DType::F64)
 }
 
 /// Uniform in (lo, hi), f64.
-fn uniform(gen: &mut Generator, shape: &[usize], lo: f64, hi: f64) -> Tensor {
-    Tensor::uniform_with(gen, shape, lo, hi, DType::F64).unwrap()
+fn uniform(rng: &mut Generator, shape: &[usize], lo: f64, hi: f64) -> Tensor {
+    Tensor::uniform_with(rng, shape, lo, hi, DType::F64).unwrap()
 }
 
 /// Random class indices in 0..classes for `shape`, with about a fifth set to `ignore`
 /// (never the first, so the mean is defined).
-fn class_targets(gen: &mut Generator, shape: &[usize], classes: usize, ignore: i64) -> Tensor {
+fn class_targets(rng: &mut Generator, shape: &[usize], classes: usize, ignore: i64) -> Tensor {
     let n: usize = shape.iter().product();
     let v: Vec<i64> = (0..n)
         .map(|i| {
-            if i > 0 && gen.below(5) == 0 {
+            if i > 0 && rng.below(5) == 0 {
                 return ignore;
             }
             loop {
-                let y = gen.below(classes as u64) as i64;
+                let y = rng.below(classes as u64) as i64;
                 if i > 0 || y != ignore {
                     return y;
                 }
@@ -149,8 +149,8 @@ fn reference_class_loss(x: &Tensor, target: &Tensor, o: &ClassOptions, from_logi
 
 /// Random upstream gradient of the loss's shape, so `None` reductions are checked
 /// element by element.
-fn project(loss: &Tensor, gen: &mut Generator) -> R {
-    let r = Tensor::randn_with(gen, loss.shape(), loss.dtype());
+fn project(loss: &Tensor, rng: &mut Generator) -> R {
+    let r = Tensor::randn_with(rng, loss.shape(), loss.dtype());
     loss.mul(&r)?.sum_all()
 }
 
@@ -184,10 +184,10 @@ fn compare(
 
 const CLASS_SHAPES: [&[usize]; 6] = [&[6, 5], &[1, 3], &[5], &[3, 4, 5], &[2, 3, 2, 3], &[9, 2]];
 
-fn random_class_options(gen: &mut Generator, classes: usize, case: usize) -> ClassOptions {
+fn random_class_options(rng: &mut Generator, classes: usize, case: usize) -> ClassOptions {
     let weight = case
         .is_multiple_of(2)
-        .then(|| uniform(gen, &[classes], 0.2, 2.0));
+        .then(|| uniform(rng, &[classes], 0.2, 2.0));
     let ignore_index = match case % 3 {
         0 => -100,
         1 => (classes / 2) as i64,
@@ -204,19 +204,19 @@ fn random_class_options(gen: &mut Generator, classes: usize, case: usize) -> Cla
 
 #[test]
 fn cross_entropy_and_nll_match_the_reference_across_shapes_and_options() {
-    let mut gen = Generator::new(11);
+    let mut rng = Generator::new(11);
     for case in 0..48 {
         let shape = CLASS_SHAPES[case % CLASS_SHAPES.len()];
         let classes = if shape.len() == 1 { shape[0] } else { shape[1] };
-        let o = random_class_options(&mut gen, classes, case);
+        let o = random_class_options(&mut rng, classes, case);
         let mut target_shape = if shape.len() == 1 {
             vec![]
         } else {
             vec![shape[0]]
         };
         target_shape.extend_from_slice(shape.get(2..).unwrap_or(&[]));
-        let target = class_targets(&mut gen, &target_shape, classes, o.ignore_index);
-        let x = randn(&mut gen, shape).mul_scalar(3.0).unwrap();
+        let target = class_targets(&mut rng, &target_shape, classes, o.ignore_index);
+        let x = randn(&mut rng, shape).mul_scalar(3.0).unwrap();
         let what = format!("case {case}: {shape:?} {o:?}");
         compare(
             &format!("cross_entropy {what}"),
@@ -246,16 +246,16 @@ fn cross_entropy_and_nll_match_the_reference_across_shapes_and_options() {
 #[test]
 fn cross_entropy_on_a_large_batch_takes_the_parallel_path_and_agrees() {
     // 4096 rows of 96 classes: well above the parallel threshold.
-    let mut gen = Generator::new(5);
+    let mut rng = Generator::new(5);
     let (n, c) = (4096, 96);
     let o = ClassOptions {
-        weight: Some(uniform(&mut gen, &[c], 0.5, 1.5)),
+        weight: Some(uniform(&mut rng, &[c], 0.5, 1.5)),
         ignore_index: 0,
         smoothing: 0.1,
         reduction: Reduction::Mean,
     };
-    let target = class_targets(&mut gen, &[n], c, 0);
-    let x = randn(&mut gen, &[n, c]);
+    let target = class_targets(&mut rng, &[n], c, 0);
+    let x = randn(&mut rng, &[n, c]);
     compare(
         "large cross_entropy",
         &x,
@@ -307,15 +307,15 @@ fn reference_soft_ce(x: &Tensor, t: &Tensor, w: Option<&Tensor>, eps: f64, red: 
 
 #[test]
 fn cross_entropy_with_probability_targets_matches_the_reference() {
-    let mut gen = Generator::new(3);
+    let mut rng = Generator::new(3);
     for (case, shape) in [&[5usize, 4][..], &[2, 3, 4], &[3, 6]].iter().enumerate() {
         for (k, &red) in REDUCTIONS.iter().enumerate() {
             let c = shape[1];
-            let weight = (k != 1).then(|| uniform(&mut gen, &[c], 0.3, 2.0));
+            let weight = (k != 1).then(|| uniform(&mut rng, &[c], 0.3, 2.0));
             let eps = [0.0, 0.2, 0.05][k];
-            let t = uniform(&mut gen, shape, 0.0, 1.0);
+            let t = uniform(&mut rng, shape, 0.0, 1.0);
             let t = t.div(&t.sum(&[1], true).unwrap()).unwrap().detach();
-            let x = randn(&mut gen, shape).requires_grad_();
+            let x = randn(&mut rng, shape).requires_grad_();
             let tr = t.detach().requires_grad_();
             let mut ce = CrossEntropyLoss::new().label_smoothing(eps).reduction(red);
             if let Some(w) = &weight {
@@ -398,13 +398,13 @@ fn reference_huber(d: &Tensor, delta: f64) -> R {
 
 #[test]
 fn regression_losses_match_the_reference() {
-    let mut gen = Generator::new(21);
+    let mut rng = Generator::new(21);
     for (case, shape) in [&[4usize, 3][..], &[7], &[2, 3, 5], &[200, 200]]
         .iter()
         .enumerate()
     {
-        let x = randn(&mut gen, shape).mul_scalar(2.0).unwrap();
-        let t = randn(&mut gen, shape);
+        let x = randn(&mut rng, shape).mul_scalar(2.0).unwrap();
+        let t = randn(&mut rng, shape);
         for red in REDUCTIONS {
             let what = |name: &str| format!("{name} {case} {shape:?} {red:?}");
             compare_pair(
@@ -464,7 +464,7 @@ fn weight_shapes(shape: &[usize]) -> Vec<Vec<usize>> {
 
 #[test]
 fn binary_losses_match_the_reference() {
-    let mut gen = Generator::new(8);
+    let mut rng = Generator::new(8);
     for (case, shape) in [&[4usize, 3][..], &[2, 3, 5], &[300, 120]]
         .iter()
         .enumerate()
@@ -472,9 +472,9 @@ fn binary_losses_match_the_reference() {
         for (k, w_shape) in weight_shapes(shape).into_iter().enumerate() {
             let red = REDUCTIONS[k % 3];
             let what = format!("{case} {shape:?} weight {w_shape:?} {red:?}");
-            let w = uniform(&mut gen, &w_shape, 0.2, 2.0);
-            let p = uniform(&mut gen, shape, 0.02, 0.98);
-            let t = uniform(&mut gen, shape, 0.0, 1.0);
+            let w = uniform(&mut rng, &w_shape, 0.2, 2.0);
+            let p = uniform(&mut rng, shape, 0.02, 0.98);
+            let t = uniform(&mut rng, shape, 0.0, 1.0);
             // BCE: -w [t ln p + (1 - t) ln(1 - p)]
             compare_pair(
                 &format!("bce {what}"),
@@ -494,8 +494,8 @@ fn binary_losses_match_the_reference() {
                 },
             );
             // With logits and pos_weight: -w [pw t ln σ(x) + (1 - t) ln(1 - σ(x))]
-            let x = randn(&mut gen, shape).mul_scalar(3.0).unwrap();
-            let pos_weight = uniform(&mut gen, &[*shape.last().unwrap()], 0.5, 3.0);
+            let x = randn(&mut rng, shape).mul_scalar(3.0).unwrap();
+            let pos_weight = uniform(&mut rng, &[*shape.last().unwrap()], 0.5, 3.0);
             for with_pos in [false, true] {
                 compare_pair(
                     &format!("bce_with_logits pos={with_pos} {what}"),
@@ -541,7 +541,7 @@ fn check_grad(what: &str, inputs: &[Tensor], f: impl Fn(&[Tensor]) -> strata_nn:
 
 #[test]
 fn gradcheck_cross_entropy_with_every_option_together() {
-    let mut gen = Generator::new(2);
+    let mut rng = Generator::new(2);
     for shape in [&[6usize, 5][..], &[3, 4, 5], &[2, 3, 2, 2], &[4]] {
         let classes = if shape.len() == 1 { shape[0] } else { shape[1] };
         let mut target_shape = if shape.len() == 1 {
@@ -550,8 +550,8 @@ fn gradcheck_cross_entropy_with_every_option_together() {
             vec![shape[0]]
         };
         target_shape.extend_from_slice(shape.get(2..).unwrap_or(&[]));
-        let target = class_targets(&mut gen, &target_shape, classes, 1);
-        let weight = uniform(&mut gen, &[classes], 0.3, 2.0);
+        let target = class_targets(&mut rng, &target_shape, classes, 1);
+        let weight = uniform(&mut rng, &[classes], 0.3, 2.0);
         for red in REDUCTIONS {
             let ce = CrossEntropyLoss::new()
                 .weight(weight.clone())
@@ -560,7 +560,7 @@ fn gradcheck_cross_entropy_with_every_option_together() {
                 .reduction(red);
             check_grad(
                 &format!("cross_entropy {shape:?} {red:?}"),
-                &[randn(&mut gen, shape)],
+                &[randn(&mut rng, shape)],
                 |t| ce.forward(&t[0], &target),
             );
             let nll = NLLLoss::new()
@@ -569,7 +569,7 @@ fn gradcheck_cross_entropy_with_every_option_together() {
                 .reduction(red);
             check_grad(
                 &format!("nll {shape:?} {red:?}"),
-                &[randn(&mut gen, shape)],
+                &[randn(&mut rng, shape)],
                 |t| nll.forward(&t[0], &target),
             );
         }
@@ -578,12 +578,12 @@ fn gradcheck_cross_entropy_with_every_option_together() {
 
 #[test]
 fn gradcheck_cross_entropy_on_strided_views_and_probability_targets() {
-    let mut gen = Generator::new(4);
+    let mut rng = Generator::new(4);
     let target = Tensor::from_vec(vec![0i64, 3, 2, 1], &[4]).unwrap();
     // Logits given as the transpose of a [5, 4] tensor.
     check_grad(
         "ce on a transposed view",
-        &[randn(&mut gen, &[5, 4])],
+        &[randn(&mut rng, &[5, 4])],
         |t| {
             CrossEntropyLoss::new()
                 .label_smoothing(0.1)
@@ -594,16 +594,16 @@ fn gradcheck_cross_entropy_on_strided_views_and_probability_targets() {
     let spatial_target = Tensor::from_vec(vec![0i64, 2, 1, 1, 0, 2], &[2, 3]).unwrap();
     check_grad(
         "ce on a permuted spatial view",
-        &[randn(&mut gen, &[2, 3, 3])],
+        &[randn(&mut rng, &[2, 3, 3])],
         |t| CrossEntropyLoss::new().forward(&t[0].permute(&[0, 2, 1])?, &spatial_target),
     );
     // Probability targets: gradients for logits and targets.
     for shape in [&[4usize, 3][..], &[2, 3, 4]] {
         for red in REDUCTIONS {
-            let probs = uniform(&mut gen, shape, 0.0, 1.0);
+            let probs = uniform(&mut rng, shape, 0.0, 1.0);
             check_grad(
                 &format!("soft ce {shape:?} {red:?}"),
-                &[randn(&mut gen, shape), probs],
+                &[randn(&mut rng, shape), probs],
                 |t| {
                     CrossEntropyLoss::new()
                         .weight(Tensor::from_vec(vec![0.5f64, 1.0, 2.0], &[3])?)
@@ -618,7 +618,7 @@ fn gradcheck_cross_entropy_on_strided_views_and_probability_targets() {
 
 #[test]
 fn gradcheck_elementwise_losses() {
-    let mut gen = Generator::new(6);
+    let mut rng = Generator::new(6);
     let shape = [3, 4];
     for red in REDUCTIONS {
         let x = || {
@@ -626,7 +626,7 @@ fn gradcheck_elementwise_losses() {
                 .mul_scalar(2.0)
                 .unwrap()
         };
-        let t = randn(&mut gen, &shape);
+        let t = randn(&mut rng, &shape);
         let pair = [x(), t.clone()];
         check_grad("mse", &pair, |t| {
             MSELoss::new().reduction(red).forward(&t[0], &t[1])
@@ -649,17 +649,17 @@ fn gradcheck_elementwise_losses() {
         // Regression on a broadcast (expanded) view of the target.
         check_grad(
             "mse on an expanded target",
-            &[x(), randn(&mut gen, &[4])],
+            &[x(), randn(&mut rng, &[4])],
             |t| {
                 MSELoss::new()
                     .reduction(red)
                     .forward(&t[0], &t[1].expand(&shape)?)
             },
         );
-        let w = uniform(&mut gen, &[4], 0.5, 2.0);
+        let w = uniform(&mut rng, &[4], 0.5, 2.0);
         let probs = [
-            uniform(&mut gen, &shape, 0.1, 0.9),
-            uniform(&mut gen, &shape, 0.0, 1.0),
+            uniform(&mut rng, &shape, 0.1, 0.9),
+            uniform(&mut rng, &shape, 0.0, 1.0),
         ];
         check_grad("bce", &probs, |t| {
             BCELoss::new()
@@ -667,7 +667,7 @@ fn gradcheck_elementwise_losses() {
                 .reduction(red)
                 .forward(&t[0], &t[1])
         });
-        let pos_weight = uniform(&mut gen, &[4], 0.5, 3.0);
+        let pos_weight = uniform(&mut rng, &[4], 0.5, 3.0);
         check_grad("bce_with_logits", &[x(), probs[1].clone()], |t| {
             BCEWithLogitsLoss::new()
                 .weight(w.clone())

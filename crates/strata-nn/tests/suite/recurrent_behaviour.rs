@@ -82,8 +82,8 @@ impl Net {
     }
 }
 
-fn randn(gen: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
-    Tensor::randn_with(gen, shape, dtype)
+fn randn(rng: &mut Generator, shape: &[usize], dtype: DType) -> Tensor {
+    Tensor::randn_with(rng, shape, dtype)
 }
 
 /// The same network written with plain tensor ops, one step at a time (time-major input).
@@ -171,15 +171,15 @@ fn naive(
 }
 
 /// `sum(out·r1) + sum(h_n·r2) (+ sum(c_n·r3))`: a loss every output takes part in.
-fn project(gen: &mut Generator, out: &Tensor, h_n: &Tensor, c_n: Option<&Tensor>) -> Tensor {
+fn project(rng: &mut Generator, out: &Tensor, h_n: &Tensor, c_n: Option<&Tensor>) -> Tensor {
     let mut loss = out
-        .mul(&randn(gen, out.shape(), out.dtype()))
+        .mul(&randn(rng, out.shape(), out.dtype()))
         .unwrap()
         .sum_all()
         .unwrap();
     for s in [Some(h_n), c_n].into_iter().flatten() {
         let term = s
-            .mul(&randn(gen, s.shape(), s.dtype()))
+            .mul(&randn(rng, s.shape(), s.dtype()))
             .unwrap()
             .sum_all()
             .unwrap();
@@ -201,16 +201,16 @@ fn fused_layers_match_a_naive_composition_of_tensor_ops_in_f32() {
                 ..Default::default()
             };
             let net = Net::new(kind, i, h, config);
-            let mut gen = Generator::new(3);
-            let x_tm = randn(&mut gen, &[t, b, i], DType::F32);
+            let mut rng = Generator::new(3);
+            let x_tm = randn(&mut rng, &[t, b, i], DType::F32);
             let x = if batch_first {
                 x_tm.transpose(0, 1).unwrap().contiguous()
             } else {
                 x_tm.clone()
             };
             let x = x.requires_grad_();
-            let h0 = randn(&mut gen, &[4, b, h], DType::F32).requires_grad_();
-            let c0 = randn(&mut gen, &[4, b, h], DType::F32).requires_grad_();
+            let h0 = randn(&mut rng, &[4, b, h], DType::F32).requires_grad_();
+            let c0 = randn(&mut rng, &[4, b, h], DType::F32).requires_grad_();
             let lstm = kind == Kind::Lstm;
             let (out, h_n, c_n) = net.run(&x, Some(&h0), lstm.then_some(&c0), None).unwrap();
             let x_time_major = if batch_first {
@@ -264,11 +264,11 @@ fn gradcheck_through_stacked_bidirectional_layers_with_lengths() {
         };
         let net = Net::new(kind, 2, 3, config);
         for lengths in [None, Some(&[4usize, 2, 3][..])] {
-            let mut gen = Generator::new(1);
+            let mut rng = Generator::new(1);
             let inputs = [
-                randn(&mut gen, &[4, 3, 2], DType::F64),
-                randn(&mut gen, &[4, 3, 3], DType::F64),
-                randn(&mut gen, &[4, 3, 3], DType::F64),
+                randn(&mut rng, &[4, 3, 2], DType::F64),
+                randn(&mut rng, &[4, 3, 3], DType::F64),
+                randn(&mut rng, &[4, 3, 3], DType::F64),
             ];
             gradcheck(
                 |x| {
@@ -312,11 +312,11 @@ fn check_lengths_against_unpadded(t: usize, b: usize, i: usize, h: usize, length
             };
             let net = Net::new(kind, i, h, config);
             let (bd, td) = if batch_first { (0, 1) } else { (1, 0) };
-            let mut gen = Generator::new(5);
+            let mut rng = Generator::new(5);
             let shape = if batch_first { [b, t, i] } else { [t, b, i] };
-            let x = randn(&mut gen, &shape, DType::F64).requires_grad_();
-            let h0 = randn(&mut gen, &[4, b, h], DType::F64);
-            let c0 = randn(&mut gen, &[4, b, h], DType::F64);
+            let x = randn(&mut rng, &shape, DType::F64).requires_grad_();
+            let h0 = randn(&mut rng, &[4, b, h], DType::F64);
+            let c0 = randn(&mut rng, &[4, b, h], DType::F64);
             let lstm = kind == Kind::Lstm;
             let (out, h_n, c_n) = net
                 .run(&x, Some(&h0), lstm.then_some(&c0), Some(lengths))
@@ -373,10 +373,10 @@ fn check_lengths_against_unpadded(t: usize, b: usize, i: usize, h: usize, length
                     );
                 }
                 // The same loss restricted to this row, to compare gradients.
-                let mut gen = Generator::new(2);
-                let _ = randn(&mut gen, out.shape(), DType::F64);
-                let r_h = randn(&mut gen, h_n.shape(), DType::F64);
-                let r_c = randn(&mut gen, h_n.shape(), DType::F64);
+                let mut rng = Generator::new(2);
+                let _ = randn(&mut rng, out.shape(), DType::F64);
+                let r_h = randn(&mut rng, h_n.shape(), DType::F64);
+                let r_c = randn(&mut rng, h_n.shape(), DType::F64);
                 let ro = r_out
                     .narrow(bd, row, 1)
                     .unwrap()
@@ -443,9 +443,9 @@ fn check_lengths_against_unpadded(t: usize, b: usize, i: usize, h: usize, length
 #[test]
 fn detached_state_cuts_the_graph_between_chunks() {
     let lstm = LSTM::new(3, 4).unwrap();
-    let mut gen = Generator::new(8);
-    let x1 = randn(&mut gen, &[5, 2, 3], DType::F32).requires_grad_();
-    let x2 = randn(&mut gen, &[5, 2, 3], DType::F32).requires_grad_();
+    let mut rng = Generator::new(8);
+    let x1 = randn(&mut rng, &[5, 2, 3], DType::F32).requires_grad_();
+    let x2 = randn(&mut rng, &[5, 2, 3], DType::F32).requires_grad_();
     let (_, (h, c)) = lstm.forward_with_state(&x1, None).unwrap();
 
     // Truncated: the second chunk starts from detached values.

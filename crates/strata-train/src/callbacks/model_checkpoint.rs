@@ -116,13 +116,12 @@ impl Callback for ModelCheckpoint {
     fn on_epoch_end(&mut self, _: &TrainContext, record: &EpochRecord) -> Result<Control> {
         self.epoch_ended = record.epoch.is_multiple_of(self.every);
         self.improved = false;
-        if let Some((key, mode)) = &self.best {
-            if let Some(&v) = record.metrics.get(key) {
-                if mode.improves(v, self.best_value, 0.0) {
-                    self.best_value = v;
-                    self.improved = true;
-                }
-            }
+        if let Some((key, mode)) = &self.best
+            && let Some(&v) = record.metrics.get(key)
+            && mode.improves(v, self.best_value, 0.0)
+        {
+            self.best_value = v;
+            self.improved = true;
         }
         Ok(Control::Continue)
     }

@@ -213,7 +213,7 @@ fn count_hits<T: Element>(scores: &[T], classes: usize, targets: &[i64], k: usiz
     scores
         .chunks_exact(classes)
         .zip(targets)
-        .filter(|(row, &t)| {
+        .filter(|&(row, &t)| {
             let s = row[t as usize];
             // A NaN target score compares with nothing (not even itself): a miss.
             let comparable = s.partial_cmp(&s).is_some();

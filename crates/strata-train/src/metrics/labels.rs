@@ -83,7 +83,7 @@ pub(crate) fn class_targets(
             if let Some((i, v)) = values
                 .iter()
                 .enumerate()
-                .find(|(_, &v)| v != 0.0 && v != 1.0)
+                .find(|&(_, &v)| v != 0.0 && v != 1.0)
             {
                 return Err(TrainError::metric(
                     metric,
@@ -102,7 +102,7 @@ pub(crate) fn class_targets(
     if let Some((i, &t)) = classes
         .iter()
         .enumerate()
-        .find(|(_, &t)| t < 0 || t as u64 >= num_classes as u64)
+        .find(|&(_, &t)| t < 0 || t as u64 >= num_classes as u64)
     {
         let why = if t < 0 {
             "is negative".to_string()

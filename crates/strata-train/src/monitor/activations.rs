@@ -89,10 +89,10 @@ fn counts_of(
     counts_dead: bool,
     saturation: Option<Saturation>,
 ) -> Counts {
-    if y.dtype() == DType::F32 {
-        if let Ok(values) = y.read::<f32>() {
-            return counts(&values, units, counts_dead, saturation);
-        }
+    if y.dtype() == DType::F32
+        && let Ok(values) = y.read::<f32>()
+    {
+        return counts(&values, units, counts_dead, saturation);
     }
     counts(&y.to_vec_f64(), units, counts_dead, saturation)
 }

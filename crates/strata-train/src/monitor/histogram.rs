@@ -31,10 +31,10 @@ pub struct HistogramOf<'a> {
 /// ```
 pub fn histogram(t: &Tensor, bins: usize, of: HistogramOf<'_>) -> Option<HistogramRecord> {
     // Contiguous f32 tensors are read in place; anything else is converted once.
-    if t.dtype() == DType::F32 {
-        if let Ok(values) = t.read::<f32>() {
-            return from_values(|| values.iter().map(|&v| v as f64), bins, of);
-        }
+    if t.dtype() == DType::F32
+        && let Ok(values) = t.read::<f32>()
+    {
+        return from_values(|| values.iter().map(|&v| v as f64), bins, of);
     }
     let values = t.to_vec_f64();
     from_values(|| values.iter().copied(), bins, of)

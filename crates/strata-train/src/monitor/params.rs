@@ -66,18 +66,19 @@ pub(crate) fn diff_norm(a: &Tensor, b: &Tensor) -> Option<f64> {
     if a.shape() != b.shape() {
         return None;
     }
-    if a.dtype() == DType::F32 && b.dtype() == DType::F32 {
-        if let (Ok(x), Ok(y)) = (a.read::<f32>(), b.read::<f32>()) {
-            let sum: f64 = x
-                .iter()
-                .zip(y.iter())
-                .map(|(&p, &q)| {
-                    let d = p as f64 - q as f64;
-                    d * d
-                })
-                .sum();
-            return Some(sum.sqrt());
-        }
+    if a.dtype() == DType::F32
+        && b.dtype() == DType::F32
+        && let (Ok(x), Ok(y)) = (a.read::<f32>(), b.read::<f32>())
+    {
+        let sum: f64 = x
+            .iter()
+            .zip(y.iter())
+            .map(|(&p, &q)| {
+                let d = p as f64 - q as f64;
+                d * d
+            })
+            .sum();
+        return Some(sum.sqrt());
     }
     let (x, y) = (a.to_vec_f64(), b.to_vec_f64());
     Some(

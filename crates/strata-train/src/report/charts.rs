@@ -94,10 +94,10 @@ fn epoch_charts(run: &RunData) -> Vec<(String, Chart)> {
 /// `("val", "accuracy")` from `"val_accuracy"`; keys without a split prefix are their own.
 fn split_key(key: &str) -> (&str, &str) {
     for split in ["train", "val", "test"] {
-        if let Some(rest) = key.strip_prefix(split).and_then(|r| r.strip_prefix('_')) {
-            if !rest.is_empty() {
-                return (split, rest);
-            }
+        if let Some(rest) = key.strip_prefix(split).and_then(|r| r.strip_prefix('_'))
+            && !rest.is_empty()
+        {
+            return (split, rest);
         }
     }
     (key, key)

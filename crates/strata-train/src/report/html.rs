@@ -122,10 +122,10 @@ fn subtitle(run: &RunData) -> String {
     if let Some(s) = run.meta_str("stopped") {
         parts.push(format!("stopped: {s}"));
     }
-    if let (Some(key), Some(last)) = (run.meta_str("main_metric"), run.epochs.last()) {
-        if let Some(v) = last.metrics.get(key) {
-            parts.push(format!("{key} {}", num(*v)));
-        }
+    if let (Some(key), Some(last)) = (run.meta_str("main_metric"), run.epochs.last())
+        && let Some(v) = last.metrics.get(key)
+    {
+        parts.push(format!("{key} {}", num(*v)));
     }
     parts.join(" · ")
 }

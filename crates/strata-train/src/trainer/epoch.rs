@@ -271,13 +271,13 @@ impl<M: Module + 'static> Trainer<M> {
         }
         let last = self.state.target_epochs == Some(epoch);
         let mut val_loss = None;
-        if let Some(val) = val {
-            if epoch.is_multiple_of(self.settings.eval_every) || last {
-                let values = self.run_validation(val)?;
-                val_loss = values.get("loss").copied();
-                for (k, v) in values {
-                    metrics.insert(format!("val_{k}"), v);
-                }
+        if let Some(val) = val
+            && (epoch.is_multiple_of(self.settings.eval_every) || last)
+        {
+            let values = self.run_validation(val)?;
+            val_loss = values.get("loss").copied();
+            for (k, v) in values {
+                metrics.insert(format!("val_{k}"), v);
             }
         }
         self.step_epoch_schedule(&metrics)?;

@@ -48,16 +48,16 @@ impl<M: Module + 'static> Trainer<M> {
     pub(super) fn finish_after_error(&mut self, err: &TrainError) {
         self.state.finished = true;
         self.state.stopped = Some(format!("error: {err}"));
-        if let TrainError::NonFinite { step, epoch, .. } = err {
-            if let Some(m) = &mut self.state.monitor {
-                m.record_warning(crate::records::Warning {
-                    kind: crate::records::WarningKind::NonFinite,
-                    step: *step,
-                    epoch: *epoch,
-                    subject: None,
-                    message: err.to_string(),
-                });
-            }
+        if let TrainError::NonFinite { step, epoch, .. } = err
+            && let Some(m) = &mut self.state.monitor
+        {
+            m.record_warning(crate::records::Warning {
+                kind: crate::records::WarningKind::NonFinite,
+                step: *step,
+                epoch: *epoch,
+                subject: None,
+                message: err.to_string(),
+            });
         }
         if self.logs.is_some() {
             let _ = self.write_closing_files();
@@ -75,12 +75,12 @@ impl<M: Module + 'static> Trainer<M> {
             }
         }
         self.write_meta(true)?;
-        if self.settings.report {
-            if let Some(logs) = &self.logs {
-                let report = crate::report::build(logs.dir.path())?;
-                if self.settings.progress != crate::ProgressMode::Quiet {
-                    println!("report: {}", report.display());
-                }
+        if self.settings.report
+            && let Some(logs) = &self.logs
+        {
+            let report = crate::report::build(logs.dir.path())?;
+            if self.settings.progress != crate::ProgressMode::Quiet {
+                println!("report: {}", report.display());
             }
         }
         Ok(())
@@ -216,19 +216,19 @@ impl<M: Module + 'static> Trainer<M> {
         if let Some(maps) = self.feature_maps()? {
             pngs.push(("feature_maps", grid_png(&maps, 8, 3)?));
         }
-        if !captions.is_empty() {
-            if let Some(logs) = &self.logs {
-                logs.dir
-                    .write_json("images/misclassified.json", &captions)?;
-            }
+        if !captions.is_empty()
+            && let Some(logs) = &self.logs
+        {
+            logs.dir
+                .write_json("images/misclassified.json", &captions)?;
         }
         let step = self.state.step;
         for (name, png) in &pngs {
             self.write_run_file(&format!("images/{name}.png"), png)?;
-            if let Some(Some(events)) = self.logs.as_mut().map(|l| l.events.as_mut()) {
-                if let Ok(img) = image::load_from_memory(png) {
-                    events.add_image_png(name, png, img.width(), img.height(), 3, step)?;
-                }
+            if let Some(Some(events)) = self.logs.as_mut().map(|l| l.events.as_mut())
+                && let Ok(img) = image::load_from_memory(png)
+            {
+                events.add_image_png(name, png, img.width(), img.height(), 3, step)?;
             }
         }
         Ok(())

@@ -189,16 +189,16 @@ impl<M: Module + 'static> Trainer<M> {
                 logs.dir.append(&Record::Monitor(r.clone()))?;
             }
             logs.dir.append_histograms(&histograms)?;
-            if let Some(every) = self.settings.log_every_steps {
-                if step.is_multiple_of(every) {
-                    let rec = StepRecord {
-                        step,
-                        epoch,
-                        loss,
-                        lr,
-                    };
-                    logs.dir.append(&Record::Step(rec))?;
-                }
+            if let Some(every) = self.settings.log_every_steps
+                && step.is_multiple_of(every)
+            {
+                let rec = StepRecord {
+                    step,
+                    epoch,
+                    loss,
+                    lr,
+                };
+                logs.dir.append(&Record::Step(rec))?;
             }
             if let Some(events) = &mut logs.events {
                 super::finish::log_step_events(

@@ -175,14 +175,14 @@ impl MultiheadAttention {
                 "in_proj_bias and out_proj_bias must be both given or both absent".into(),
             ));
         }
-        if let Some(b) = &in_proj_bias {
-            if b.shape() != [3 * e] {
-                return Err(bad(format!(
-                    "in_proj_bias must be [{}], got {:?}",
-                    3 * e,
-                    b.shape()
-                )));
-            }
+        if let Some(b) = &in_proj_bias
+            && b.shape() != [3 * e]
+        {
+            return Err(bad(format!(
+                "in_proj_bias must be [{}], got {:?}",
+                3 * e,
+                b.shape()
+            )));
         }
         if out_proj_weight.shape() != [e, e] {
             return Err(bad(format!(

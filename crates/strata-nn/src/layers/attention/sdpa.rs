@@ -99,13 +99,11 @@ pub fn scaled_dot_product_attention(
     }
     let scale = options.scale.unwrap_or(1.0 / (e as f64).sqrt());
     let plain = options.attn_mask.is_none() && options.dropout_p == 0.0 && !options.need_weights;
-    if plain {
-        if let Some(output) = fused_attention(q, k, v, scale, options.is_causal)? {
-            return Ok(AttentionOutput {
-                output,
-                weights: None,
-            });
-        }
+    if plain && let Some(output) = fused_attention(q, k, v, scale, options.is_causal)? {
+        return Ok(AttentionOutput {
+            output,
+            weights: None,
+        });
     }
     // The scale goes on whichever is smaller: q [.., L, E] or the scores [.., L, S].
     let mut scores = if e <= s {

@@ -65,13 +65,13 @@ impl ConvWeights {
             WeightLayout::Transposed => (ws[0], ws[1] * groups),
         };
         check_options(cin, cout)?;
-        if let Some(b) = &bias {
-            if b.shape() != [cout] {
-                return Err(Error::config(
-                    what,
-                    format!("bias must have shape [{cout}], got {:?}", b.shape()),
-                ));
-            }
+        if let Some(b) = &bias
+            && b.shape() != [cout]
+        {
+            return Err(Error::config(
+                what,
+                format!("bias must have shape [{cout}], got {:?}", b.shape()),
+            ));
         }
         Ok(ConvWeights {
             weight: Param::new(weight),

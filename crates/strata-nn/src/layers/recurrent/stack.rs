@@ -316,9 +316,10 @@ impl Stack {
         };
         let h0 = prepare_state(h0, "h0")?;
         let c0 = prepare_state(c0, "c0")?;
-        if let Some(l) = lengths {
-            if l.len() != batch || l.iter().any(|&n| n > steps) {
-                return Err(strata_core::Error::InvalidArgument {
+        if let Some(l) = lengths
+            && (l.len() != batch || l.iter().any(|&n| n > steps))
+        {
+            return Err(strata_core::Error::InvalidArgument {
                     op: "recurrent forward_with_lengths",
                     arg: "lengths",
                     reason: format!(
@@ -326,7 +327,6 @@ impl Stack {
                     ),
                 }
                 .into());
-            }
         }
         let zeros = Tensor::zeros_dtype(&[batch, hidden], self.config.dtype);
         let initial = |s: &Option<Tensor>, k: usize| -> Result<Tensor> {

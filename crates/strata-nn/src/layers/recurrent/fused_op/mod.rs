@@ -204,17 +204,17 @@ fn check(
             });
         }
     }
-    if let Some(l) = lengths {
-        if l.len() != dims.b || l.iter().any(|&n| n > dims.t) {
-            return Err(strata_core::Error::InvalidArgument {
-                op: OP,
-                arg: "lengths",
-                reason: format!(
-                    "expected {} lengths each at most T = {}, got {l:?}",
-                    dims.b, dims.t
-                ),
-            });
-        }
+    if let Some(l) = lengths
+        && (l.len() != dims.b || l.iter().any(|&n| n > dims.t))
+    {
+        return Err(strata_core::Error::InvalidArgument {
+            op: OP,
+            arg: "lengths",
+            reason: format!(
+                "expected {} lengths each at most T = {}, got {l:?}",
+                dims.b, dims.t
+            ),
+        });
     }
     Ok(dims)
 }

@@ -4,8 +4,8 @@ use super::*;
 use strata_core::{gradcheck, Generator, GradcheckOptions};
 
 /// A random f64 tensor of small values (so the tanh/sigmoid gates stay off saturation).
-fn small_randn(gen: &mut Generator, shape: &[usize], scale: f64) -> Tensor {
-    Tensor::randn_with(gen, shape, DType::F64)
+fn small_randn(rng: &mut Generator, shape: &[usize], scale: f64) -> Tensor {
+    Tensor::randn_with(rng, shape, DType::F64)
         .mul_scalar(scale)
         .unwrap()
 }
@@ -14,8 +14,8 @@ fn small_randn(gen: &mut Generator, shape: &[usize], scale: f64) -> Tensor {
 fn check_op(kind: CellKind, reverse: bool, lengths: Option<&[usize]>, bias: bool) {
     let (t, b, i, h) = (4, 3, 2, 3);
     let gh = kind.gates() * h;
-    let mut gen = Generator::new(7);
-    let mut r = |shape: &[usize]| small_randn(&mut gen, shape, 0.6);
+    let mut rng = Generator::new(7);
+    let mut r = |shape: &[usize]| small_randn(&mut rng, shape, 0.6);
     let mut inputs = vec![r(&[t, b, i]), r(&[b, h])];
     let lstm = kind == CellKind::Lstm;
     if lstm {
@@ -97,8 +97,8 @@ fn gradcheck_on_strided_inputs() {
 fn run_large(kind: CellKind, lengths: Option<&[usize]>) -> Vec<f64> {
     let (t, b, i, h) = (16, 16, 8, 128);
     let gh = kind.gates() * h;
-    let mut gen = Generator::new(11);
-    let mut r = |shape: &[usize]| small_randn(&mut gen, shape, 0.3).requires_grad_();
+    let mut rng = Generator::new(11);
+    let mut r = |shape: &[usize]| small_randn(&mut rng, shape, 0.3).requires_grad_();
     let (x, h0, c0) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]));
     let (w_ih, w_hh, b_ih, b_hh) = (r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh]));
     let w = LayerWeights {
