@@ -2,8 +2,7 @@
 //! weights, the NaN/Inf guard, gradient accumulation, clipping, schedules, evaluation
 //! intervals, `evaluate`, `predict`, a hand-written loop of `train_step`s.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use strata_core::{no_grad, Tensor};
 use strata_data::{Batch, DataLoader, TensorDataset};
@@ -412,6 +411,7 @@ fn a_hand_written_loop_of_train_steps_equals_fit() {
 
 #[test]
 fn a_validation_split_is_disjoint_and_complete() {
+    let _serial = serial();
     let loader = DataLoader::new(dataset(100, 1)).batch_size(10).shuffle(1);
     let (train, val) = validation_split(&loader, 0.25, 3).unwrap();
     assert_eq!((train.num_examples(), val.num_examples()), (75, 25));

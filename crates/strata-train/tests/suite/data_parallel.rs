@@ -2,9 +2,7 @@
 //! process trains with batch N·B (PyTorch's DDP equivalence test), every rank ends with
 //! the same weights, and figures are global.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use strata_core::Tensor;
 use strata_data::DataLoader;
 use strata_nn::{loss::cross_entropy, Linear, ModuleExt, ReLU, Sequential, SGD};

@@ -1,8 +1,7 @@
 //! One seed fixes initialisation, shuffling and dropout: two runs give the same bits;
 //! a resumed run gives the bits of one that never stopped.
 
-mod common;
-use common::*;
+use crate::common::*;
 use strata_nn::schedule::{Scheduler, StepLR};
 use strata_nn::{loss::cross_entropy, Adam, ModuleExt, SGD};
 use strata_train::{callbacks::EarlyStopping, metrics::classification_metrics, RunTarget, Trainer};

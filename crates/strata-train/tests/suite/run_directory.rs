@@ -3,8 +3,7 @@
 //! matrix, pictures of misclassified examples, filters and feature maps, checkpoints,
 //! the final weights, TensorBoard events, the graph and the report.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use strata_core::{Generator, Tensor};
 use strata_data::{DataLoader, TensorDataset};

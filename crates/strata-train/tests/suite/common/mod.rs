@@ -97,8 +97,8 @@ pub fn metric_bits(history: &[strata_train::records::EpochRecord]) -> Vec<Vec<(S
         .collect()
 }
 
-/// The global generator is process-wide: tests that train hold this lock so parallel
-/// tests in one binary do not draw from it in between.
+/// The global generator is process-wide: every test holds this lock for its whole run so
+/// that no other test of the program draws from it in between.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())

@@ -3,9 +3,7 @@
 //! and N ranks × batch B train a BatchNorm model like one process with batch N·B — which
 //! they do not without synchronisation.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use strata_core::{DType, Generator, Tensor};
 use strata_data::DataLoader;
 use strata_nn::{
@@ -97,6 +95,7 @@ fn close(got: &[f64], want: &[f64], what: &str) {
 
 #[test]
 fn ranks_with_uneven_shards_match_one_layer_on_the_whole_batch() {
+    let _serial = serial();
     // [n, 3, 5] for BatchNorm1d and [n, 2, 3, 2] for BatchNorm2d, two steps each (the
     // second sees the first's running statistics), 2 and 3 ranks with uneven shards; the
     // data sit far from zero (mean 40) so a careless merge would show.
@@ -316,6 +315,7 @@ fn n_ranks_with_synchronised_batch_norm_train_like_one_process_with_batch_n_b() 
 
 #[test]
 fn sync_batch_norm_needs_data_parallel_and_into_model_makes_layers_local() {
+    let _serial = serial();
     let m = model(1);
     let opt = SGD::new(m.parameters(), 0.1).unwrap();
     let err = Trainer::new(m, opt, cross_entropy)
