@@ -188,6 +188,22 @@ impl UnaryFn for AddScalar {
     }
 }
 
+// Its own op rather than `AddScalar(-s)`, so the recorded graph names what the user called.
+#[derive(Clone, Copy)]
+pub(crate) struct SubScalar(pub f64);
+impl UnaryFn for SubScalar {
+    const NAME: &'static str = "sub_scalar";
+    const NEEDS_X: bool = false;
+    #[inline(always)]
+    fn f<T: FloatElement>(self, x: T) -> T {
+        x - c(self.0)
+    }
+    #[inline(always)]
+    fn df<T: FloatElement>(self, _: T, _: T) -> T {
+        T::one()
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct MulScalar(pub f64);
 impl UnaryFn for MulScalar {
@@ -343,7 +359,7 @@ impl Tensor {
     /// `x - s` for a scalar `s` (integer tensors as for [`Tensor::add_scalar`]).
     pub fn sub_scalar(&self, s: f64) -> Result<Tensor> {
         match scalar_on(self, "sub_scalar", s, true)? {
-            ScalarOn::Float => unary(self, AddScalar(-s)),
+            ScalarOn::Float => unary(self, SubScalar(s)),
             ScalarOn::Int(k) => map_i64(self, |v| v.wrapping_sub(k)),
             ScalarOn::Promoted(x) => x.sub_scalar(s),
         }
@@ -477,12 +493,24 @@ mod tests {
         check(|x| x.sin(), x.clone());
         check(|x| x.cos(), x.clone());
         check(|x| x.add_scalar(2.0), x.clone());
+        check(|x| x.sub_scalar(2.0), x.clone());
         check(|x| x.mul_scalar(-3.0), x.clone());
         check(|x| x.div_scalar(4.0), x.clone());
         check(|x| x.pow_scalar(3.0), x.clone());
         check(|x| x.pow_scalar(0.5), positive());
         check(|x| x.scalar_pow(2.0), x.clone());
         check(|x| x.clamp(-0.5, 0.5), x.clone());
+    }
+
+    #[test]
+    fn scalar_ops_are_recorded_under_their_own_names() {
+        let x = Tensor::from_vec(vec![1.0f32, 2.0], &[2])
+            .unwrap()
+            .requires_grad_();
+        let y = x.sub_scalar(0.5).unwrap().add_scalar(3.0).unwrap();
+        let ops: Vec<&str> = y.graph().unwrap().iter().map(|n| n.op).collect();
+        assert_eq!(ops, ["sub_scalar", "add_scalar"]);
+        assert_eq!(y.to_vec::<f32>().unwrap(), vec![3.5, 4.5]);
     }
 
     #[test]
