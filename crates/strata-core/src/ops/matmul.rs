@@ -90,6 +90,25 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
         }
         return;
     }
+    // One row or one column of output (batch-1 inference): a matrix-vector product, also
+    // when tiny: W5's last layer (1 × 256 · 256 × 10) took 4.3 µs in the plain loop below,
+    // one dependent addition after another, and 0.5–0.9 µs here (Xeon, SPR class).
+    #[cfg(target_arch = "x86_64")]
+    if T::DTYPE == crate::DType::F32
+        && (m == 1 || n == 1)
+        && crate::kernels::sgemm::available()
+        && vector_product(
+            (m, n, k),
+            dst as *mut f32,
+            (dst_rs, dst_cs),
+            (lhs.as_ptr() as *const f32, l),
+            (rhs.as_ptr() as *const f32, r),
+            parallel,
+            accumulate,
+        )
+    {
+        return;
+    }
     if m * n * k <= TINY_PRODUCT {
         for i in 0..m {
             for j in 0..n {
@@ -109,23 +128,6 @@ pub(crate) unsafe fn product_into<T: FloatElement>(
     } else {
         1
     };
-    // One row or one column of output (batch-1 inference): a matrix-vector product.
-    #[cfg(target_arch = "x86_64")]
-    if T::DTYPE == crate::DType::F32
-        && (m == 1 || n == 1)
-        && crate::kernels::sgemm::available()
-        && vector_product(
-            (m, n, k),
-            dst as *mut f32,
-            (dst_rs, dst_cs),
-            (lhs.as_ptr() as *const f32, l),
-            (rhs.as_ptr() as *const f32, r),
-            parallel,
-            accumulate,
-        )
-    {
-        return;
-    }
     // The packing kernels need enough rows of output to repay packing `rhs`; a product of
     // a few rows (batch 16) goes to `gemm`, which does it without packing. (A column-major
     // output is computed transposed, so its columns count.)
