@@ -10,6 +10,8 @@
 //! a contiguous copy (stride 1) or a strided gather, with the padded borders filled apart
 //! instead of tested per element.
 
+use std::mem::MaybeUninit;
+
 /// The geometry of a 2-D sliding window: input plane, kernel, stride, padding, dilation and
 /// the number of output positions (given explicitly: a transposed convolution may use a
 /// window whose output count is not the one the input size implies).
@@ -115,10 +117,21 @@ fn valid_outputs(
 }
 
 /// Unfolds `channels` contiguous planes of `x` into `col`
-/// (`channels * kh * kw` rows of `oh * ow`), overwriting it.
-pub(crate) fn im2col<T: Copy + Default>(x: &[T], channels: usize, win: &Window2d, col: &mut [T]) {
+/// (`channels * kh * kw` rows of `oh * ow`), writing every one of those elements: `col` may
+/// start uninitialised, so a column buffer is never zero-filled first.
+pub(crate) fn im2col<T: Copy + Default>(
+    x: &[T],
+    channels: usize,
+    win: &Window2d,
+    col: &mut [MaybeUninit<T>],
+) {
     let (ow, l) = (win.ow, win.out_len());
     let zero = T::default();
+    let fill = |s: &mut [MaybeUninit<T>]| {
+        for d in s {
+            d.write(zero);
+        }
+    };
     let mut rows = col[..channels * win.taps() * l].chunks_exact_mut(l);
     for c in 0..channels {
         let plane = &x[c * win.in_len()..(c + 1) * win.in_len()];
@@ -127,22 +140,22 @@ pub(crate) fn im2col<T: Copy + Default>(x: &[T], channels: usize, win: &Window2d
             for kj in 0..win.kw {
                 let (x_lo, x_hi) = valid_outputs(ow, win.w, win.sw, win.pw, kj * win.dw);
                 let Some(row) = rows.next() else { return };
-                row[..y_lo * ow].fill(zero);
-                row[y_hi * ow..].fill(zero);
+                fill(&mut row[..y_lo * ow]);
+                fill(&mut row[y_hi * ow..]);
                 for oy in y_lo..y_hi {
                     let iy = oy * win.sh + ki * win.dh - win.ph;
                     let src = &plane[iy * win.w..(iy + 1) * win.w];
                     let out = &mut row[oy * ow..(oy + 1) * ow];
-                    out[..x_lo].fill(zero);
-                    out[x_hi..].fill(zero);
+                    fill(&mut out[..x_lo]);
+                    fill(&mut out[x_hi..]);
                     if x_lo < x_hi {
                         let ix0 = x_lo * win.sw + kj * win.dw - win.pw;
                         let out = &mut out[x_lo..x_hi];
                         if win.sw == 1 {
-                            out.copy_from_slice(&src[ix0..ix0 + out.len()]);
+                            out.write_copy_of_slice(&src[ix0..ix0 + out.len()]);
                         } else {
                             for (j, o) in out.iter_mut().enumerate() {
-                                *o = src[ix0 + j * win.sw];
+                                o.write(src[ix0 + j * win.sw]);
                             }
                         }
                     }
@@ -252,8 +265,10 @@ mod tests {
         for win in cases {
             let c = 2;
             let x: Vec<f64> = (0..c * win.in_len()).map(|i| (i as f64).sin()).collect();
-            let mut col = vec![f64::NAN; c * win.taps() * win.out_len()];
+            // NaN everywhere first: an element im2col failed to write would show.
+            let mut col = vec![MaybeUninit::new(f64::NAN); c * win.taps() * win.out_len()];
             im2col(&x, c, &win, &mut col);
+            let col: Vec<f64> = col.iter().map(|v| unsafe { v.assume_init() }).collect();
             assert_eq!(col, naive_im2col(&x, c, &win), "{win:?}");
 
             // <im2col(x), y> == <x, col2im(y)> for any y.

@@ -78,6 +78,9 @@ fn configs() -> Vec<Cfg> {
         cfg(2, (3, 5), (5, 11), (1, 5), (1, 3), (0, 2), (1, 1), 1),
         cfg(2, (2, 3), (3, 3), (5, 5), (1, 1), (1, 1), (1, 1), 1), // kernel = padded input
         cfg(2, (3, 2), (10, 9), (2, 4), (3, 2), (2, 1), (3, 2), 1),
+        // Fewer taps (18) than output channels (24): the weight gradient's product is not
+        // computed transposed.
+        cfg(3, (2, 24), (6, 6), (3, 3), (1, 1), (1, 1), (1, 1), 1),
     ]
 }
 
