@@ -152,7 +152,17 @@ pub(crate) fn im2col<T: Copy + Default>(
                         let ix0 = x_lo * win.sw + kj * win.dw - win.pw;
                         let out = &mut out[x_lo..x_hi];
                         if win.sw == 1 {
-                            out.write_copy_of_slice(&src[ix0..ix0 + out.len()]);
+                            let src = &src[ix0..ix0 + out.len()];
+                            // SAFETY: both slices hold `src.len()` elements (the indexing
+                            // above checked `src`'s), and `MaybeUninit<T>` has `T`'s layout.
+                            // (`write_copy_of_slice` needs Rust 1.93; the MSRV is 1.89.)
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(
+                                    src.as_ptr(),
+                                    out.as_mut_ptr() as *mut T,
+                                    src.len(),
+                                )
+                            };
                         } else {
                             for (j, o) in out.iter_mut().enumerate() {
                                 o.write(src[ix0 + j * win.sw]);
