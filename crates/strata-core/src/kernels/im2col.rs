@@ -132,6 +132,8 @@ pub(crate) fn im2col<T: Copy + Default>(
             d.write(zero);
         }
     };
+    // A "same" window of stride 1 (W2's 3x3 convs with padding 1): see below.
+    let flat = win.sh == 1 && win.sw == 1 && win.dw == 1 && win.w == ow;
     let mut rows = col[..channels * win.taps() * l].chunks_exact_mut(l);
     for c in 0..channels {
         let plane = &x[c * win.in_len()..(c + 1) * win.in_len()];
@@ -142,6 +144,23 @@ pub(crate) fn im2col<T: Copy + Default>(
                 let Some(row) = rows.next() else { return };
                 fill(&mut row[..y_lo * ow]);
                 fill(&mut row[y_hi * ow..]);
+                if flat && x_lo < x_hi && y_lo < y_hi {
+                    // Input and output rows are equally wide and both strides are 1, so the
+                    // valid block is one shifted run of the plane: copy it whole, from the
+                    // first valid element to the last, then zero the padded columns, which
+                    // the run filled with the ends of neighbouring rows. (Row by row, W2's
+                    // 14- and 28-element copies were a call to memmove each.)
+                    let (first, last) = (y_lo * ow + x_lo, (y_hi - 1) * ow + x_hi);
+                    let iy = y_lo + ki * win.dh - win.ph;
+                    let start = iy * win.w + x_lo + kj * win.dw - win.pw;
+                    copy_into(&mut row[first..last], &plane[start..start + (last - first)]);
+                    for oy in y_lo..y_hi {
+                        let out = &mut row[oy * ow..(oy + 1) * ow];
+                        fill(&mut out[..x_lo]);
+                        fill(&mut out[x_hi..]);
+                    }
+                    continue;
+                }
                 for oy in y_lo..y_hi {
                     let iy = oy * win.sh + ki * win.dh - win.ph;
                     let src = &plane[iy * win.w..(iy + 1) * win.w];
@@ -152,17 +171,8 @@ pub(crate) fn im2col<T: Copy + Default>(
                         let ix0 = x_lo * win.sw + kj * win.dw - win.pw;
                         let out = &mut out[x_lo..x_hi];
                         if win.sw == 1 {
-                            let src = &src[ix0..ix0 + out.len()];
-                            // SAFETY: both slices hold `src.len()` elements (the indexing
-                            // above checked `src`'s), and `MaybeUninit<T>` has `T`'s layout.
-                            // (`write_copy_of_slice` needs Rust 1.93; the MSRV is 1.89.)
-                            unsafe {
-                                std::ptr::copy_nonoverlapping(
-                                    src.as_ptr(),
-                                    out.as_mut_ptr() as *mut T,
-                                    src.len(),
-                                )
-                            };
+                            let n = out.len();
+                            copy_into(out, &src[ix0..ix0 + n]);
                         } else {
                             for (j, o) in out.iter_mut().enumerate() {
                                 o.write(src[ix0 + j * win.sw]);
@@ -173,6 +183,14 @@ pub(crate) fn im2col<T: Copy + Default>(
             }
         }
     }
+}
+
+/// Writes `src` into `out`, which must have the same length.
+fn copy_into<T: Copy>(out: &mut [MaybeUninit<T>], src: &[T]) {
+    assert_eq!(out.len(), src.len(), "im2col copies runs of equal length");
+    // SAFETY: both slices hold `src.len()` elements, and `MaybeUninit<T>` has `T`'s layout.
+    // (`write_copy_of_slice` needs Rust 1.93; the MSRV is 1.89.)
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.as_mut_ptr() as *mut T, src.len()) };
 }
 
 /// The adjoint of [`im2col`]: adds every entry of `col` onto the position of `x` (contiguous
@@ -271,6 +289,12 @@ mod tests {
             window(6, 7, (2, 3), 3, 1, 2),
             window(4, 4, (1, 1), 1, 0, 1),
             window(3, 3, (3, 3), 2, 1, 1),
+            // Input rows as wide as output rows at stride 1: the flat copy, including
+            // a wide kernel, more output rows than input rows, and a column that is
+            // all padding for some taps.
+            window(6, 7, (5, 5), 1, 2, 1),
+            window(7, 5, (2, 3), 1, 1, 1),
+            window(4, 1, (3, 3), 1, 1, 1),
         ];
         for win in cases {
             let c = 2;
