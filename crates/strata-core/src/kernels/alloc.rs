@@ -90,6 +90,16 @@ pub(crate) fn filled<T: crate::Element>(
     v
 }
 
+/// Zeroes `slots` and returns them as values: for a part of a [`filled`] buffer that one
+/// thread clears and then accumulates into, while it is in that core's cache.
+pub(crate) fn zeroed<T: crate::FloatElement>(slots: &mut [std::mem::MaybeUninit<T>]) -> &mut [T] {
+    for s in slots.iter_mut() {
+        s.write(T::zero());
+    }
+    // SAFETY: every slot was written just above, and `MaybeUninit<T>` has `T`'s layout.
+    unsafe { &mut *(slots as *mut [std::mem::MaybeUninit<T>] as *mut [T]) }
+}
+
 /// Keeps freed memory in the process instead of handing it back to the kernel.
 ///
 /// A training step frees and reallocates the same large buffers every iteration. glibc's

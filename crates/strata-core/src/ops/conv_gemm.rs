@@ -107,7 +107,7 @@ impl ConvGeom {
     }
     /// The column buffer a thread needs (none for a pointwise window): room for one
     /// group's `[k, out_len]` columns, left empty, since every use writes all of it first
-    /// (zero-filling each thread's buffer was a quarter of W2's time spent in memset).
+    /// (W2's step spent 5.5 % of its samples in memset, these fills among them).
     fn col_buffer<T: FloatElement>(&self) -> Vec<T> {
         if self.win.is_pointwise() {
             Vec::new()
@@ -243,69 +243,61 @@ pub(crate) fn backward_data<T: FloatElement>(
         geom.k(),
     );
     let total = geom.batch * geom.x_len();
-    let mut gx = crate::kernels::alloc::with_capacity::<T>(total);
     if total == 0 {
-        return gx;
+        return Vec::new();
     }
     let ranges = geom.batch_ranges();
     let threaded = ranges.len() == 1;
     let chunk = ranges[0].len() * geom.x_len();
-    let parts: Vec<(&mut [MaybeUninit<T>], Range<usize>)> = gx.spare_capacity_mut()[..total]
-        .chunks_mut(chunk)
-        .zip(ranges)
-        .collect();
-    for_each_item(parts, |(xs, range)| {
-        // Zeroed here, by the thread that accumulates into it, rather than all at once on
-        // the calling thread.
-        for v in xs.iter_mut() {
-            v.write(T::zero());
-        }
-        // SAFETY: every element was written just above.
-        let xs = unsafe { &mut *(xs as *mut [MaybeUninit<T>] as *mut [T]) };
-        let mut col = geom.col_buffer::<T>();
-        for (i, n) in range.enumerate() {
-            for g in 0..geom.groups {
-                let dst = &mut xs[i * geom.x_len() + g * xg * hw..][..xg * hw];
-                // A pointwise kernel's columns are the input gradient itself; otherwise
-                // they are folded back by col2im.
-                let pointwise = geom.win.is_pointwise();
-                let out = if pointwise {
-                    dst.as_mut_ptr()
-                } else {
-                    col.clear();
-                    col.spare_capacity_mut().as_mut_ptr() as *mut T
-                };
-                // SAFETY: `out` is [k, l] (`dst` is [xg, hw] = [k, l] when pointwise, the
-                // column buffer has room for [k, l] otherwise); wᵀ is [k, yg]; gy's block
-                // is [yg, l]. The product writes every element of `out`.
-                unsafe {
-                    product(
-                        (k, l, yg),
-                        out,
-                        (l, 1),
-                        w,
-                        geom.w_mat(g, true),
-                        gy,
-                        geom.y_mat(n, g),
-                        threaded,
-                    );
+    // The parts tile the buffer: the ranges cover the batch.
+    crate::kernels::alloc::filled(total, |gx| {
+        let parts: Vec<(&mut [MaybeUninit<T>], Range<usize>)> =
+            gx.chunks_mut(chunk).zip(ranges).collect();
+        for_each_item(parts, |(xs, range)| {
+            // Zeroed here, by the thread that accumulates into it, rather than all at once on
+            // the calling thread.
+            let xs = crate::kernels::alloc::zeroed(xs);
+            let mut col = geom.col_buffer::<T>();
+            for (i, n) in range.enumerate() {
+                for g in 0..geom.groups {
+                    let dst = &mut xs[i * geom.x_len() + g * xg * hw..][..xg * hw];
+                    // A pointwise kernel's columns are the input gradient itself; otherwise
+                    // they are folded back by col2im.
+                    let pointwise = geom.win.is_pointwise();
+                    let out = if pointwise {
+                        dst.as_mut_ptr()
+                    } else {
+                        col.clear();
+                        col.spare_capacity_mut().as_mut_ptr() as *mut T
+                    };
+                    // SAFETY: `out` is [k, l] (`dst` is [xg, hw] = [k, l] when pointwise, the
+                    // column buffer has room for [k, l] otherwise); wᵀ is [k, yg]; gy's block
+                    // is [yg, l]. The product writes every element of `out`.
+                    unsafe {
+                        product(
+                            (k, l, yg),
+                            out,
+                            (l, 1),
+                            w,
+                            geom.w_mat(g, true),
+                            gy,
+                            geom.y_mat(n, g),
+                            threaded,
+                        );
+                        if !pointwise {
+                            col.set_len(k * l);
+                        }
+                    };
                     if !pointwise {
-                        col.set_len(k * l);
+                        col2im(&col, xg, &geom.win, dst);
                     }
-                };
-                if !pointwise {
-                    col2im(&col, xg, &geom.win, dst);
+                }
+                if let Some(b) = bias {
+                    add_bias(&mut xs[i * geom.x_len()..][..geom.x_len()], b, hw);
                 }
             }
-            if let Some(b) = bias {
-                add_bias(&mut xs[i * geom.x_len()..][..geom.x_len()], b, hw);
-            }
-        }
-    });
-    // SAFETY: the parts tile `gx`'s first `total` slots (the ranges cover the batch), and
-    // each part was zeroed before anything accumulated into it.
-    unsafe { gx.set_len(total) };
-    gx
+        });
+    })
 }
 
 /// The gradient with respect to `w` given the gradient `gy` of `y = x ⋆ w`: returns
@@ -333,37 +325,30 @@ pub(crate) fn backward_weight<T: FloatElement>(geom: &ConvGeom, gy: &[T], x: &[T
                     rs: m.cs,
                     cs: m.rs,
                 };
-                let block = acc[g * yg * k..].as_mut_ptr();
+                let (gy_m, cols_m) = (geom.y_mat(n, g), cols);
+                // `wᵀ (+)= cols · gyᵀ` into a [k, yg] block, or `w (+)= gy · colsᵀ` into
+                // [yg, k].
+                let (dims, row_stride, (lhs, l_m), (rhs, r_m)) = if transposed {
+                    ((k, yg, l), yg, (src, cols_m), (gy, t(gy_m)))
+                } else {
+                    ((yg, k, l), k, (gy, gy_m), (src, t(cols_m)))
+                };
                 // Each sample's product is added onto the range's sum in place.
                 // SAFETY: group g's block of `acc` holds yg · k values; gy's block is
                 // [yg, l] and the columns are [k, l] inside `src`, so their transposes are
                 // [l, yg] and [l, k].
                 unsafe {
-                    if transposed {
-                        product_into(
-                            (k, yg, l),
-                            block,
-                            (yg, 1),
-                            src,
-                            cols,
-                            gy,
-                            t(geom.y_mat(n, g)),
-                            threaded,
-                            true,
-                        )
-                    } else {
-                        product_into(
-                            (yg, k, l),
-                            block,
-                            (k, 1),
-                            gy,
-                            geom.y_mat(n, g),
-                            src,
-                            t(cols),
-                            threaded,
-                            true,
-                        )
-                    }
+                    product_into(
+                        dims,
+                        acc[g * yg * k..].as_mut_ptr(),
+                        (row_stride, 1),
+                        lhs,
+                        l_m,
+                        rhs,
+                        r_m,
+                        threaded,
+                        true,
+                    )
                 };
             }
         }
@@ -411,7 +396,8 @@ pub(crate) fn add_bias<T: FloatElement>(y: &mut [T], bias: &[T], plane: usize) {
 /// Each plane is summed with the vectorised reduction kernel, planes shared between
 /// threads, and the plane totals added per channel in f64 in batch order, so the result
 /// does not depend on the thread count. (A plain `iter().sum()` is one chain of dependent
-/// additions: 3.6 % of W2's step on the 6.4 MB gradient of its first conv.)
+/// additions: `ConvBackward`'s own samples, where it was inlined, were 3.6 % of W2's
+/// step, whose first conv's gradient is 6.4 MB.)
 pub(crate) fn bias_grad<T: FloatElement>(gy: &[T], channels: usize, plane: usize) -> Vec<T> {
     if plane == 0 || channels == 0 {
         return vec![T::zero(); channels];

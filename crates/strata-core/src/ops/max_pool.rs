@@ -10,7 +10,6 @@ use super::pool_window::{axis_taps, for_each_plane, for_each_plane_pair, pool_wi
 use crate::autograd::{needs_grad, BackwardOp};
 use crate::kernels::im2col::Window2d;
 use crate::{Error, FloatElement, Result, Tensor};
-use std::mem::MaybeUninit;
 
 /// Options of [`Tensor::max_pool2d`], as `(height, width)` pairs. [`MaxPool2dParams::new`]
 /// gives PyTorch's defaults for a square kernel (stride = kernel, no padding, no dilation,
@@ -297,23 +296,17 @@ impl BackwardOp for MaxPoolBackward {
             // Each plane is zeroed by the thread that scatters into it, while it is in that
             // core's cache: a single-threaded fill of the whole gradient first (6.4 MB per
             // step after W2's first conv) took half of this backward's time.
-            let n = x.numel();
-            let mut gx = crate::kernels::alloc::with_capacity::<T>(n);
-            for_each_plane(&mut gx.spare_capacity_mut()[..n], hw, hw, |p, plane| {
-                for slot in plane.iter_mut() {
-                    slot.write(T::zero());
-                }
-                // SAFETY: every element of the plane was written just above.
-                let plane = unsafe { &mut *(plane as *mut [MaybeUninit<T>] as *mut [T]) };
-                for (&i, &v) in self.indices[p * l..(p + 1) * l].iter().zip(&g[p * l..(p + 1) * l]) {
-                    if i != NO_INDEX {
-                        plane[i as usize] += v;
+            let gx = crate::kernels::alloc::filled(x.numel(), |out| {
+                // The planes tile the buffer (`numel` is a whole number of `hw` planes).
+                for_each_plane(out, hw, hw, |p, plane| {
+                    let plane = crate::kernels::alloc::zeroed(plane);
+                    for (&i, &v) in self.indices[p * l..(p + 1) * l].iter().zip(&g[p * l..(p + 1) * l]) {
+                        if i != NO_INDEX {
+                            plane[i as usize] += v;
+                        }
                     }
-                }
+                })
             });
-            // SAFETY: the planes tile the first `n` slots (`n` is a whole number of planes of
-            // `hw` elements), and each was zeroed above.
-            unsafe { gx.set_len(n) };
             Tensor::from_data(T::into_storage(gx), x.shape())
         });
         Ok(vec![Some(gx)])
