@@ -7,7 +7,7 @@
 //! (see [`alloc`]).
 
 use super::alloc;
-use super::parallel::{for_each_chunk_mut, for_each_item, num_threads, PAR_MIN_ELEMS};
+use super::parallel::{for_each_chunk_mut, for_each_part_mut, num_threads, PAR_MIN_ELEMS};
 use super::walk::Walk;
 use crate::layout::Layout;
 use crate::Element;
@@ -29,38 +29,33 @@ fn fill_runs<U: Send, const N: usize>(
     let threads = num_threads();
     let total = inner * runs;
     let chunks = (total / PAR_MIN_ELEMS).clamp(1, threads * 2).min(runs);
-    if chunks <= 1 || threads == 1 {
-        let mut pos = 0;
-        walk.for_runs(0..runs, |_, base| {
-            f(&mut out[pos..pos + inner], base);
-            pos += inner;
-        });
-        return;
-    }
-    let runs_per_chunk = runs.div_ceil(chunks);
-    let parts: Vec<(usize, &mut Out<U>)> =
-        out.chunks_mut(runs_per_chunk * inner).enumerate().collect();
-    for_each_item(parts, |(c, chunk)| {
+    let runs_per_chunk = if threads == 1 {
+        runs
+    } else {
+        runs.div_ceil(chunks)
+    };
+    // One body for the serial and the parallel case: the walk's loop is compiled once per
+    // operation, not twice.
+    let fill_chunk = |c: usize, chunk: &mut Out<U>| {
         let first = c * runs_per_chunk;
-        let last = (first + runs_per_chunk).min(runs);
         let mut pos = 0;
-        walk.for_runs(first..last, |_, base| {
+        walk.for_runs(first..(first + runs_per_chunk).min(runs), |_, base| {
             f(&mut chunk[pos..pos + inner], base);
             pos += inner;
         });
-    });
+    };
+    if runs_per_chunk == runs {
+        fill_chunk(0, out);
+    } else {
+        for_each_part_mut(out, runs_per_chunk * inner, fill_chunk);
+    }
 }
 
 /// Side of the square tiles of a transposing copy.
 const TILE: usize = 32;
 
-/// `out = f(src)` where the source is "transposed": stride 1 along the second-innermost
-/// output dim and a large stride along the innermost. Works tile by tile.
-fn map_transposed<T, U>(src: &[T], walk: &Walk<1>, out: &mut Out<U>, f: &(impl Fn(T) -> U + Sync))
-where
-    T: Copy + Sync,
-    U: Send,
-{
+/// Copies a "transposed" source (see [`transposed_walk`]) into `out`, tile by tile.
+fn copy_transposed<T: Copy + Send + Sync>(src: &[T], walk: &Walk<1>, out: &mut Out<T>) {
     let dims = walk.outer_dims();
     let strides = walk.outer_strides(0);
     let nd = dims.len();
@@ -78,7 +73,7 @@ where
     };
     // One task per band of TILE rows of one plane; each band is a contiguous output block.
     let bands_per_plane = rows.div_ceil(TILE);
-    let work = |band: usize, block: &mut Out<U>| {
+    let work = |band: usize, block: &mut Out<T>| {
         let (p, b) = (band / bands_per_plane, band % bands_per_plane);
         let base = plane_base(p);
         let r0 = b * TILE;
@@ -88,30 +83,30 @@ where
             for c in c0..c1 {
                 let col = base + c * col_stride;
                 for r in r0..r1 {
-                    block[(r - r0) * cols + c].write(f(src[col + r * row_stride]));
+                    block[(r - r0) * cols + c].write(src[col + r * row_stride]);
                 }
             }
         }
     };
-    if planes * rows * cols >= PAR_MIN_ELEMS && num_threads() > 1 {
-        // Bands of different planes have different sizes only at the plane's end, so
-        // split plane by plane, then each plane into bands.
-        let bands: Vec<(usize, &mut Out<U>)> = out
-            .chunks_mut(plane.max(1))
-            .enumerate()
-            .flat_map(|(p, plane_out)| {
-                plane_out
-                    .chunks_mut(TILE * cols)
-                    .enumerate()
-                    .map(move |(b, block)| (p * bands_per_plane + b, block))
-            })
-            .collect();
-        for_each_item(bands, |(band, block)| work(band, block));
-    } else {
+    let band_len = TILE * cols;
+    let plane_bands = |p: usize, plane_out: &mut Out<T>| {
+        for (b, block) in plane_out.chunks_mut(band_len).enumerate() {
+            work(p * bands_per_plane + b, block);
+        }
+    };
+    let threads = num_threads();
+    if planes * plane < PAR_MIN_ELEMS || threads == 1 {
         for (p, plane_out) in out.chunks_mut(plane.max(1)).enumerate() {
-            for (b, block) in plane_out.chunks_mut(TILE * cols).enumerate() {
-                work(p * bands_per_plane + b, block);
-            }
+            plane_bands(p, plane_out);
+        }
+    } else if planes >= 2 * threads {
+        for_each_part_mut(out, plane, plane_bands);
+    } else {
+        // Few large planes: their bands are the pieces, one plane at a time.
+        for (p, plane_out) in out.chunks_mut(plane.max(1)).enumerate() {
+            for_each_part_mut(plane_out, band_len, |b, block| {
+                work(p * bands_per_plane + b, block)
+            });
         }
     }
 }
@@ -148,41 +143,34 @@ fn wide_vectors() -> bool {
     false
 }
 
+/// Whether a walk reads a "transposed" source: stride 1 along the second-innermost output
+/// dim and a large stride along the innermost, over at least a tile's width both ways. Row
+/// by row, every element read would be a cache line of its own.
+fn is_transposed(walk: &Walk<1>) -> bool {
+    walk.inner_strides[0] != 1
+        && walk.inner >= TILE / 2
+        && walk.outer_dims().last().is_some_and(|&d| d >= TILE / 2)
+        && walk.outer_strides(0).last() == Some(&1)
+}
+
 /// `out[i] = f(src[i])` over a strided source.
 pub(crate) fn map1<T, U>(src: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync + Clone) -> Vec<U>
 where
-    T: Copy + Sync,
+    T: Element,
     U: Element,
 {
+    let walk = match layout.contiguous_range() {
+        Some(r) => return map_contiguous(&src[r], f),
+        None => Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]),
+    };
+    if is_transposed(&walk) {
+        // Transposed sources are copied first, by one tiled copy per element type rather than
+        // one per operation: they are rare outside `contiguous()`, which is that copy.
+        let copy = alloc::filled(layout.numel(), |out| copy_transposed(src, &walk, out));
+        return map_contiguous(&copy, f);
+    }
+    let [st] = walk.inner_strides;
     alloc::filled(layout.numel(), |out| {
-        if let Some(r) = layout.contiguous_range() {
-            let s = &src[r];
-            let wide = wide_vectors();
-            for_each_chunk_mut(out, PAR_MIN_ELEMS, |start, o| {
-                let n = o.len();
-                // A local copy: the loop would otherwise reload the closure's captures (a
-                // scalar factor, a slope) through a pointer on every element.
-                let f = f.clone();
-                let s = &s[start..start + n];
-                if wide {
-                    // SAFETY: `wide_vectors` checked that the CPU has AVX-512.
-                    #[cfg(target_arch = "x86_64")]
-                    return unsafe { fill_avx512(o, s, &f) };
-                }
-                fill(o, s, &f);
-            });
-            return;
-        }
-        let walk = Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]);
-        let [st] = walk.inner_strides;
-        let transposed = st != 1
-            && walk.inner >= TILE / 2
-            && walk.outer_dims().last().is_some_and(|&d| d >= TILE / 2)
-            && walk.outer_strides(0).last() == Some(&1);
-        if transposed {
-            map_transposed(src, &walk, out, &f);
-            return;
-        }
         fill_runs(out, &walk, |o, [b]| {
             if st == 1 {
                 let n = o.len();
@@ -194,6 +182,31 @@ where
                     o.write(f(src[b + i * st]));
                 }
             }
+        });
+    })
+}
+
+/// [`map1`] over a contiguous source: vectorised (at AVX-512 width where the CPU has it) and
+/// split across threads when large.
+fn map_contiguous<T, U>(src: &[T], f: impl Fn(T) -> U + Sync + Clone) -> Vec<U>
+where
+    T: Element,
+    U: Element,
+{
+    let wide = wide_vectors();
+    alloc::filled(src.len(), |out| {
+        for_each_chunk_mut(out, PAR_MIN_ELEMS, |start, o| {
+            let n = o.len();
+            // A local copy: the loop would otherwise reload the closure's captures (a
+            // scalar factor, a slope) through a pointer on every element.
+            let f = f.clone();
+            let s = &src[start..start + n];
+            if wide {
+                // SAFETY: `wide_vectors` checked that the CPU has AVX-512.
+                #[cfg(target_arch = "x86_64")]
+                return unsafe { fill_avx512(o, s, &f) };
+            }
+            fill(o, s, &f);
         });
     })
 }
@@ -374,6 +387,47 @@ mod tests {
                     "{name}({v}) at {i}: {g} vs scalar {want}"
                 );
             }
+        }
+    }
+
+    /// `f` of every element of `layout`'s view of `src`, in row-major order, by multi-index.
+    fn by_definition(src: &[f32], layout: &Layout, f: impl Fn(f32) -> f32) -> Vec<f32> {
+        let shape = layout.shape();
+        (0..layout.numel())
+            .map(|mut i| {
+                let mut at = layout.offset();
+                for d in (0..shape.len()).rev() {
+                    at += (i % shape[d]) * layout.strides()[d];
+                    i /= shape[d];
+                }
+                f(src[at])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn strided_and_transposed_views_map_every_element() {
+        let f = |v: f32| v * 0.5 - 3.0;
+        // (shape, strides, offset): a transposed matrix small and large enough to split, a
+        // batch of transposed planes (few and many), a sliced view, a broadcast column.
+        let cases: [(&[usize], &[usize], usize); 6] = [
+            (&[20, 17], &[1, 20], 0),
+            (&[300, 260], &[1, 300], 5),
+            (&[2, 40, 600], &[24_000, 1, 40], 0),
+            (&[9, 40, 100], &[4_000, 1, 40], 3),
+            (&[30, 7], &[11, 1], 2),
+            (&[50, 900], &[1, 0], 0),
+        ];
+        for (shape, strides, offset) in cases {
+            let layout = Layout::new(shape, strides, offset);
+            let x: Vec<f32> = (0..layout.storage_extent()).map(|i| i as f32).collect();
+            let got = map1(&x, &layout, f);
+            assert_eq!(
+                got,
+                by_definition(&x, &layout, f),
+                "shape {shape:?} strides {strides:?}"
+            );
+            assert_eq!(collect(&x, &layout), by_definition(&x, &layout, |v| v));
         }
     }
 

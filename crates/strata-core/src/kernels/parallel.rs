@@ -69,10 +69,17 @@ pub fn size_thread_pool() -> usize {
 /// assert_eq!(total.into_inner(), 28);
 /// ```
 pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
+    run_pieces(pieces, &f)
+}
+
+/// [`for_each_piece`] behind a `dyn` call, compiled once rather than for every caller.
+fn run_pieces(pieces: usize, f: &(dyn Fn(usize) + Sync)) {
     if num_threads() > 1 {
-        crate::kernels::team::run(pieces, &f);
+        crate::kernels::team::run(pieces, f);
     } else {
-        (0..pieces).for_each(f);
+        for i in 0..pieces {
+            f(i);
+        }
     }
 }
 
@@ -86,15 +93,91 @@ pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Sync) {
 /// assert!(data.iter().all(|&v| v == 2.0));
 /// ```
 pub fn for_each_item<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
-    let slots: Vec<parking_lot::Mutex<Option<I>>> = items
-        .into_iter()
-        .map(|i| parking_lot::Mutex::new(Some(i)))
-        .collect();
-    for_each_piece(slots.len(), |k| {
-        if let Some(item) = slots[k].lock().take() {
-            f(item);
-        }
+    // Piece `k` moves item `k` out of the vector, so the vector must not drop its items:
+    // its length is set to zero once every piece has run. Should a piece panic, the items
+    // no piece reached are leaked, never dropped twice.
+    let mut items = std::mem::ManuallyDrop::new(items);
+    let slots = Shared::new(&mut items[..]);
+    for_each_piece(slots.len, |k| {
+        // SAFETY: each piece index is handed out once, so item `k` is read once.
+        f(unsafe { slots.take(k) })
     });
+    // SAFETY: every item has been moved out above.
+    unsafe { items.set_len(0) };
+    drop(std::mem::ManuallyDrop::into_inner(items));
+}
+
+/// Calls `f(i, part)` for each `part` of `out.chunks_mut(part_len)` (`i` counts the parts),
+/// on the calling thread and the helper threads as [`for_each_piece`] does.
+///
+/// Unlike collecting the parts into a vector for [`for_each_item`], this allocates nothing
+/// and is one small generic function per caller: the elementwise kernels instantiate it for
+/// every operation, so its size is paid in compile time many times over.
+///
+/// ```
+/// let mut data = vec![0usize; 10];
+/// strata_core::kernels::parallel::for_each_part_mut(&mut data, 4, |i, part| part.fill(i));
+/// assert_eq!(data, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+/// ```
+pub fn for_each_part_mut<T: Send>(
+    out: &mut [T],
+    part_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let part_len = part_len.max(1);
+    let parts = Shared::new(out);
+    let len = parts.len;
+    for_each_piece(len.div_ceil(part_len), |i| {
+        let start = i * part_len;
+        // SAFETY: each piece index is handed out once, and piece `i` owns its own range.
+        f(i, unsafe {
+            parts.range(start, (start + part_len).min(len))
+        });
+    });
+}
+
+/// A buffer whose disjoint parts are handed to different threads. The `for_each_*`
+/// helpers above are the only users; each proves its parts disjoint.
+struct Shared<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: `Shared` hands out each element to one thread only (see `range` and `take`), so it
+// is as shareable as a `&mut [T]` split into parts: `T` must be `Send`.
+unsafe impl<T: Send> Sync for Shared<'_, T> {}
+
+impl<'a, T> Shared<'a, T> {
+    fn new(s: &'a mut [T]) -> Self {
+        Shared {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// Elements `start..end`.
+    ///
+    /// # Safety
+    /// No other live reference from this `Shared` may overlap the range.
+    unsafe fn range(&self, start: usize, end: usize) -> &'a mut [T] {
+        assert!(
+            start <= end && end <= self.len,
+            "part {start}..{end} of {}",
+            self.len
+        );
+        std::slice::from_raw_parts_mut(self.ptr.add(start), end - start)
+    }
+
+    /// Moves element `k` out.
+    ///
+    /// # Safety
+    /// Each element may be taken once, and not used through the buffer afterwards.
+    unsafe fn take(&self, k: usize) -> T {
+        assert!(k < self.len, "item {k} of {}", self.len);
+        self.ptr.add(k).read()
+    }
 }
 
 /// Splits `out` into contiguous chunks of at least `min_chunk` elements and calls
@@ -112,12 +195,7 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
         return;
     }
     let chunk_len = len.div_ceil(chunks);
-    let parts: Vec<(usize, &mut [T])> = out
-        .chunks_mut(chunk_len)
-        .enumerate()
-        .map(|(i, c)| (i * chunk_len, c))
-        .collect();
-    for_each_item(parts, |(start, c)| f(start, c));
+    for_each_part_mut(out, chunk_len, |i, c| f(i * chunk_len, c));
 }
 
 /// Splits `out` into runs of whole items of `item_len` elements, about four runs per thread,
@@ -132,10 +210,5 @@ pub(crate) fn for_each_run_mut<T: Send>(
     let item_len = item_len.max(1);
     let items = out.len().div_ceil(item_len);
     let per = items.div_ceil(4 * num_threads()).max(1);
-    let runs: Vec<(usize, &mut [T])> = out
-        .chunks_mut(per * item_len)
-        .enumerate()
-        .map(|(i, c)| (i * per, c))
-        .collect();
-    for_each_item(runs, |(first, run)| f(first, run));
+    for_each_part_mut(out, per * item_len, |i, run| f(i * per, run));
 }

@@ -1,7 +1,7 @@
 //! Reduction kernels: rows of a (permuted) tensor reduced to one value each.
 
 use super::map::collect;
-use super::parallel::{for_each_item, num_threads, PAR_MIN_ELEMS};
+use super::parallel::{for_each_item, for_each_part_mut, num_threads, PAR_MIN_ELEMS};
 use crate::layout::Layout;
 use crate::FloatElement;
 use std::borrow::Cow;
@@ -26,9 +26,8 @@ pub(crate) fn sum_slice_par<T: FloatElement>(s: &[T]) -> T {
         return sum_slice(s);
     }
     let mut partials = vec![0.0f64; s.len().div_ceil(CHUNK)];
-    let parts: Vec<(&[T], &mut f64)> = s.chunks(CHUNK).zip(&mut partials).collect();
-    for_each_item(parts, |(c, total)| {
-        *total = crate::Element::to_f64(sum_slice(c))
+    for_each_part_mut(&mut partials, 1, |c, total| {
+        total[0] = crate::Element::to_f64(sum_slice(&s[c * CHUNK..((c + 1) * CHUNK).min(s.len())]))
     });
     T::from_f64(partials.iter().sum())
 }
@@ -128,9 +127,10 @@ pub(crate) fn map_rows<T: Sync, U: Send>(
         let per = rows.div_ceil(4 * num_threads()).max(1);
         let mut results: Vec<Vec<U>> = Vec::new();
         results.resize_with(rows.div_ceil(per), Vec::new);
-        let parts: Vec<(&[T], &mut Vec<U>)> = data.chunks(per * inner).zip(&mut results).collect();
-        for_each_item(parts, |(run, out)| {
-            *out = run.chunks(inner).map(&f).collect()
+        let run_len = per * inner;
+        for_each_part_mut(&mut results, 1, |r, out| {
+            let run = &data[r * run_len..((r + 1) * run_len).min(data.len())];
+            out[0] = run.chunks(inner).map(&f).collect()
         });
         results.into_iter().flatten().collect()
     } else {

@@ -79,14 +79,39 @@ impl<const N: usize> Walk<N> {
     }
 
     /// Calls `f(run, base_offsets)` for each run in `range`, in order.
+    ///
+    /// Every elementwise operation instantiates this loop, so it keeps only the common step
+    /// (the innermost outer dimension moves on) and calls out for the rest.
     pub fn for_runs(&self, range: Range<usize>, mut f: impl FnMut(usize, [usize; N])) {
         if range.is_empty() {
             return;
         }
+        let (mut idx, mut base) = self.start(range.start);
+        let Some(last) = self.dims.len().checked_sub(1) else {
+            // No outer dimensions: a single run.
+            for run in range {
+                f(run, base);
+            }
+            return;
+        };
+        for run in range {
+            f(run, base);
+            idx[last] += 1;
+            for k in 0..N {
+                base[k] += self.strides[k][last];
+            }
+            if idx[last] == self.dims[last] {
+                self.carry(&mut idx, &mut base);
+            }
+        }
+    }
+
+    /// The multi-index of run `first` and each operand's offset of it.
+    #[inline(never)]
+    fn start(&self, first: usize) -> (Vec<usize>, [usize; N]) {
         let nd = self.dims.len();
-        // Multi-index of the first run.
         let mut idx = vec![0usize; nd];
-        let mut rem = range.start;
+        let mut rem = first;
         for d in (0..nd).rev() {
             idx[d] = rem % self.dims[d];
             rem /= self.dims[d];
@@ -97,23 +122,27 @@ impl<const N: usize> Walk<N> {
                 base[k] += idx[d] * self.strides[k][d];
             }
         }
-        for run in range {
-            f(run, base);
-            // Advance the odometer.
-            let mut d = nd;
-            while d > 0 {
-                d -= 1;
-                idx[d] += 1;
-                for k in 0..N {
-                    base[k] += self.strides[k][d];
-                }
-                if idx[d] < self.dims[d] {
-                    break;
-                }
-                for k in 0..N {
-                    base[k] -= idx[d] * self.strides[k][d];
-                }
-                idx[d] = 0;
+        (idx, base)
+    }
+
+    /// The innermost outer dimension has just passed its end: rewinds it and moves the
+    /// dimensions outside it on, as an odometer does.
+    #[inline(never)]
+    fn carry(&self, idx: &mut [usize], base: &mut [usize; N]) {
+        let mut d = idx.len() - 1;
+        while idx[d] == self.dims[d] {
+            for k in 0..N {
+                base[k] -= idx[d] * self.strides[k][d];
+            }
+            idx[d] = 0;
+            if d == 0 {
+                // Past the last run: nothing reads the offsets any more.
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            for k in 0..N {
+                base[k] += self.strides[k][d];
             }
         }
     }
@@ -145,6 +174,32 @@ mod tests {
     fn transposed_walk_visits_in_logical_order() {
         // [[0,1,2],[3,4,5]] transposed -> 0,3,1,4,2,5
         assert_eq!(offsets_of(&[3, 2], &[1, 3], 0), vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    #[test]
+    fn every_sub_range_matches_the_multi_index_definition() {
+        // Three outer dims that cannot merge (a permuted view and a broadcast), so runs carry
+        // over one and two dimensions; every start and end is tried.
+        let shape = [2, 3, 4, 5];
+        let a: [usize; 4] = [1, 40, 2, 8];
+        let b: [usize; 4] = [0, 20, 5, 1];
+        let w = Walk::<2>::new(&shape, [&a, &b], [7, 3]);
+        assert_eq!((w.outer_dims().len(), w.runs(), w.inner), (3, 24, 5));
+        let want = |run: usize| {
+            let (i, j, k) = (run / 12, run / 4 % 3, run % 4);
+            [
+                7 + i * a[0] + j * a[1] + k * a[2],
+                3 + i * b[0] + j * b[1] + k * b[2],
+            ]
+        };
+        for start in 0..=24 {
+            for end in start..=24 {
+                let mut seen = vec![];
+                w.for_runs(start..end, |r, base| seen.push((r, base)));
+                let expected: Vec<_> = (start..end).map(|r| (r, want(r))).collect();
+                assert_eq!(seen, expected, "runs {start}..{end}");
+            }
+        }
     }
 
     #[test]

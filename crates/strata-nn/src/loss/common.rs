@@ -3,7 +3,7 @@
 
 use super::Reduction;
 use crate::Result;
-use strata_core::kernels::parallel::for_each_item;
+use strata_core::kernels::parallel::for_each_part_mut;
 use strata_core::{broadcast_shape, Element, FloatElement, Tensor};
 
 /// Work (elements touched) below which a kernel stays on the calling thread.
@@ -167,8 +167,9 @@ pub(crate) fn par_chunks<T: Send>(
         f(0, out);
         return;
     };
-    let parts: Vec<_> = out.chunks_mut(per_chunk * item_len).enumerate().collect();
-    for_each_item(parts, |(k, chunk)| f(k * per_chunk, chunk));
+    for_each_part_mut(out, per_chunk * item_len, |k, chunk| {
+        f(k * per_chunk, chunk)
+    });
 }
 
 /// `out[i] = f(i, a[i], b[i])` for every `i` (equal lengths), in parallel above the size
@@ -233,9 +234,8 @@ pub(crate) fn par_sum(
         return f(0..n);
     };
     let mut partials = vec![0.0; n.div_ceil(per_chunk)];
-    let parts: Vec<_> = partials.iter_mut().enumerate().collect();
-    for_each_item(parts, |(k, slot)| {
-        *slot = f(k * per_chunk..((k + 1) * per_chunk).min(n))
+    for_each_part_mut(&mut partials, 1, |k, slot| {
+        slot[0] = f(k * per_chunk..((k + 1) * per_chunk).min(n))
     });
     partials.iter().sum()
 }
