@@ -289,7 +289,7 @@ pub(crate) fn backward_data<T: FloatElement>(
                         }
                     };
                     if !pointwise {
-                        col2im(&col, xg, &geom.win, dst);
+                        col2im(&mut col, xg, &geom.win, dst);
                     }
                 }
                 if let Some(b) = bias {
