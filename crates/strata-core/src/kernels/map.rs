@@ -213,10 +213,16 @@ where
 
 /// The elements of a strided view, copied in row-major order.
 pub(crate) fn collect<T: Element>(src: &[T], layout: &Layout) -> Vec<T> {
-    if let Some(r) = layout.contiguous_range()
-        && r.len() < PAR_MIN_ELEMS
-    {
-        return src[r].to_vec();
+    match layout.contiguous_range() {
+        Some(r) if r.len() < PAR_MIN_ELEMS => return src[r].to_vec(),
+        Some(_) => {}
+        None => {
+            // A transposed view is the tiled copy alone ([`map1`] would copy it again).
+            let walk = Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]);
+            if is_transposed(&walk) {
+                return alloc::filled(layout.numel(), |out| copy_transposed(src, &walk, out));
+            }
+        }
     }
     map1(src, layout, |x| x)
 }
