@@ -290,10 +290,10 @@ mod tests {
         }
     }
 
-    /// The definition, one element at a time.
-    fn naive_im2col(x: &[f64], c: usize, win: &Window2d) -> Vec<f64> {
-        let l = win.out_len();
-        let mut col = vec![0.0; c * win.taps() * l];
+    /// The definition: every (column entry, input position) pair a window reads, in the
+    /// column matrix's order, one element at a time.
+    fn taps_by_definition(c: usize, win: &Window2d) -> Vec<(usize, usize)> {
+        let mut pairs = vec![];
         for ch in 0..c {
             for ki in 0..win.kh {
                 for kj in 0..win.kw {
@@ -304,37 +304,30 @@ mod tests {
                             let ix = (ox * win.sw + kj * win.dw) as isize - win.pw as isize;
                             if iy >= 0 && ix >= 0 && (iy as usize) < win.h && (ix as usize) < win.w
                             {
-                                col[row * l + oy * win.ow + ox] =
-                                    x[ch * win.in_len() + iy as usize * win.w + ix as usize];
+                                let at = ch * win.in_len() + iy as usize * win.w + ix as usize;
+                                pairs.push((row * win.out_len() + oy * win.ow + ox, at));
                             }
                         }
                     }
                 }
             }
         }
+        pairs
+    }
+
+    fn naive_im2col(x: &[f64], c: usize, win: &Window2d) -> Vec<f64> {
+        let mut col = vec![0.0; c * win.taps() * win.out_len()];
+        for (entry, at) in taps_by_definition(c, win) {
+            col[entry] = x[at];
+        }
         col
     }
 
-    /// col2im by its definition: every in-bounds entry added onto the position it came from.
+    /// Every in-bounds entry added onto the position it came from, in tap order.
     fn naive_col2im(col: &[f64], c: usize, win: &Window2d) -> Vec<f64> {
-        let (l, mut x) = (win.out_len(), vec![0.0; c * win.in_len()]);
-        for ch in 0..c {
-            for ki in 0..win.kh {
-                for kj in 0..win.kw {
-                    let row = (ch * win.kh + ki) * win.kw + kj;
-                    for oy in 0..win.oh {
-                        for ox in 0..win.ow {
-                            let iy = (oy * win.sh + ki * win.dh) as isize - win.ph as isize;
-                            let ix = (ox * win.sw + kj * win.dw) as isize - win.pw as isize;
-                            if iy >= 0 && ix >= 0 && (iy as usize) < win.h && (ix as usize) < win.w
-                            {
-                                x[ch * win.in_len() + iy as usize * win.w + ix as usize] +=
-                                    col[row * l + oy * win.ow + ox];
-                            }
-                        }
-                    }
-                }
-            }
+        let mut x = vec![0.0; c * win.in_len()];
+        for (entry, at) in taps_by_definition(c, win) {
+            x[at] += col[entry];
         }
         x
     }
