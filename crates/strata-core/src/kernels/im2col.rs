@@ -11,6 +11,7 @@
 //! instead of tested per element.
 
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// The geometry of a 2-D sliding window: input plane, kernel, stride, padding, dilation and
 /// the number of output positions (given explicitly: a transposed convolution may use a
@@ -91,6 +92,26 @@ impl Window2d {
             && self.oh == self.h
             && self.ow == self.w
     }
+
+    /// True for a "same" window of stride 1 (W2's padded 3x3 convs): input and output rows
+    /// are equally wide, so each tap's valid block is one shifted run of the plane.
+    pub fn is_flat(&self) -> bool {
+        self.sh == 1 && self.sw == 1 && self.dw == 1 && self.w == self.ow
+    }
+
+    /// For a flat window, the run of tap `(ki, kj)` whose valid outputs are rows `ys` and
+    /// columns `xs` (both non-empty): its range in the tap's row of the column matrix, from
+    /// the first valid element to the last, and where it starts in the input plane.
+    fn flat_run(
+        &self,
+        ys: (usize, usize),
+        xs: (usize, usize),
+        (ki, kj): (usize, usize),
+    ) -> (Range<usize>, usize) {
+        let run = ys.0 * self.ow + xs.0..(ys.1 - 1) * self.ow + xs.1;
+        let start = (ys.0 + ki * self.dh - self.ph) * self.w + xs.0 + kj * self.dw - self.pw;
+        (run, start)
+    }
 }
 
 /// The output positions `o` in `0..n_out` whose input coordinate `o * stride + tap - pad`
@@ -132,8 +153,7 @@ pub(crate) fn im2col<T: Copy + Default>(
             d.write(zero);
         }
     };
-    // A "same" window of stride 1 (W2's 3x3 convs with padding 1): see below.
-    let flat = win.sh == 1 && win.sw == 1 && win.dw == 1 && win.w == ow;
+    let flat = win.is_flat();
     let mut rows = col[..channels * win.taps() * l].chunks_exact_mut(l);
     for c in 0..channels {
         let plane = &x[c * win.in_len()..(c + 1) * win.in_len()];
@@ -148,13 +168,11 @@ pub(crate) fn im2col<T: Copy + Default>(
                     // first valid element to the last, then zero the padded columns, which
                     // the run filled with the ends of neighbouring rows. (Row by row, W2's
                     // 14- and 28-element copies were a call to memmove each.)
-                    let (first, last) = (y_lo * ow + x_lo, (y_hi - 1) * ow + x_hi);
-                    let iy = y_lo + ki * win.dh - win.ph;
-                    let start = iy * win.w + x_lo + kj * win.dw - win.pw;
-                    fill(&mut row[..first]);
-                    copy_into(&mut row[first..last], &plane[start..start + (last - first)]);
-                    fill(&mut row[last..]);
-                    let run = &mut row[first..last];
+                    let (run, start) = win.flat_run((y_lo, y_hi), (x_lo, x_hi), (ki, kj));
+                    fill(&mut row[..run.start]);
+                    copy_into(&mut row[run.clone()], &plane[start..start + run.len()]);
+                    fill(&mut row[run.end..]);
+                    let run = &mut row[run];
                     zero_row_gaps(run, ow, x_hi - x_lo, y_hi - y_lo, MaybeUninit::new(zero));
                     continue;
                 }
@@ -214,8 +232,7 @@ pub(crate) fn col2im<T: Copy + Default + std::ops::AddAssign>(
     x: &mut [T],
 ) {
     let (ow, l) = (win.ow, win.out_len());
-    // A "same" window of stride 1, as in `im2col`.
-    let flat = win.sh == 1 && win.sw == 1 && win.dw == 1 && win.w == ow;
+    let flat = win.is_flat();
     let mut rows = col[..channels * win.taps() * l].chunks_exact_mut(l);
     for c in 0..channels {
         let plane = &mut x[c * win.in_len()..(c + 1) * win.in_len()];
@@ -227,28 +244,21 @@ pub(crate) fn col2im<T: Copy + Default + std::ops::AddAssign>(
                 if x_lo >= x_hi || y_lo >= y_hi {
                     continue;
                 }
-                let ix0 = x_lo * win.sw + kj * win.dw - win.pw;
                 if flat {
                     // The valid block is one shifted run of the plane (see `im2col`). The
                     // run's padded columns would land on the ends of neighbouring rows, so
                     // they are zeroed first; the run is then one long vectorised addition
                     // instead of one 14- or 28-element loop per row, too short for the
                     // vector loop (W2's col2im was 6 % of its samples).
-                    let (first, last) = (y_lo * ow + x_lo, (y_hi - 1) * ow + x_hi);
-                    zero_row_gaps(
-                        &mut row[first..last],
-                        ow,
-                        x_hi - x_lo,
-                        y_hi - y_lo,
-                        T::default(),
-                    );
-                    let start = (y_lo + ki * win.dh - win.ph) * win.w + ix0;
-                    let dst = &mut plane[start..start + (last - first)];
-                    for (d, &s) in dst.iter_mut().zip(&row[first..last]) {
+                    let (run, start) = win.flat_run((y_lo, y_hi), (x_lo, x_hi), (ki, kj));
+                    let run = &mut row[run];
+                    zero_row_gaps(run, ow, x_hi - x_lo, y_hi - y_lo, T::default());
+                    for (d, &s) in plane[start..start + run.len()].iter_mut().zip(&*run) {
                         *d += s;
                     }
                     continue;
                 }
+                let ix0 = x_lo * win.sw + kj * win.dw - win.pw;
                 for oy in y_lo..y_hi {
                     let iy = oy * win.sh + ki * win.dh - win.ph;
                     let dst = &mut plane[iy * win.w..(iy + 1) * win.w];

@@ -54,7 +54,7 @@ fn fill_runs<U: Send, const N: usize>(
 /// Side of the square tiles of a transposing copy.
 const TILE: usize = 32;
 
-/// Copies a "transposed" source (see [`transposed_walk`]) into `out`, tile by tile.
+/// Copies a "transposed" source (see [`is_transposed`]) into `out`, tile by tile.
 fn copy_transposed<T: Copy + Send + Sync>(src: &[T], walk: &Walk<1>, out: &mut Out<T>) {
     let dims = walk.outer_dims();
     let strides = walk.outer_strides(0);
@@ -159,19 +159,48 @@ where
     T: Element,
     U: Element,
 {
-    let walk = match layout.contiguous_range() {
-        Some(r) => return map_contiguous(&src[r], f),
-        None => Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]),
-    };
-    if is_transposed(&walk) {
+    match view(layout) {
+        View::Contiguous(r) => map_contiguous(&src[r], f),
         // Transposed sources are copied first, by one tiled copy per element type rather than
         // one per operation: they are rare outside `contiguous()`, which is that copy.
-        let copy = alloc::filled(layout.numel(), |out| copy_transposed(src, &walk, out));
-        return map_contiguous(&copy, f);
+        View::Strided(w) if is_transposed(&w) => {
+            map_contiguous(&transposed_copy(src, &w, layout.numel()), f)
+        }
+        View::Strided(w) => map_runs(src, &w, layout.numel(), f),
     }
+}
+
+/// Where a layout's elements lie: one contiguous range of the storage, or a strided walk.
+enum View {
+    Contiguous(std::ops::Range<usize>),
+    Strided(Walk<1>),
+}
+
+fn view(layout: &Layout) -> View {
+    match layout.contiguous_range() {
+        Some(r) => View::Contiguous(r),
+        None => View::Strided(Walk::new(
+            layout.shape(),
+            [layout.strides()],
+            [layout.offset()],
+        )),
+    }
+}
+
+/// The `numel` elements a transposed walk reads, copied in row-major order.
+fn transposed_copy<T: Element>(src: &[T], walk: &Walk<1>, numel: usize) -> Vec<T> {
+    alloc::filled(numel, |out| copy_transposed(src, walk, out))
+}
+
+/// [`map1`] run by run over a strided, not transposed, source.
+fn map_runs<T, U>(src: &[T], walk: &Walk<1>, numel: usize, f: impl Fn(T) -> U + Sync) -> Vec<U>
+where
+    T: Element,
+    U: Element,
+{
     let [st] = walk.inner_strides;
-    alloc::filled(layout.numel(), |out| {
-        fill_runs(out, &walk, |o, [b]| {
+    alloc::filled(numel, |out| {
+        fill_runs(out, walk, |o, [b]| {
             if st == 1 {
                 let n = o.len();
                 for (o, &x) in o.iter_mut().zip(&src[b..b + n]) {
@@ -213,18 +242,13 @@ where
 
 /// The elements of a strided view, copied in row-major order.
 pub(crate) fn collect<T: Element>(src: &[T], layout: &Layout) -> Vec<T> {
-    match layout.contiguous_range() {
-        Some(r) if r.len() < PAR_MIN_ELEMS => return src[r].to_vec(),
-        Some(_) => {}
-        None => {
-            // A transposed view is the tiled copy alone ([`map1`] would copy it again).
-            let walk = Walk::<1>::new(layout.shape(), [layout.strides()], [layout.offset()]);
-            if is_transposed(&walk) {
-                return alloc::filled(layout.numel(), |out| copy_transposed(src, &walk, out));
-            }
-        }
+    match view(layout) {
+        View::Contiguous(r) if r.len() < PAR_MIN_ELEMS => src[r].to_vec(),
+        View::Contiguous(r) => map_contiguous(&src[r], |x| x),
+        // A transposed view is the tiled copy alone (`map1` would map the copy again).
+        View::Strided(w) if is_transposed(&w) => transposed_copy(src, &w, layout.numel()),
+        View::Strided(w) => map_runs(src, &w, layout.numel(), |x| x),
     }
-    map1(src, layout, |x| x)
 }
 
 /// `out[i] = f(a[i], b[i])` where `a` and `b` are viewed with the given (broadcast) strides

@@ -17,7 +17,7 @@
 
 use super::matmul::{product, product_into, Mat};
 use crate::kernels::im2col::{col2im, im2col, Window2d};
-use crate::kernels::parallel::{for_each_item, num_threads};
+use crate::kernels::parallel::{for_each_item, for_each_part_mut, num_threads};
 use crate::kernels::reduce::{map_rows, sum_slice};
 use crate::FloatElement;
 use std::mem::MaybeUninit;
@@ -249,21 +249,19 @@ pub(crate) fn backward_data<T: FloatElement>(
     let ranges = geom.batch_ranges();
     let threaded = ranges.len() == 1;
     let chunk = ranges[0].len() * geom.x_len();
-    // The parts tile the buffer: the ranges cover the batch.
+    // A pointwise kernel's columns are the input gradient itself; otherwise they are folded
+    // back by col2im.
+    let pointwise = geom.win.is_pointwise();
+    // The parts tile the buffer: the ranges cover the batch, `chunk` elements each.
     crate::kernels::alloc::filled(total, |gx| {
-        let parts: Vec<(&mut [MaybeUninit<T>], Range<usize>)> =
-            gx.chunks_mut(chunk).zip(ranges).collect();
-        for_each_item(parts, |(xs, range)| {
+        for_each_part_mut(gx, chunk, |part, xs| {
             // Zeroed here, by the thread that accumulates into it, rather than all at once on
             // the calling thread.
             let xs = crate::kernels::alloc::zeroed(xs);
             let mut col = geom.col_buffer::<T>();
-            for (i, n) in range.enumerate() {
+            for (i, n) in ranges[part].clone().enumerate() {
                 for g in 0..geom.groups {
                     let dst = &mut xs[i * geom.x_len() + g * xg * hw..][..xg * hw];
-                    // A pointwise kernel's columns are the input gradient itself; otherwise
-                    // they are folded back by col2im.
-                    let pointwise = geom.win.is_pointwise();
                     let out = if pointwise {
                         dst.as_mut_ptr()
                     } else {
