@@ -1,14 +1,15 @@
 //! Building a trainer: the model, optimiser and step, then settings one call each.
 
-use super::{Schedule, State, Trainer};
+use super::model::{BoundModel, WithLoss, WithStep};
+use super::{Engine, Schedule, State, Trainer};
 use crate::callbacks::Callback;
 use crate::metrics::Metric;
 use crate::monitor::MonitorConfig;
 use crate::progress::ProgressMode;
-use crate::{Result, StepOutput, TrainError, TrainStep};
+use crate::{Result, TrainError, TrainStep};
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use strata_core::Tensor;
-use strata_data::Batch;
 use strata_nn::optim::Optimizer;
 use strata_nn::schedule::LrScheduler;
 use strata_nn::{Forward, Module, ModuleExt};
@@ -85,17 +86,10 @@ impl<M: Forward + 'static> Trainer<M> {
         O: Optimizer + 'static,
         L: Fn(&Tensor, &Tensor) -> strata_nn::Result<Tensor> + Send + 'static,
     {
-        let step = move |model: &M, batch: &Batch| -> Result<StepOutput> {
-            let output = model.forward(&batch.inputs)?;
-            let value = loss(&output, &batch.targets)?;
-            Ok(StepOutput::new(value, output, batch.targets.clone()))
-        };
-        let mut trainer = Trainer::with_step(model, optimizer, step);
-        trainer.forward_fn = Some(Box::new(|m: &M, x: &Tensor| Ok(m.forward(x)?)));
-        trainer.summary_fn = Some(Box::new(|m: &M, x: &Tensor| {
-            Ok(strata_nn::summary_with_input(m, x)?.to_string())
-        }));
-        trainer
+        Trainer {
+            engine: Engine::new(Box::new(WithLoss { model, loss }), Box::new(optimizer)),
+            model_type: PhantomData,
+        }
     }
 }
 
@@ -108,84 +102,41 @@ impl<M: Module + 'static> Trainer<M> {
         S: TrainStep<M> + 'static,
     {
         Trainer {
-            model,
-            optimizer: Box::new(optimizer),
-            step_fn: Box::new(step),
-            forward_fn: None,
-            summary_fn: None,
-            schedule: None,
-            settings: Settings {
-                clip_norm: None,
-                accumulate: 1,
-                eval_every: 1,
-                progress: ProgressMode::Auto,
-                log_every_steps: None,
-                seed: None,
-                name: "run".into(),
-                run: RunTarget::Under(PathBuf::from("runs")),
-                hparams: serde_json::Value::Object(Default::default()),
-                checkpoints: true,
-                image_shape: None,
-                class_names: None,
-                task: Task::Other,
-                main_metric: None,
-                tensorboard: true,
-                report: true,
-                overlap: true,
-            },
-            train_metrics: Vec::new(),
-            val_metrics: Vec::new(),
-            callbacks: Vec::new(),
-            monitor_config: Some(MonitorConfig::default()),
-            state: State::default(),
-            logs: None,
-            group: None,
+            engine: Engine::new(Box::new(WithStep { model, step }), Box::new(optimizer)),
+            model_type: PhantomData,
         }
     }
 
     /// Adds a metric, computed on training and validation batches (keys `train_<key>`,
     /// `val_<key>`). Adding a classification metric makes the task a classification.
     pub fn metric(mut self, metric: impl Metric + 'static) -> Self {
-        self.add_metric(Box::new(metric));
+        self.engine.add_metric(Box::new(metric));
         self
     }
 
     /// Adds several metrics (e.g. [`crate::metrics::classification_metrics`]).
     pub fn metrics(mut self, metrics: Vec<Box<dyn Metric>>) -> Self {
         for m in metrics {
-            self.add_metric(m);
+            self.engine.add_metric(m);
         }
         self
     }
 
-    fn add_metric(&mut self, metric: Box<dyn Metric>) {
-        if self.settings.task == Task::Other {
-            self.settings.task = match metric.name().as_str() {
-                "accuracy" | "confusion_matrix" => Task::Classification,
-                "mse" | "mae" | "r2" => Task::Regression,
-                "perplexity" | "bpc" => Task::Language,
-                _ => Task::Other,
-            };
-        }
-        self.val_metrics.push(metric.fresh());
-        self.train_metrics.push(metric);
-    }
-
     /// Adds a callback (run in the order added).
     pub fn callback(mut self, callback: impl Callback + 'static) -> Self {
-        self.callbacks.push(Box::new(callback));
+        self.engine.callbacks.push(Box::new(callback));
         self
     }
 
     /// Steps `scheduler` after every optimiser step (warm-up, one-cycle, cosine over steps).
     pub fn schedule_per_batch(mut self, scheduler: impl LrScheduler + 'static) -> Self {
-        self.schedule = Some(Schedule::PerBatch(Box::new(scheduler)));
+        self.engine.schedule = Some(Schedule::PerBatch(Box::new(scheduler)));
         self
     }
 
     /// Steps `scheduler` after every epoch.
     pub fn schedule_per_epoch(mut self, scheduler: impl LrScheduler + 'static) -> Self {
-        self.schedule = Some(Schedule::PerEpoch(Box::new(scheduler)));
+        self.engine.schedule = Some(Schedule::PerEpoch(Box::new(scheduler)));
         self
     }
 
@@ -196,7 +147,7 @@ impl<M: Module + 'static> Trainer<M> {
         scheduler: impl LrScheduler + 'static,
         monitor: impl Into<String>,
     ) -> Self {
-        self.schedule = Some(Schedule::OnMetric(Box::new(scheduler), monitor.into()));
+        self.engine.schedule = Some(Schedule::OnMetric(Box::new(scheduler), monitor.into()));
         self
     }
 
@@ -208,7 +159,7 @@ impl<M: Module + 'static> Trainer<M> {
                 format!("max_norm must be a finite number > 0, got {max_norm}"),
             ));
         }
-        self.settings.clip_norm = Some(max_norm);
+        self.engine.settings.clip_norm = Some(max_norm);
         Ok(self)
     }
 
@@ -221,7 +172,7 @@ impl<M: Module + 'static> Trainer<M> {
                 "the number of batches per step must be at least 1",
             ));
         }
-        self.settings.accumulate = batches;
+        self.engine.settings.accumulate = batches;
         Ok(self)
     }
 
@@ -233,19 +184,19 @@ impl<M: Module + 'static> Trainer<M> {
                 "the evaluation interval must be at least 1 epoch",
             ));
         }
-        self.settings.eval_every = epochs;
+        self.engine.settings.eval_every = epochs;
         Ok(self)
     }
 
     /// How progress is shown.
     pub fn progress(mut self, mode: ProgressMode) -> Self {
-        self.settings.progress = mode;
+        self.engine.settings.progress = mode;
         self
     }
 
     /// Also writes each `steps`-th step's loss to `metrics.jsonl` and TensorBoard.
     pub fn log_every_steps(mut self, steps: u64) -> Self {
-        self.settings.log_every_steps = (steps > 0).then_some(steps);
+        self.engine.settings.log_every_steps = (steps > 0).then_some(steps);
         self
     }
 
@@ -253,7 +204,7 @@ impl<M: Module + 'static> Trainer<M> {
     /// training starts, and records the seed. Seed loaders and initialisation with the
     /// same value for a fully reproducible run (see [`crate::seed_everything`]).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = Some(seed);
+        self.engine.settings.seed = Some(seed);
         self
     }
 
@@ -277,7 +228,7 @@ impl<M: Module + 'static> Trainer<M> {
     /// # Ok::<(), strata_nn::Error>(())
     /// ```
     pub fn data_parallel(mut self, group: impl crate::parallel::Collective + 'static) -> Self {
-        self.group = Some(Box::new(group));
+        self.engine.group = Some(Box::new(group));
         self
     }
 
@@ -302,7 +253,7 @@ impl<M: Module + 'static> Trainer<M> {
     /// # Ok::<(), strata_nn::Error>(())
     /// ```
     pub fn overlap_communication(mut self, overlap: bool) -> Self {
-        self.settings.overlap = overlap;
+        self.engine.settings.overlap = overlap;
         self
     }
 
@@ -335,90 +286,132 @@ impl<M: Module + 'static> Trainer<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sync_batch_norm(mut self) -> Result<Self> {
-        let Some(group) = &mut self.group else {
+        let Some(group) = &mut self.engine.group else {
             return Err(TrainError::config(
                 "sync_batch_norm",
                 "synchronised BatchNorm needs data-parallel training: call data_parallel first",
             ));
         };
         let channel = group.batch_stats_sync()?;
-        self.model.sync_batch_norm(Some(channel));
+        self.engine.model.module().sync_batch_norm(Some(channel));
         Ok(self)
-    }
-
-    /// This process's rank and the number of ranks (`(0, 1)` without data parallelism).
-    pub fn rank(&self) -> (usize, usize) {
-        self.group
-            .as_ref()
-            .map_or((0, 1), |g| (g.rank(), g.world()))
     }
 
     /// The run's name (the run directory is `<root>/<name>-<timestamp>`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.name = name.into();
+        self.engine.settings.name = name.into();
         self
     }
 
     /// Where the run's files go (default: `runs/<name>-<timestamp>`).
     pub fn run_target(mut self, target: RunTarget) -> Self {
-        self.settings.run = target;
+        self.engine.settings.run = target;
         self
     }
 
     /// Hyper-parameters to record in `config.json` (any JSON object).
     pub fn hparams(mut self, hparams: serde_json::Value) -> Self {
-        self.settings.hparams = hparams;
+        self.engine.settings.hparams = hparams;
         self
     }
 
     /// Monitor settings, or `None` to switch the monitors off.
     pub fn monitor(mut self, config: Option<MonitorConfig>) -> Self {
-        self.monitor_config = config;
+        self.engine.monitor_config = config;
         self
     }
 
     /// Whether to write `checkpoints/last.safetensors` (every epoch) and
     /// `checkpoints/best.safetensors` (best main metric) in the run directory (default on).
     pub fn checkpoints(mut self, on: bool) -> Self {
-        self.settings.checkpoints = on;
+        self.engine.settings.checkpoints = on;
         self
     }
 
     /// The shape of one input as an image (`[1, 28, 28]` for flattened MNIST), for the
     /// report's pictures. Four-dimensional inputs are images without it.
     pub fn image_shape(mut self, shape: &[usize]) -> Self {
-        self.settings.image_shape = Some(shape.to_vec());
+        self.engine.settings.image_shape = Some(shape.to_vec());
         self
     }
 
     /// Names of the classes, for the confusion matrix and the report.
     pub fn class_names(mut self, names: Vec<String>) -> Self {
-        self.settings.class_names = Some(names);
+        self.engine.settings.class_names = Some(names);
         self
     }
 
     /// What the model does (default: guessed from the metrics).
     pub fn task(mut self, task: Task) -> Self {
-        self.settings.task = task;
+        self.engine.settings.task = task;
         self
     }
 
     /// The metric key that decides the best epoch (default: `val_accuracy` for
     /// classification, else `val_loss`; `train_loss` without validation).
     pub fn main_metric(mut self, key: impl Into<String>) -> Self {
-        self.settings.main_metric = Some(key.into());
+        self.engine.settings.main_metric = Some(key.into());
         self
     }
 
     /// Whether to write TensorBoard event files (default on).
     pub fn tensorboard(mut self, on: bool) -> Self {
-        self.settings.tensorboard = on;
+        self.engine.settings.tensorboard = on;
         self
     }
 
     /// Whether to build `report.html` at the end (default on).
     pub fn report(mut self, on: bool) -> Self {
-        self.settings.report = on;
+        self.engine.settings.report = on;
         self
+    }
+}
+
+impl Engine {
+    fn new(model: Box<dyn BoundModel>, optimizer: Box<dyn Optimizer>) -> Engine {
+        Engine {
+            model,
+            optimizer,
+            schedule: None,
+            settings: Settings {
+                clip_norm: None,
+                accumulate: 1,
+                eval_every: 1,
+                progress: ProgressMode::Auto,
+                log_every_steps: None,
+                seed: None,
+                name: "run".into(),
+                run: RunTarget::Under(PathBuf::from("runs")),
+                hparams: serde_json::Value::Object(Default::default()),
+                checkpoints: true,
+                image_shape: None,
+                class_names: None,
+                task: Task::Other,
+                main_metric: None,
+                tensorboard: true,
+                report: true,
+                overlap: true,
+            },
+            train_metrics: Vec::new(),
+            val_metrics: Vec::new(),
+            callbacks: Vec::new(),
+            monitor_config: Some(MonitorConfig::default()),
+            state: State::default(),
+            logs: None,
+            group: None,
+        }
+    }
+
+    fn add_metric(&mut self, metric: Box<dyn Metric>) {
+        if self.settings.task == Task::Other {
+            self.settings.task = match metric.name().as_str() {
+                "accuracy" | "confusion_matrix" => Task::Classification,
+                "mse" | "mae" | "r2" => Task::Regression,
+                "perplexity" | "bpc" => Task::Language,
+                _ => Task::Other,
+            };
+        }
+        self.val_metrics.push(metric.fresh());
+        self.train_metrics.push(metric);
     }
 }

@@ -1,7 +1,7 @@
 //! Epochs: starting a run, beginning and ending epochs (validation, schedules, records,
 //! callbacks, save points) and `fit`, which loops over them.
 
-use super::{Logs, Schedule, Trainer};
+use super::{Engine, Logs, Schedule};
 use crate::batches::Batches;
 use crate::callbacks::{Control, ModelCheckpoint};
 use crate::monitor::Monitor;
@@ -14,7 +14,7 @@ use crate::{Result, TrainError};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use strata_data::Batch;
-use strata_nn::{Module, ModuleExt};
+use strata_nn::ModuleExt;
 
 /// What is known when a run starts (`fit` knows it all; a hand-written loop of
 /// `train_step`s nothing).
@@ -27,15 +27,9 @@ pub(super) struct RunStart<'a> {
     pub first: Option<&'a Batch>,
 }
 
-impl<M: Module + 'static> Trainer<M> {
-    /// Trains for `epochs` epochs in total (after a [`resume`](Trainer::resume), the
-    /// remaining ones), validating on `val` every `eval_every` epochs and after the last,
-    /// then writes the run's closing files. Returns every epoch's record.
-    ///
-    /// On a non-finite loss or gradient it stops with
-    /// [`TrainError::NonFinite`], after writing the warnings and the report of the epochs
-    /// done; the checkpoints written before stay as they were.
-    pub fn fit(
+impl Engine {
+    /// See [`Trainer::fit`].
+    pub(super) fn fit(
         &mut self,
         train: &dyn Batches,
         val: Option<&dyn Batches>,
@@ -105,15 +99,15 @@ impl<M: Module + 'static> Trainer<M> {
             strata_core::manual_seed(seed.wrapping_add(rank as u64));
         }
         if let Some(group) = &mut self.group {
-            crate::parallel::check_same_model(&mut **group, &self.model)?;
-            crate::parallel::broadcast_module(&mut **group, &self.model)?;
+            crate::parallel::check_same_model(&mut **group, self.model.module())?;
+            crate::parallel::broadcast_module(&mut **group, self.model.module())?;
         }
-        self.model.train();
-        self.state.named = self.model.named_parameters();
+        self.model.module().train();
+        self.state.named = self.model.module().named_parameters();
         self.state.monitor = self
             .monitor_config
             .clone()
-            .map(|c| Monitor::new(&self.model, c));
+            .map(|c| Monitor::new(self.model.module(), c));
         if self.settings.main_metric.is_none() {
             let key = match (start.val_examples.is_some(), self.settings.task) {
                 (true, super::Task::Classification) => "val_accuracy",
@@ -160,10 +154,11 @@ impl<M: Module + 'static> Trainer<M> {
             None
         };
         self.logs = Some(Logs { dir, events });
-        if let (Some(summary), Some(batch)) = (&self.summary_fn, first) {
+        if let Some(batch) = first {
             let one = batch.inputs.narrow(0, 0, 1.min(batch.len()))?;
-            let text = summary(&self.model, &one)?;
-            self.write_run_file("summary.txt", text.as_bytes())?;
+            if let Some(text) = self.model.summary(&one) {
+                self.write_run_file("summary.txt", text?.as_bytes())?;
+            }
         }
         if let Some(logs) = &self.logs {
             logs.dir.write_json("config.json", &self.settings.hparams)?;
@@ -179,9 +174,8 @@ impl<M: Module + 'static> Trainer<M> {
         Ok(())
     }
 
-    /// Starts an epoch: resets the training metrics and sums, calls `on_epoch_begin`.
-    /// `fit` calls it; a loop of your own may call it to give the progress bar its length.
-    pub fn begin_epoch(&mut self, batches: Option<usize>) -> Result<()> {
+    /// See [`Trainer::begin_epoch`].
+    pub(super) fn begin_epoch(&mut self, batches: Option<usize>) -> Result<()> {
         for m in &mut self.train_metrics {
             m.reset();
         }
@@ -189,7 +183,7 @@ impl<M: Module + 'static> Trainer<M> {
         self.state.loss_count = 0;
         self.state.examples = 0;
         self.state.epoch_started = Some(Instant::now());
-        self.model.train();
+        self.model.module().train();
         let epochs = self.state.target_epochs.unwrap_or(0);
         self.state.bar = Some(EpochProgress::start(
             self.settings.progress,
@@ -225,10 +219,8 @@ impl<M: Module + 'static> Trainer<M> {
         }
     }
 
-    /// Ends an epoch: applies leftover accumulated gradients, computes the training
-    /// metrics, validates on `val` when due, steps per-epoch schedules, records the
-    /// epoch, runs the callbacks and the save point. Returns the epoch's record.
-    pub fn end_epoch(&mut self, val: Option<&dyn Batches>) -> Result<EpochRecord> {
+    /// See [`Trainer::end_epoch`].
+    pub(super) fn end_epoch(&mut self, val: Option<&dyn Batches>) -> Result<EpochRecord> {
         if self.state.pending.is_some() {
             let loss = self.state.last_loss;
             self.apply_pending(loss)?;
@@ -388,6 +380,7 @@ impl<M: Module + 'static> Trainer<M> {
     fn save_point(&mut self) -> Result<()> {
         let bad = self
             .model
+            .module()
             .named_parameters()
             .into_iter()
             .find(|(_, p)| !all_finite(p.tensor()));

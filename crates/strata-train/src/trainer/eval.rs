@@ -1,22 +1,21 @@
 //! Evaluation and prediction: the model in evaluation mode, no graph recorded, the same
 //! step as training so the loss and metrics mean the same thing.
 
-use super::{Task, Trainer};
+use super::{Engine, Task};
 use crate::batches::Batches;
 use crate::metrics::Metric;
 use crate::{Result, StepOutput};
 use std::collections::BTreeMap;
 use strata_core::{no_grad, Tensor};
 use strata_data::Batch;
-use strata_nn::{Module, ModuleExt};
+use strata_nn::ModuleExt;
 
 /// How many misclassified validation examples the report shows.
 const MISCLASSIFIED_KEPT: usize = 32;
 
-impl<M: Module + 'static> Trainer<M> {
-    /// The loss (key `"loss"`) and every metric over `loader`, in evaluation mode without
-    /// recording a graph. Training mode is restored afterwards.
-    pub fn evaluate(&mut self, loader: &dyn Batches) -> Result<BTreeMap<String, f64>> {
+impl Engine {
+    /// See [`Trainer::evaluate`].
+    pub(super) fn evaluate(&mut self, loader: &dyn Batches) -> Result<BTreeMap<String, f64>> {
         let mut metrics: Vec<Box<dyn Metric>> =
             self.val_metrics.iter().map(|m| m.fresh()).collect();
         self.run_eval(loader, &mut metrics, false)
@@ -40,8 +39,8 @@ impl<M: Module + 'static> Trainer<M> {
         for m in metrics.iter_mut() {
             m.reset();
         }
-        let was_training = self.model.is_training().unwrap_or(true);
-        self.model.eval();
+        let was_training = self.model.module().is_training().unwrap_or(true);
+        self.model.module().eval();
         let collect = collect && self.settings.task == Task::Classification;
         if collect {
             self.state.misclassified.clear();
@@ -50,7 +49,7 @@ impl<M: Module + 'static> Trainer<M> {
             let (mut loss_sum, mut count) = (0.0, 0usize);
             for batch in loader.batches(0) {
                 let batch = batch?;
-                let out = no_grad(|| self.step_fn.run(&self.model, &batch))?;
+                let out = no_grad(|| self.model.step(&batch))?;
                 loss_sum += out.loss.item()? * out.count as f64;
                 count += out.count;
                 for m in metrics.iter_mut() {
@@ -68,7 +67,7 @@ impl<M: Module + 'static> Trainer<M> {
             Ok(values)
         })();
         if was_training {
-            self.model.train();
+            self.model.module().train();
         }
         result
     }
@@ -111,19 +110,17 @@ impl<M: Module + 'static> Trainer<M> {
         Ok(())
     }
 
-    /// The model's outputs for every batch of `loader`, concatenated along the first
-    /// dimension (evaluation mode, no graph). One-input models run `forward` alone; a
-    /// trainer built with a step runs the step and keeps its `output`.
-    pub fn predict(&mut self, loader: &dyn Batches) -> Result<Tensor> {
-        let was_training = self.model.is_training().unwrap_or(true);
-        self.model.eval();
+    /// See [`Trainer::predict`].
+    pub(super) fn predict(&mut self, loader: &dyn Batches) -> Result<Tensor> {
+        let was_training = self.model.module().is_training().unwrap_or(true);
+        self.model.module().eval();
         let result = (|| -> Result<Tensor> {
             let mut outputs = Vec::new();
             for batch in loader.batches(0) {
                 let batch = batch?;
-                let out = no_grad(|| match &self.forward_fn {
-                    Some(f) => f(&self.model, &batch.inputs),
-                    None => self.step_fn.run(&self.model, &batch).map(|o| o.output),
+                let out = no_grad(|| match self.model.forward(&batch.inputs) {
+                    Some(output) => output,
+                    None => self.model.step(&batch).map(|o| o.output),
                 })?;
                 outputs.push(out);
             }
@@ -136,7 +133,7 @@ impl<M: Module + 'static> Trainer<M> {
             Ok(Tensor::cat(&outputs, 0)?)
         })();
         if was_training {
-            self.model.train();
+            self.model.module().train();
         }
         result
     }

@@ -1,7 +1,7 @@
 //! The run's closing files (final weights, confusion matrix, pictures, metadata, report)
 //! and what the trainer sends to TensorBoard.
 
-use super::{Task, Trainer};
+use super::{Engine, Task};
 use crate::metrics::ConfusionMatrix;
 use crate::records::{EpochRecord, HistogramRecord, MonitorRecord};
 use crate::report::images::{feature_map_tiles, filter_tiles, grid_png};
@@ -15,12 +15,9 @@ use std::time::SystemTime;
 use strata_core::{no_grad, Tensor};
 use strata_nn::{hooks, Module, ModuleExt};
 
-impl<M: Module + 'static> Trainer<M> {
-    /// Ends training: callbacks' `on_train_end` (early stopping restores its best weights
-    /// here), then, with a run directory, `model.safetensors`, the confusion matrix,
-    /// pictures, `warnings.json`, `meta.json` and `report.html`, whose path it prints.
-    /// `fit` calls it; call it yourself after a loop of [`Trainer::train_step`]s.
-    pub fn finish(&mut self) -> Result<()> {
+impl Engine {
+    /// See [`Trainer::finish`].
+    pub(super) fn finish(&mut self) -> Result<()> {
         if self.state.finished {
             return Ok(());
         }
@@ -34,7 +31,7 @@ impl<M: Module + 'static> Trainer<M> {
         }
         if let Some(logs) = &self.logs {
             strata_nn::checkpoint::save_safetensors(
-                &self.model,
+                self.model.module(),
                 logs.dir.path().join("model.safetensors"),
             )?;
         }
@@ -105,8 +102,8 @@ impl<M: Module + 'static> Trainer<M> {
             "cpu": cpu_name(),
             "host": host_name(),
             "command": std::env::args().collect::<Vec<_>>().join(" "),
-            "model_type": self.model.type_name(),
-            "num_parameters": self.model.num_parameters(),
+            "model_type": self.model.module().type_name(),
+            "num_parameters": self.model.module().num_parameters(),
             "train_examples": self.state.train_examples,
             "val_examples": self.state.val_examples,
             "task": self.settings.task.name(),
@@ -136,6 +133,7 @@ impl<M: Module + 'static> Trainer<M> {
         if let Some(logs) = &self.logs {
             let names: Vec<(String, Tensor)> = self
                 .model
+                .module()
                 .named_parameters()
                 .into_iter()
                 .map(|(n, p)| (n, p.tensor().clone()))
@@ -239,6 +237,7 @@ impl<M: Module + 'static> Trainer<M> {
     fn first_conv_filters(&self) -> Result<Option<Vec<Tensor>>> {
         let Some((_, p)) = self
             .model
+            .module()
             .named_parameters()
             .into_iter()
             .find(|(n, p)| n.ends_with("weight") && p.tensor().shape().len() == 4)
@@ -257,7 +256,7 @@ impl<M: Module + 'static> Trainer<M> {
         };
         let captured: Rc<RefCell<Option<Tensor>>> = Rc::default();
         let sink = captured.clone();
-        self.model.eval();
+        self.model.module().eval();
         let run = hooks::with_forward_hook(
             move |m: &dyn Module, out: &Tensor| {
                 if sink.borrow().is_none()
@@ -267,9 +266,9 @@ impl<M: Module + 'static> Trainer<M> {
                     *sink.borrow_mut() = Some(out.detach().copy());
                 }
             },
-            || no_grad(|| self.step_fn.run(&self.model, probe)),
+            || no_grad(|| self.model.step(probe)),
         );
-        self.model.train();
+        self.model.module().train();
         run?;
         let Some(maps) = captured.borrow_mut().take() else {
             return Ok(None);

@@ -8,7 +8,7 @@
 macro_rules! context {
     ($t:expr) => {
         $crate::callbacks::TrainContext {
-            model: &$t.model,
+            model: $t.model.module(),
             optimizer: &*$t.optimizer,
             scheduler: $t.schedule.as_ref().map(|s| s.scheduler()),
             epoch: $t.state.epoch,
@@ -24,7 +24,9 @@ mod builder;
 mod epoch;
 mod eval;
 mod finish;
+mod model;
 mod resume;
+mod run;
 mod step;
 
 pub use builder::{RunTarget, Task};
@@ -36,7 +38,8 @@ use crate::monitor::{Monitor, MonitorConfig};
 use crate::records::EpochRecord;
 use crate::run_dir::RunDir;
 use crate::tensorboard::EventWriter;
-use crate::{Result, TrainStep};
+use model::BoundModel;
+use std::marker::PhantomData;
 use std::time::Instant;
 use strata_core::{Gradients, Tensor};
 use strata_data::Batch;
@@ -55,11 +58,16 @@ use strata_nn::{Module, ModuleExt};
 /// (`runs/<name>-<timestamp>`) with metrics, warnings, checkpoints, TensorBoard events,
 /// the final weights and `report.html`.
 pub struct Trainer<M: Module + 'static> {
-    model: M,
+    engine: Engine,
+    /// The model's type: the engine holds the model behind a trait object.
+    model_type: PhantomData<fn() -> M>,
+}
+
+/// A trainer's state and work, whatever the model's type (see `model.rs`): compiled once,
+/// in this crate.
+struct Engine {
+    model: Box<dyn BoundModel>,
     optimizer: Box<dyn Optimizer>,
-    step_fn: Box<dyn TrainStep<M>>,
-    forward_fn: Option<ForwardFn<M>>,
-    summary_fn: Option<SummaryFn<M>>,
     schedule: Option<Schedule>,
     settings: builder::Settings,
     train_metrics: Vec<Box<dyn Metric>>,
@@ -71,9 +79,6 @@ pub struct Trainer<M: Module + 'static> {
     /// Data parallelism: the other ranks.
     group: Option<Box<dyn crate::parallel::Collective>>,
 }
-
-type ForwardFn<M> = Box<dyn Fn(&M, &Tensor) -> Result<Tensor> + Send>;
-type SummaryFn<M> = Box<dyn Fn(&M, &Tensor) -> Result<String> + Send>;
 
 /// When a learning-rate scheduler steps.
 pub(crate) enum Schedule {
@@ -152,38 +157,60 @@ struct Logs {
 impl<M: Module + 'static> Trainer<M> {
     /// The model.
     pub fn model(&self) -> &M {
-        &self.model
+        match self.engine.model.model_any().downcast_ref() {
+            Some(model) => model,
+            None => unreachable!("a trainer holds the model type it was built with"),
+        }
     }
 
     /// The model, when training is over (its BatchNorm layers no longer synchronised, the
     /// other ranks being gone).
     pub fn into_model(self) -> M {
-        self.model.sync_batch_norm(None);
-        self.model
+        self.engine.model.module().sync_batch_norm(None);
+        match self.engine.model.into_model_any().downcast() {
+            Ok(model) => *model,
+            Err(_) => unreachable!("a trainer holds the model type it was built with"),
+        }
     }
 
     /// The optimiser.
     pub fn optimizer(&self) -> &dyn Optimizer {
-        &*self.optimizer
+        &*self.engine.optimizer
     }
 
     /// Every epoch's record so far.
     pub fn history(&self) -> &[EpochRecord] {
-        &self.state.history
+        &self.engine.state.history
     }
 
     /// Epochs and optimiser steps completed.
     pub fn completed(&self) -> (u64, u64) {
-        (self.state.epoch, self.state.step)
+        (self.engine.state.epoch, self.engine.state.step)
     }
 
     /// The run directory, once training has started (`None` without one).
     pub fn run_path(&self) -> Option<&std::path::Path> {
-        self.logs.as_ref().map(|l| l.dir.path())
+        self.engine.logs.as_ref().map(|l| l.dir.path())
     }
 
     /// The training-health warnings raised so far.
     pub fn warnings(&self) -> Vec<crate::records::Warning> {
+        self.engine.warnings()
+    }
+
+    /// Why training stopped early (a callback's reason), if it did.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.engine.state.stopped.as_deref()
+    }
+
+    /// This process's rank and the number of ranks (`(0, 1)` without data parallelism).
+    pub fn rank(&self) -> (usize, usize) {
+        self.engine.rank()
+    }
+}
+
+impl Engine {
+    fn warnings(&self) -> Vec<crate::records::Warning> {
         self.state
             .monitor
             .as_ref()
@@ -191,8 +218,9 @@ impl<M: Module + 'static> Trainer<M> {
             .unwrap_or_default()
     }
 
-    /// Why training stopped early (a callback's reason), if it did.
-    pub fn stop_reason(&self) -> Option<&str> {
-        self.state.stopped.as_deref()
+    fn rank(&self) -> (usize, usize) {
+        self.group
+            .as_ref()
+            .map_or((0, 1), |g| (g.rank(), g.world()))
     }
 }

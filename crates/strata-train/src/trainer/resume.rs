@@ -2,7 +2,7 @@
 //! travels in a [`TrainingCheckpoint`]'s metadata (`trainer.state`, JSON) and extra
 //! tensors (`<callback>.<name>`), beside the model, optimiser, scheduler and generator.
 
-use super::Trainer;
+use super::Engine;
 use crate::records::EpochRecord;
 use crate::{Result, TrainError};
 use serde_json::json;
@@ -10,33 +10,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use strata_core::Tensor;
 use strata_nn::checkpoint::TrainingCheckpoint;
-use strata_nn::Module;
 
 const STATE_KEY: &str = "trainer.state";
 
-impl<M: Module + 'static> Trainer<M> {
-    /// Continues from a checkpoint written by this trainer's checkpoints
-    /// ([`ModelCheckpoint`](crate::callbacks::ModelCheckpoint)): restores the model, the
-    /// optimiser, the scheduler, the random generator, the epoch and step counts, the
-    /// history and every callback's state. Call it before `fit`; `fit(train, val, epochs)`
-    /// then trains the remaining epochs, and the result is bit for bit that of a run that
-    /// never stopped (same seed and thread count).
-    ///
-    /// ```no_run
-    /// # use strata_train::Trainer;
-    /// # fn demo(trainer: &mut Trainer<strata_nn::Linear>) -> strata_train::Result<()> {
-    /// trainer.resume("runs/mnist-20261202-053000/checkpoints/last.safetensors")?;
-    /// # Ok(()) }
-    /// ```
-    pub fn resume(&mut self, path: impl AsRef<Path>) -> Result<()> {
+impl Engine {
+    /// See [`Trainer::resume`].
+    pub(super) fn resume(&mut self, path: &Path) -> Result<()> {
         if self.state.started.is_some() {
             return Err(TrainError::config(
                 "Trainer::resume",
                 "training has already started; resume a freshly built trainer",
             ));
         }
-        let ckpt = TrainingCheckpoint::load(path.as_ref())?;
-        let what = || format!("checkpoint {}", path.as_ref().display());
+        let ckpt = TrainingCheckpoint::load(path)?;
+        let what = || format!("checkpoint {}", path.display());
         let text = ckpt.metadata.get(STATE_KEY).ok_or_else(|| {
             TrainError::config(
                 what(),
@@ -49,7 +36,7 @@ impl<M: Module + 'static> Trainer<M> {
         let history: Vec<EpochRecord> = serde_json::from_value(state["history"].clone())
             .map_err(|e| TrainError::config(what(), format!("history: {e}")))?;
         let scheduler = self.schedule.as_mut().map(|s| s.scheduler_mut());
-        ckpt.restore(&self.model, &mut *self.optimizer, scheduler)?;
+        ckpt.restore(self.model.module(), &mut *self.optimizer, scheduler)?;
         // Callbacks' states are applied when training starts, after the default
         // callbacks have been added.
         self.state.restored_callbacks = Some((state["callbacks"].clone(), ckpt.extra.clone()));

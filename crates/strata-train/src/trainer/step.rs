@@ -1,7 +1,7 @@
 //! One batch of training: forward, the NaN/Inf guard, backward, gradient accumulation,
 //! monitors, clipping, the optimiser and per-batch schedules.
 
-use super::{Schedule, Trainer};
+use super::{Engine, Schedule};
 use crate::callbacks::Control;
 use crate::records::{Record, StepRecord};
 use crate::tensor_stats::{all_finite, all_finite_each};
@@ -9,7 +9,7 @@ use crate::{Result, TrainError};
 use strata_core::Gradients;
 use strata_data::Batch;
 use strata_nn::clip::clip_grad_norm;
-use strata_nn::{Module, ModuleExt};
+use strata_nn::ModuleExt;
 
 /// What [`Trainer::train_step`] did.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,11 +22,9 @@ pub struct StepReport {
     pub step: u64,
 }
 
-impl<M: Module + 'static> Trainer<M> {
-    /// Trains on one batch: the building block of `fit`, for loops of your own. Metrics,
-    /// monitors, logs and callbacks see it exactly as in `fit`; call
-    /// [`Trainer::end_epoch`] after each epoch's batches and [`Trainer::finish`] at the end.
-    pub fn train_step(&mut self, batch: &Batch) -> Result<StepReport> {
+impl Engine {
+    /// See [`Trainer::train_step`].
+    pub(super) fn train_step(&mut self, batch: &Batch) -> Result<StepReport> {
         self.ensure_started(super::epoch::RunStart {
             first: Some(batch),
             ..Default::default()
@@ -38,10 +36,10 @@ impl<M: Module + 'static> Trainer<M> {
         let epoch_no = self.state.epoch + 1;
         let out = match (&mut self.state.monitor, self.state.micro) {
             (Some(monitor), 0) => {
-                let (step_fn, model) = (&self.step_fn, &self.model);
-                monitor.forward(step_no, || step_fn.run(model, batch))?
+                let model = &self.model;
+                monitor.forward(step_no, || model.step(batch))?
             }
-            _ => self.step_fn.run(&self.model, batch)?,
+            _ => self.model.step(batch)?,
         };
         let loss = out.loss.item()?;
         if !loss.is_finite() {
@@ -107,7 +105,7 @@ impl<M: Module + 'static> Trainer<M> {
 
     /// Adds one batch's parameter gradients to the running sum.
     fn add_gradients(&self, mut sum: Gradients, grads: &Gradients) -> Result<Gradients> {
-        for p in self.model.parameters() {
+        for p in self.model.module().parameters() {
             if let Some(g) = grads.get(p.tensor()) {
                 let total = match sum.get(p.tensor()) {
                     Some(prev) => prev.add(g)?,
@@ -157,7 +155,7 @@ impl<M: Module + 'static> Trainer<M> {
             });
         }
         if let Some(monitor) = &mut self.state.monitor {
-            monitor.after_backward(&self.model, &grads, step_no, epoch_no);
+            monitor.after_backward(self.model.module(), &grads, step_no, epoch_no);
         }
         if let Some(max) = self.settings.clip_norm {
             let params: Vec<_> = named.iter().map(|(_, p)| p.clone()).collect();
@@ -176,7 +174,7 @@ impl<M: Module + 'static> Trainer<M> {
     fn after_update(&mut self, step: u64, epoch: u64, loss: f64) -> Result<()> {
         let (record, histograms, warnings) = match &mut self.state.monitor {
             Some(m) => {
-                let record = m.after_update(&self.model, step, epoch);
+                let record = m.after_update(self.model.module(), step, epoch);
                 m.on_loss(step, epoch, loss);
                 (record, m.take_histograms(), m.take_new_warnings())
             }
@@ -232,6 +230,7 @@ impl<M: Module + 'static> Trainer<M> {
     fn non_finite_loss(&self, loss: f64, step: u64, epoch: u64) -> TrainError {
         let bad = self
             .model
+            .module()
             .named_parameters()
             .into_iter()
             .find(|(_, p)| !all_finite(p.tensor()));
