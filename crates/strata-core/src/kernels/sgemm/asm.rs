@@ -1,5 +1,6 @@
-//! The `k` loop of the two hottest tiles, 14 × 32 and 13 × 32 with `A` read in place and `B`
-//! packed, written in assembly.
+//! The `k` loop of the full-width tiles 10 to 14 rows high (`… × 32`) with `A` read in place
+//! and `B` packed, written in assembly: the row panels of large products are 13 or 14 rows,
+//! a batch of 32 makes panels of 11 and 10 (W3's recurrent products).
 //!
 //! Compiled from intrinsics, this loop computes the address of each of the fourteen rows of
 //! `A` anew at every step (a chain of fourteen integer additions that LLVM will not
@@ -98,8 +99,8 @@ macro_rules! tile_loop {
     };
 }
 
-/// Calls `$then!($name, $rows, [rows])` with rows 0–12 and any `$extra` rows after them.
-macro_rules! first_13_rows {
+/// Calls `$then!($name, $rows, [rows])` with rows 0–9 and any `$extra` rows after them.
+macro_rules! first_10_rows {
     ($then:ident!($name:ident, $rows:literal $(, $extra:tt)*)) => {
         $then!($name, $rows, [
             (0, "zmm0", "zmm1", "{p0}"),
@@ -111,18 +112,37 @@ macro_rules! first_13_rows {
             (6, "zmm12", "zmm13", "{p1} + {s}*2"),
             (7, "zmm14", "zmm15", "{p1} + {s3}"),
             (8, "zmm16", "zmm17", "{p2}"),
-            (9, "zmm18", "zmm19", "{p2} + {s}"),
-            (10, "zmm20", "zmm21", "{p2} + {s}*2"),
-            (11, "zmm22", "zmm23", "{p2} + {s3}"),
-            (12, "zmm24", "zmm25", "{p3}")
+            (9, "zmm18", "zmm19", "{p2} + {s}")
             $(, $extra)*
         ]);
     };
 }
 
-first_13_rows!(tile_loop!(tile_13x32, 13));
-first_13_rows!(tile_loop!(
+// Rows 10–13, added one at a time for the taller tiles.
+first_10_rows!(tile_loop!(tile_10x32, 10));
+first_10_rows!(tile_loop!(
+    tile_11x32,
+    11,
+    (10, "zmm20", "zmm21", "{p2} + {s}*2")
+));
+first_10_rows!(tile_loop!(
+    tile_12x32,
+    12,
+    (10, "zmm20", "zmm21", "{p2} + {s}*2"),
+    (11, "zmm22", "zmm23", "{p2} + {s3}")
+));
+first_10_rows!(tile_loop!(
+    tile_13x32,
+    13,
+    (10, "zmm20", "zmm21", "{p2} + {s}*2"),
+    (11, "zmm22", "zmm23", "{p2} + {s3}"),
+    (12, "zmm24", "zmm25", "{p3}")
+));
+first_10_rows!(tile_loop!(
     tile_14x32,
     14,
+    (10, "zmm20", "zmm21", "{p2} + {s}*2"),
+    (11, "zmm22", "zmm23", "{p2} + {s3}"),
+    (12, "zmm24", "zmm25", "{p3}"),
     (13, "zmm26", "zmm27", "{p3} + {s}")
 ));

@@ -96,17 +96,24 @@ unsafe fn in_place_wide<const R: usize>(
     b: (*const f32, usize, *mut f32),
     t: &Tile,
 ) {
-    match R {
-        14 => {
-            prefetch_c::<14, 2>(t);
-            store(asm::tile_14x32(kc, a.0, a.1, b.0), t);
-        }
-        13 => {
-            prefetch_c::<13, 2>(t);
-            store(asm::tile_13x32(kc, a.0, a.1, b.0), t);
-        }
-        _ => kernel::<R, 2, false, false>(kc, a, b, t),
+    macro_rules! assembly {
+        ($($r:literal => $tile:ident),*) => {
+            match R {
+                $($r => {
+                    prefetch_c::<$r, 2>(t);
+                    store(asm::$tile(kc, a.0, a.1, b.0), t);
+                })*
+                _ => kernel::<R, 2, false, false>(kc, a, b, t),
+            }
+        };
     }
+    assembly!(
+        14 => tile_14x32,
+        13 => tile_13x32,
+        12 => tile_12x32,
+        11 => tile_11x32,
+        10 => tile_10x32
+    )
 }
 
 /// Steps of `k` ahead that a tile packing `B` on the way prefetches its rows.

@@ -127,10 +127,11 @@ fn edge_sizes_match_the_reference() {
 
 #[test]
 fn assembly_tiles_match_the_reference_for_every_remainder_of_k() {
-    // 27 and 28 rows make panels of 14 + 13 and 14 + 14 rows, the heights with an assembly
-    // loop; k from 1 to 9 covers every count of leftover steps after the unrolled ones, and
-    // a padded A a row stride other than k.
-    for m in [27, 28, 42] {
+    // Panels of every height with an assembly loop: 20 rows make 10 + 10, 32 make
+    // 11 + 11 + 10, 36 make 12 · 3, 27 make 14 + 13, 28 and 42 fourteens; k from 1 to 9
+    // covers every count of leftover steps after the unrolled ones, and a padded A a row
+    // stride other than k.
+    for m in [20, 27, 28, 32, 36, 42] {
         for n in [32, 96] {
             for k in (1..=9).chain([17, 330]) {
                 for (la, lc, acc, threads) in [
