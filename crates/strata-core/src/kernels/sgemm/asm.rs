@@ -100,7 +100,7 @@ macro_rules! tile_loop {
 }
 
 /// Calls `$then!($name, $rows, [rows])` with rows 0–9 and any `$extra` rows after them.
-macro_rules! first_10_rows {
+macro_rules! rows_10 {
     ($then:ident!($name:ident, $rows:literal $(, $extra:tt)*)) => {
         $then!($name, $rows, [
             (0, "zmm0", "zmm1", "{p0}"),
@@ -118,31 +118,30 @@ macro_rules! first_10_rows {
     };
 }
 
-// Rows 10–13, added one at a time for the taller tiles.
-first_10_rows!(tile_loop!(tile_10x32, 10));
-first_10_rows!(tile_loop!(
-    tile_11x32,
-    11,
-    (10, "zmm20", "zmm21", "{p2} + {s}*2")
-));
-first_10_rows!(tile_loop!(
-    tile_12x32,
-    12,
-    (10, "zmm20", "zmm21", "{p2} + {s}*2"),
-    (11, "zmm22", "zmm23", "{p2} + {s3}")
-));
-first_10_rows!(tile_loop!(
-    tile_13x32,
-    13,
-    (10, "zmm20", "zmm21", "{p2} + {s}*2"),
-    (11, "zmm22", "zmm23", "{p2} + {s3}"),
-    (12, "zmm24", "zmm25", "{p3}")
-));
-first_10_rows!(tile_loop!(
-    tile_14x32,
-    14,
-    (10, "zmm20", "zmm21", "{p2} + {s}*2"),
-    (11, "zmm22", "zmm23", "{p2} + {s3}"),
-    (12, "zmm24", "zmm25", "{p3}"),
-    (13, "zmm26", "zmm27", "{p3} + {s}")
-));
+// Each adds one row to the one before: `rows_N` passes rows 0 to N − 1.
+macro_rules! rows_11 {
+    ($then:ident!($name:ident, $rows:literal $(, $extra:tt)*)) => {
+        rows_10!($then!($name, $rows, (10, "zmm20", "zmm21", "{p2} + {s}*2") $(, $extra)*));
+    };
+}
+macro_rules! rows_12 {
+    ($then:ident!($name:ident, $rows:literal $(, $extra:tt)*)) => {
+        rows_11!($then!($name, $rows, (11, "zmm22", "zmm23", "{p2} + {s3}") $(, $extra)*));
+    };
+}
+macro_rules! rows_13 {
+    ($then:ident!($name:ident, $rows:literal $(, $extra:tt)*)) => {
+        rows_12!($then!($name, $rows, (12, "zmm24", "zmm25", "{p3}") $(, $extra)*));
+    };
+}
+macro_rules! rows_14 {
+    ($then:ident!($name:ident, $rows:literal $(, $extra:tt)*)) => {
+        rows_13!($then!($name, $rows, (13, "zmm26", "zmm27", "{p3} + {s}") $(, $extra)*));
+    };
+}
+
+rows_10!(tile_loop!(tile_10x32, 10));
+rows_11!(tile_loop!(tile_11x32, 11));
+rows_12!(tile_loop!(tile_12x32, 12));
+rows_13!(tile_loop!(tile_13x32, 13));
+rows_14!(tile_loop!(tile_14x32, 14));
