@@ -164,6 +164,9 @@ fn strided_and_transposed_operands_match_the_reference() {
             }
         }
     }
+    // A column-major A is packed several panels at a time: 100 rows make eight panels (two
+    // groups of four), 700 steps three k blocks.
+    check(100, 40, 700, COL, ROW, ROW, false, 2);
 }
 
 #[test]
