@@ -1,6 +1,6 @@
 //! Rasterising the report's SVG charts to PNG with resvg, with a bundled font so that the
 //! pictures need no system font library and look the same on every machine. The labels
-//! become outlines first ([`super::glyphs`]), so resvg needs no text support.
+//! become outlines first (`glyphs.rs`), so resvg needs no text support.
 
 use super::glyphs::Outliner;
 use crate::{Result, TrainError};

@@ -28,7 +28,7 @@ pub(super) struct RunStart<'a> {
 }
 
 impl Engine {
-    /// See [`Trainer::fit`].
+    /// See [`Trainer::fit`](super::Trainer::fit).
     pub(super) fn fit(
         &mut self,
         train: &dyn Batches,
@@ -174,7 +174,7 @@ impl Engine {
         Ok(())
     }
 
-    /// See [`Trainer::begin_epoch`].
+    /// See [`Trainer::begin_epoch`](super::Trainer::begin_epoch).
     pub(super) fn begin_epoch(&mut self, batches: Option<usize>) -> Result<()> {
         for m in &mut self.train_metrics {
             m.reset();
@@ -219,7 +219,7 @@ impl Engine {
         }
     }
 
-    /// See [`Trainer::end_epoch`].
+    /// See [`Trainer::end_epoch`](super::Trainer::end_epoch).
     pub(super) fn end_epoch(&mut self, val: Option<&dyn Batches>) -> Result<EpochRecord> {
         if self.state.pending.is_some() {
             let loss = self.state.last_loss;

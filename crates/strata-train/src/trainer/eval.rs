@@ -14,7 +14,7 @@ use strata_nn::ModuleExt;
 const MISCLASSIFIED_KEPT: usize = 32;
 
 impl Engine {
-    /// See [`Trainer::evaluate`].
+    /// See [`Trainer::evaluate`](super::Trainer::evaluate).
     pub(super) fn evaluate(&mut self, loader: &dyn Batches) -> Result<BTreeMap<String, f64>> {
         let mut metrics: Vec<Box<dyn Metric>> =
             self.val_metrics.iter().map(|m| m.fresh()).collect();
@@ -110,7 +110,7 @@ impl Engine {
         Ok(())
     }
 
-    /// See [`Trainer::predict`].
+    /// See [`Trainer::predict`](super::Trainer::predict).
     pub(super) fn predict(&mut self, loader: &dyn Batches) -> Result<Tensor> {
         let was_training = self.model.module().is_training().unwrap_or(true);
         self.model.module().eval();

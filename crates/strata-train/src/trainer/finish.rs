@@ -16,7 +16,7 @@ use strata_core::{no_grad, Tensor};
 use strata_nn::{hooks, Module, ModuleExt};
 
 impl Engine {
-    /// See [`Trainer::finish`].
+    /// See [`Trainer::finish`](super::Trainer::finish).
     pub(super) fn finish(&mut self) -> Result<()> {
         if self.state.finished {
             return Ok(());

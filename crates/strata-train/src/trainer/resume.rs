@@ -14,7 +14,7 @@ use strata_nn::checkpoint::TrainingCheckpoint;
 const STATE_KEY: &str = "trainer.state";
 
 impl Engine {
-    /// See [`Trainer::resume`].
+    /// See [`Trainer::resume`](super::Trainer::resume).
     pub(super) fn resume(&mut self, path: &Path) -> Result<()> {
         if self.state.started.is_some() {
             return Err(TrainError::config(

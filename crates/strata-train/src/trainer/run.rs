@@ -18,8 +18,8 @@ impl<M: Module + 'static> Trainer<M> {
     /// then writes the run's closing files. Returns every epoch's record.
     ///
     /// On a non-finite loss or gradient it stops with
-    /// [`TrainError::NonFinite`](crate::TrainError::NonFinite), after writing the warnings and the report of the epochs
-    /// done; the checkpoints written before stay as they were.
+    /// [`TrainError::NonFinite`](crate::TrainError::NonFinite), after writing the warnings
+    /// and the report of the epochs done; the checkpoints written before stay as they were.
     pub fn fit(
         &mut self,
         train: &dyn Batches,

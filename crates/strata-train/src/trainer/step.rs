@@ -11,7 +11,7 @@ use strata_data::Batch;
 use strata_nn::clip::clip_grad_norm;
 use strata_nn::ModuleExt;
 
-/// What [`Trainer::train_step`] did.
+/// What [`Trainer::train_step`](super::Trainer::train_step) did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepReport {
     /// The batch's mean loss.
@@ -23,7 +23,7 @@ pub struct StepReport {
 }
 
 impl Engine {
-    /// See [`Trainer::train_step`].
+    /// See [`Trainer::train_step`](super::Trainer::train_step).
     pub(super) fn train_step(&mut self, batch: &Batch) -> Result<StepReport> {
         self.ensure_started(super::epoch::RunStart {
             first: Some(batch),
