@@ -4,8 +4,9 @@
 //! do it: every process (rank) holds a full copy of the model, trains on its own shard of
 //! each batch (`DataLoader::shard`), and the gradients are averaged with an all-reduce
 //! before every optimiser step, so N ranks with batch B train the model one process would
-//! with batch N·B. [`MpiGroup`] is the [`Collective`](strata_train::parallel::Collective)
-//! that [`Trainer::data_parallel`](strata_train::Trainer::data_parallel) uses.
+//! with batch N·B. `MpiGroup` (with the `mpi` feature) is the
+//! [`Collective`](strata_train::parallel::Collective) that
+//! [`Trainer::data_parallel`](strata_train::Trainer::data_parallel) uses.
 //!
 //! Everything here needs the `mpi` feature (an MPI library, its headers and libclang:
 //! Debian's `libopenmpi-dev openmpi-bin libclang-dev`); without it the crate is empty.
@@ -19,7 +20,7 @@
 //! ```
 //! Synchronised BatchNorm (statistics over every rank's batch, PyTorch's `SyncBatchNorm`):
 //! add `.sync_batch_norm()?` after `.data_parallel(mpi.group())`; its all-reduces run on a
-//! communicator of their own ([`MpiBatchStats`]).
+//! communicator of their own (`MpiBatchStats`).
 //!
 //! Launch: `mpirun -n 4 ./my_program` (as root add `--allow-run-as-root`; more ranks than
 //! cores needs `--oversubscribe`).

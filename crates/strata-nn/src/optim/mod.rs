@@ -31,7 +31,7 @@
 //!
 //! Hyperparameters are checked when they are set: constructors and builder settings return
 //! a `Result`, and a negative learning rate or a beta outside `[0, 1)` is an
-//! [`Error::Config`](crate::Error::Config) naming the optimiser and the value. Each
+//! [`Error::Config`] naming the optimiser and the value. Each
 //! optimiser is an [`Optim`] over its [`UpdateRule`] (the rule's file holds only its
 //! hyper-parameters and update); [`Optimizer::set_lr`], [`ParamGroups`] and loaded states
 //! are checked as well, and `step` checks again.
