@@ -87,8 +87,9 @@ pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: PanelB, t: &Tile) {
     dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
 }
 
-/// A full-width tile with `A` in place and `B` packed: the assembly loop (`asm.rs`) for the
-/// heights the row panels of large products have, the compiled one for the others.
+/// A full-width tile with `A` in place and `B` packed: the assembly loop (`asm.rs`) for tiles
+/// 10 to 14 rows high (the row panels of large products and of a batch of 32), the compiled
+/// one for the others.
 #[target_feature(enable = "avx512f")]
 unsafe fn in_place_wide<const R: usize>(
     kc: usize,
