@@ -103,9 +103,10 @@ impl Engine {
         })
     }
 
-    /// Adds one batch's parameter gradients to the running sum.
+    /// Adds one batch's parameter gradients to the running sum (over the parameters taken
+    /// when training started, rather than walking the model again for every batch).
     fn add_gradients(&self, mut sum: Gradients, grads: &Gradients) -> Result<Gradients> {
-        for p in self.model.module().parameters() {
+        for (_, p) in &self.state.named {
             if let Some(g) = grads.get(p.tensor()) {
                 let total = match sum.get(p.tensor()) {
                     Some(prev) => prev.add(g)?,
