@@ -95,10 +95,10 @@ fn image_input(config: &Config, path: &Path) -> Result<Tensor, CliError> {
             .map_err(|e| CliError::Runtime(format!("{}: cannot read: {e}", path.display())))?;
         strata_data::decode_image(&bytes, path, h, w, c == 1)?
     } else {
-        let img = image::open(path).map_err(|e| {
-            CliError::Runtime(format!("{}: cannot decode image: {e}", path.display()))
-        })?;
-        let (iw, ih) = (img.width() as usize, img.height() as usize);
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::Runtime(format!("{}: cannot read: {e}", path.display())))?;
+        let img = strata_data::Picture::decode(&bytes, path)?;
+        let (iw, ih) = (img.width(), img.height());
         if (iw, ih) != (w, h) {
             let kind = if c == 1 { "greyscale" } else { "colour" };
             return Err(CliError::Runtime(format!(
@@ -106,18 +106,9 @@ fn image_input(config: &Config, path: &Path) -> Result<Tensor, CliError> {
                 path.display()
             )));
         }
-        let values: Vec<f32> = if c == 1 {
-            img.to_luma8()
-                .pixels()
-                .map(|p| p.0[0] as f32 / 255.0)
-                .collect()
-        } else {
-            // Channel-major, as the data sets give them.
-            let rgb = img.to_rgb8();
-            (0..3)
-                .flat_map(|ch| rgb.pixels().map(move |p| p.0[ch] as f32 / 255.0))
-                .collect()
-        };
+        let img = if c == 1 { img.to_grey() } else { img.to_rgb() };
+        // Channel-major, as the data sets give them.
+        let values: Vec<f32> = img.planar().iter().map(|&v| v as f32 / 255.0).collect();
         Tensor::from_vec(values, &[c, h, w])?
     };
     let x = match &config.data.normalize {

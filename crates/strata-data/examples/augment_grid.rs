@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use strata_core::Tensor;
 use strata_data::transforms::*;
-use strata_data::{sample_generator, DataError, Dataset, Mnist, Split};
+use strata_data::{sample_generator, DataError, Dataset, Mnist, Picture, Split};
 
 /// Cell size in output pixels (each digit pixel becomes SCALE × SCALE) and the gap between cells.
 const SCALE: usize = 3;
@@ -66,7 +66,11 @@ fn main() -> Result<(), DataError> {
     let cell = 28 * SCALE;
     let width = digits.len() * (cell + GAP) + GAP;
     let height = rows.len() * (cell + GAP) + GAP;
-    let mut canvas = image::GrayImage::from_pixel(width as u32, height as u32, image::Luma([96]));
+    // Grey pixels, row by row; 96 is the background between the cells.
+    let mut canvas = Canvas {
+        width,
+        pixels: vec![96u8; width * height],
+    };
     for (r, (name, transform)) in rows.iter().enumerate() {
         println!("row {:2}: {name}", r + 1);
         for (c, &d) in digits.iter().enumerate() {
@@ -88,9 +92,10 @@ fn main() -> Result<(), DataError> {
             source: e,
         })?;
     }
-    canvas.save(&out).map_err(|e| DataError::Image {
+    let png = Picture::new(width, height, 1, canvas.pixels)?.encode_png()?;
+    std::fs::write(&out, png).map_err(|e| DataError::Io {
         path: out.clone(),
-        detail: e.to_string(),
+        source: e,
     })?;
     let shown = out.canonicalize().unwrap_or(out);
     println!("wrote {}", shown.display());
@@ -113,22 +118,19 @@ fn training_set() -> Result<Compose, DataError> {
         .then(RandomErasing::new(0.5)?.scale(0.02, 0.15)?))
 }
 
+/// A grey picture being drawn: `width` pixels to a row.
+struct Canvas {
+    width: usize,
+    pixels: Vec<u8>,
+}
+
 /// Draws a `[1, 28, 28]` image in [0, 1] at (x0, y0), each pixel as a SCALE × SCALE block.
-fn paint(
-    canvas: &mut image::GrayImage,
-    img: &Tensor,
-    x0: usize,
-    y0: usize,
-) -> Result<(), DataError> {
+fn paint(canvas: &mut Canvas, img: &Tensor, x0: usize, y0: usize) -> Result<(), DataError> {
     let v = img.contiguous().to_vec::<f32>()?;
     for y in 0..28 * SCALE {
         for x in 0..28 * SCALE {
             let p = v[(y / SCALE) * 28 + x / SCALE].clamp(0.0, 1.0);
-            canvas.put_pixel(
-                (x0 + x) as u32,
-                (y0 + y) as u32,
-                image::Luma([(p * 255.0).round() as u8]),
-            );
+            canvas.pixels[(y0 + y) * canvas.width + x0 + x] = (p * 255.0).round() as u8;
         }
     }
     Ok(())

@@ -66,8 +66,8 @@ pub use datasets::{
 pub use error::{DataError, Result};
 pub use formats::{
     decode_image, CharText, CharVocab, CharWindows, Cifar, CifarKind, Column, CsvDataset,
-    CsvOptions, FeatureStats, Header, IdxArray, IdxData, ImageFolder, Missing, Mnist, SeriesStats,
-    SeriesWindows, Split, Target, TextStreams, TimeSeries,
+    CsvOptions, FeatureStats, Header, IdxArray, IdxData, ImageFolder, Missing, Mnist, Picture,
+    SeriesStats, SeriesWindows, Split, Target, TextStreams, TimeSeries,
 };
 pub use loader::{Batch, DataLoader, Epoch};
 pub use seeding::{epoch_order, sample_generator};

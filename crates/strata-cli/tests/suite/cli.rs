@@ -118,10 +118,8 @@ fn a_short_mnist_run_writes_every_file_and_its_weights_evaluate_the_same() {
         strata_data::Mnist::load(Path::new(ROOT).join("data/mnist"), strata_data::Split::Test)
             .unwrap();
     let png = out.join("digit.png");
-    image::GrayImage::from_raw(28, 28, test.pixels(0).unwrap().to_vec())
-        .unwrap()
-        .save(&png)
-        .unwrap();
+    let digit = strata_data::Picture::new(28, 28, 1, test.pixels(0).unwrap().to_vec()).unwrap();
+    std::fs::write(&png, digit.encode_png().unwrap()).unwrap();
     let o = strata(&[
         "predict",
         "configs/mnist-mlp.toml",
@@ -143,7 +141,8 @@ fn a_short_mnist_run_writes_every_file_and_its_weights_evaluate_the_same() {
         "{line}"
     );
     let big = out.join("big.png");
-    image::GrayImage::new(32, 32).save(&big).unwrap();
+    let black = strata_data::Picture::new(32, 32, 1, vec![0; 32 * 32]).unwrap();
+    std::fs::write(&big, black.encode_png().unwrap()).unwrap();
     let o = strata(&[
         "predict",
         "configs/mnist-mlp.toml",

@@ -142,9 +142,10 @@ fn a_character_lstm_learns_a_sentence_and_generates_it() {
 
 /// Writes a `size × size` RGB PNG of one colour.
 fn png(path: &Path, size: u32, rgb: [u8; 3]) {
-    let img = image::RgbImage::from_pixel(size, size, image::Rgb(rgb));
+    let n = (size * size) as usize;
+    let img = strata_data::Picture::new(size as usize, size as usize, 3, rgb.repeat(n)).unwrap();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    img.save(path).unwrap();
+    std::fs::write(path, img.encode_png().unwrap()).unwrap();
 }
 
 #[test]

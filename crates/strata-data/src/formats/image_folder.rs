@@ -1,8 +1,8 @@
 //! [`ImageFolder`]: one subfolder per class, PNG or JPEG files inside, resized on load.
 
+use super::Picture;
 use super::U8_TO_UNIT;
 use crate::{check_index, DataError, Dataset, Example, Result};
-use image::imageops::FilterType;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -184,31 +184,14 @@ fn decode_pixels(
             format!("image size {height}x{width} must be positive and fit in u32"),
         ));
     }
-    let image = image::load_from_memory(bytes).map_err(|e| DataError::Image {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    let (h, w) = (height as u32, width as u32);
-    let image = if image.height() == h && image.width() == w {
-        image
+    let picture = Picture::decode(bytes, path)?;
+    // Resize the fewer channels: grey before resizing, RGB after.
+    let picture = if grey {
+        picture.to_grey().resize(width, height)?
     } else {
-        image.resize_exact(w, h, FilterType::Triangle)
+        picture.resize(width, height)?.to_rgb()
     };
-    let plane = height * width;
-    if grey {
-        let img = image.into_luma8();
-        Ok(img.into_raw())
-    } else {
-        let img = image.into_rgb8();
-        let interleaved = img.as_raw();
-        let mut planar = vec![0u8; 3 * plane];
-        for (i, px) in interleaved.chunks_exact(3).enumerate() {
-            planar[i] = px[0];
-            planar[plane + i] = px[1];
-            planar[2 * plane + i] = px[2];
-        }
-        Ok(planar)
-    }
+    Ok(picture.planar())
 }
 
 /// Decodes one PNG or JPEG image into an f32 tensor `[C, height, width]` in `[0, 1]` (C is 3,

@@ -5,5 +5,6 @@ mod damaged_files;
 mod image_folder;
 mod loader;
 mod parsers_never_panic;
+mod picture;
 mod real_data;
 mod transforms_never_panic;

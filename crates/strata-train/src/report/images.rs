@@ -3,6 +3,7 @@
 
 use crate::{Result, TrainError};
 use strata_core::Tensor;
+use strata_data::Picture;
 
 /// The colour of the 1-px lines between tiles and of unused cells of the last row.
 pub const SEPARATOR: [u8; 3] = [96, 112, 160];
@@ -20,7 +21,7 @@ pub const SEPARATOR: [u8; 3] = [96, 112, 160];
 /// use strata_train::report::images::grid_png;
 /// let tiles: Vec<Tensor> = (0..3).map(|_| Tensor::zeros(&[1, 4, 5])).collect();
 /// let png = grid_png(&tiles, 2, 2)?;
-/// let img = image::load_from_memory(&png).unwrap();
+/// let img = strata_data::Picture::decode(&png, "grid.png".as_ref())?;
 /// assert_eq!((img.width(), img.height()), (2 * 5 * 2 + 1, 2 * 4 * 2 + 1));
 /// # Ok::<(), strata_train::TrainError>(())
 /// ```
@@ -170,21 +171,25 @@ fn normalise(values: &[f64]) -> Vec<u8> {
 }
 
 fn encode_rgb(rgb: Vec<u8>, width: u32, height: u32) -> Result<Vec<u8>> {
-    let fail = |reason: String| TrainError::config("image grid", reason);
-    let img = image::RgbImage::from_raw(width, height, rgb)
-        .ok_or_else(|| fail("pixel buffer does not match the size".to_string()))?;
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| fail(format!("cannot encode the PNG: {e}")))?;
-    Ok(png)
+    let fail = |e: strata_data::DataError| TrainError::config("image grid", e.to_string());
+    Picture::new(width as usize, height as usize, 3, rgb)
+        .and_then(|p| p.encode_png())
+        .map_err(fail)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn decode(png: &[u8]) -> image::RgbImage {
-        image::load_from_memory(png).unwrap().to_rgb8()
+    fn decode(png: &[u8]) -> Picture {
+        let img = Picture::decode(png, "grid.png".as_ref()).unwrap();
+        assert_eq!(img.channels(), 3);
+        img
+    }
+
+    fn rgb_at(img: &Picture, x: usize, y: usize) -> [u8; 3] {
+        let i = 3 * (y * img.width() + x);
+        [img.pixels()[i], img.pixels()[i + 1], img.pixels()[i + 2]]
     }
 
     #[test]
@@ -197,8 +202,8 @@ mod tests {
         let d = Tensor::from_vec(vec![-1.0f32, 1.0, 1.0, -1.0], &[2, 2]).unwrap();
         let img = decode(&grid_png(&[a, b, d], 2, 2).unwrap());
         // 2 tiles of 4 px plus one separator: 9 × 9.
-        assert_eq!(img.dimensions(), (9, 9));
-        let px = |x: u32, y: u32| img.get_pixel(x, y).0;
+        assert_eq!((img.width(), img.height()), (9, 9));
+        let px = |x: usize, y: usize| rgb_at(&img, x, y);
         // Image 0, nearest-neighbour upscaled: its (0,1) value fills x 2..4, y 0..2.
         assert_eq!(px(0, 0), [0, 0, 0]);
         assert_eq!(px(1, 1), [0, 0, 0]);
@@ -231,10 +236,10 @@ mod tests {
         ];
         let t = Tensor::from_vec(v, &[3, 2, 2]).unwrap();
         let img = decode(&grid_png(&[t], 4, 1).unwrap());
-        assert_eq!(img.dimensions(), (2, 2));
-        assert_eq!(img.get_pixel(0, 0).0, [0, 0, 255]);
-        assert_eq!(img.get_pixel(1, 0).0, [85, 0, 255]);
-        assert_eq!(img.get_pixel(1, 1).0, [255, 0, 255]);
+        assert_eq!((img.width(), img.height()), (2, 2));
+        assert_eq!(rgb_at(&img, 0, 0), [0, 0, 255]);
+        assert_eq!(rgb_at(&img, 1, 0), [85, 0, 255]);
+        assert_eq!(rgb_at(&img, 1, 1), [255, 0, 255]);
     }
 
     #[test]

@@ -84,9 +84,9 @@ mod tests {
         let blank = r#"<svg viewBox="0 0 60 20" width="60" height="20"></svg>"#;
         let text = r##"<svg viewBox="0 0 60 20" width="60" height="20" font-family="sans-serif"><text x="2" y="15" font-size="14" fill="#000">Loss</text></svg>"##;
         let dark = |png: Vec<u8>| {
-            let img = image::load_from_memory(&png).unwrap().to_luma8();
-            assert_eq!(img.dimensions(), (120, 40));
-            img.pixels().filter(|p| p.0[0] < 128).count()
+            let img = strata_data::Picture::decode(&png, "chart.png".as_ref()).unwrap();
+            assert_eq!((img.width(), img.height()), (120, 40));
+            img.to_grey().pixels().iter().filter(|&&v| v < 128).count()
         };
         assert_eq!(dark(r.png(blank, "blank").unwrap()), 0);
         // Four glyphs at 28 px cover a good few hundred dark pixels.

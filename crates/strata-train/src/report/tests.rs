@@ -237,7 +237,7 @@ fn a_full_run_gets_every_section_offline() {
         uris[0],
         fs::read(dir.join("images/misclassified.png")).unwrap()
     );
-    let grid = image::load_from_memory(&uris[0]).unwrap();
+    let grid = strata_data::Picture::decode(&uris[0], "grid.png".as_ref()).unwrap();
     assert_eq!((grid.width(), grid.height()), (3 * 32 + 2, 2 * 32 + 1));
     assert_eq!(uris[1], fs::read(dir.join("images/filters.png")).unwrap());
 
@@ -269,15 +269,12 @@ fn a_full_run_gets_every_section_offline() {
     }
     // Loss: two series (one legend row of 17 px and an 8 px margin) on 560 × 300, drawn
     // at scale 2.
-    let loss = image::load_from_memory(&fs::read(dir.join("plots/loss.png")).unwrap()).unwrap();
+    let loss = png_at(&dir, "plots/loss.png");
     assert_eq!((loss.width(), loss.height()), (1120, 650));
     // A single series gets no legend; a histogram is 380 × 230.
-    let step =
-        image::load_from_memory(&fs::read(dir.join("plots/step_loss.png")).unwrap()).unwrap();
+    let step = png_at(&dir, "plots/step_loss.png");
     assert_eq!((step.width(), step.height()), (1120, 600));
-    let hist =
-        image::load_from_memory(&fs::read(dir.join("plots/hist_weight_0_weight.png")).unwrap())
-            .unwrap();
+    let hist = png_at(&dir, "plots/hist_weight_0_weight.png");
     assert_eq!((hist.width(), hist.height()), (760, 460));
     // Rebuilding replaces the files in place.
     assert_eq!(build(&dir).unwrap(), path);
@@ -364,4 +361,10 @@ fn demo_run_directory() {
 fn build_existing_run_directory() {
     let dir = std::env::var_os("STRATA_REPORT_DIR").expect("set STRATA_REPORT_DIR");
     println!("{}", build(Path::new(&dir)).unwrap().display());
+}
+
+/// The PNG at `name` under `dir`, decoded.
+fn png_at(dir: &std::path::Path, name: &str) -> strata_data::Picture {
+    let path = dir.join(name);
+    strata_data::Picture::decode(&fs::read(&path).unwrap(), &path).unwrap()
 }

@@ -224,9 +224,10 @@ impl Engine {
         for (name, png) in &pngs {
             self.write_run_file(&format!("images/{name}.png"), png)?;
             if let Some(Some(events)) = self.logs.as_mut().map(|l| l.events.as_mut())
-                && let Ok(img) = image::load_from_memory(png)
+                && let Ok(img) = strata_data::Picture::decode(png, name.as_ref())
             {
-                events.add_image_png(name, png, img.width(), img.height(), 3, step)?;
+                let (w, h) = (img.width() as u32, img.height() as u32);
+                events.add_image_png(name, png, w, h, 3, step)?;
             }
         }
         Ok(())

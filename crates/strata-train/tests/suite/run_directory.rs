@@ -141,7 +141,9 @@ fn a_run_writes_every_file_and_they_read_back() {
     assert_eq!(total, 96, "the last validation's 96 examples");
 
     for png in ["images/filters.png", "images/feature_maps.png"] {
-        let img = image::open(dir.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        let bytes = std::fs::read(dir.join(png)).unwrap();
+        let img = strata_data::Picture::decode(&bytes, png.as_ref())
+            .unwrap_or_else(|e| panic!("{png}: {e}"));
         assert!(img.width() > 8 && img.height() > 8, "{png}");
     }
     if dir.join("images/misclassified.png").exists() {
