@@ -27,24 +27,30 @@ fn build_optimizer(config: &Config, model: &Sequential) -> strata_nn::Result<Box
     let params = model.parameters();
     let wd = o.weight_decay.unwrap_or(0.0);
     let [b1, b2] = o.betas.unwrap_or([0.9, 0.999]);
+    // `into()` boxes them in strata-nn, where their update loops are compiled at opt-level 3
+    // (this crate builds at 1; see `From<Adam> for Box<dyn Optimizer>`).
     Ok(match o.name {
-        OptimizerKind::Adam => Box::new(Adam::new(params, o.lr)?.betas(b1, b2)?.weight_decay(wd)?),
+        OptimizerKind::Adam => Adam::new(params, o.lr)?
+            .betas(b1, b2)?
+            .weight_decay(wd)?
+            .into(),
         OptimizerKind::Adamw => {
             let wd = o.weight_decay.unwrap_or(0.01);
-            Box::new(AdamW::new(params, o.lr)?.betas(b1, b2)?.weight_decay(wd)?)
+            AdamW::new(params, o.lr)?
+                .betas(b1, b2)?
+                .weight_decay(wd)?
+                .into()
         }
-        OptimizerKind::Sgd => Box::new(
-            SGD::new(params, o.lr)?
-                .momentum(o.momentum)?
-                .nesterov(o.nesterov)?
-                .weight_decay(wd)?,
-        ),
-        OptimizerKind::Rmsprop => Box::new(
-            RMSprop::new(params, o.lr)?
-                .momentum(o.momentum)?
-                .weight_decay(wd)?,
-        ),
-        OptimizerKind::Adagrad => Box::new(Adagrad::new(params, o.lr)?.weight_decay(wd)?),
+        OptimizerKind::Sgd => SGD::new(params, o.lr)?
+            .momentum(o.momentum)?
+            .nesterov(o.nesterov)?
+            .weight_decay(wd)?
+            .into(),
+        OptimizerKind::Rmsprop => RMSprop::new(params, o.lr)?
+            .momentum(o.momentum)?
+            .weight_decay(wd)?
+            .into(),
+        OptimizerKind::Adagrad => Adagrad::new(params, o.lr)?.weight_decay(wd)?.into(),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::{plot, Check, Measured, Op, Options, Outcome, Result};
 use serde_json::json;
 use std::fmt::Write;
 use strata_core::Generator;
-use strata_nn::{ModuleExt, SGD};
+use strata_nn::{ModuleExt, Optimizer, SGD};
 
 const ACTS: [Act; 8] = [
     Act::Sigmoid,
@@ -38,7 +38,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     for act in ACTS {
         strata_core::manual_seed(opts.seed);
         let net = Mlp::new(&MlpSpec::uniform(784, width, depth, 10, act))?;
-        let mut opt = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?;
+        let mut opt: Box<dyn Optimizer> =
+            SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?.into();
         let mut rng = Generator::new(opts.seed);
         let mut curve = Vec::new();
         for _ in 0..epochs {

@@ -239,7 +239,7 @@ fn train(
     strata_core::manual_seed(seed);
     let net = Seq2Seq::new(attention)?;
     let params = net.parameters();
-    let mut opt = Adam::new(params.clone(), LR)?;
+    let mut opt: Box<dyn Optimizer> = Adam::new(params.clone(), LR)?.into();
     let mut rng = Generator::new(seed.wrapping_add(1));
     let mut curve = vec![(0.0, score(&net, test)?.token)];
     for step in 1..=steps {

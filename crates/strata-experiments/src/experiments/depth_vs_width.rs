@@ -44,7 +44,7 @@ fn fit(
 ) -> Result<(f64, f64, Mlp)> {
     strata_core::manual_seed(seed);
     let net = Mlp::new(spec)?;
-    let mut opt = Adam::new(net.parameters(), lr)?;
+    let mut opt: Box<dyn Optimizer> = Adam::new(net.parameters(), lr)?.into();
     for _ in 0..steps {
         let loss = mse_loss(&net.forward(train.0)?, train.1)?;
         opt.step(&loss.backward()?)?;

@@ -12,7 +12,7 @@ use crate::{plot, Check, Measured, Op, Options, Outcome, Result};
 use serde_json::json;
 use std::fmt::Write;
 use strata_core::{no_grad, Generator};
-use strata_nn::{Adam, ModuleExt};
+use strata_nn::{Adam, ModuleExt, Optimizer};
 
 const ACTS: [Act; 4] = [Act::Relu, Act::LeakyRelu, Act::Elu, Act::Prelu];
 
@@ -46,7 +46,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
             // The same initial weights and batch order at every learning rate.
             strata_core::manual_seed(opts.seed);
             let net = Mlp::new(&MlpSpec::uniform(784, width, depth, 10, act))?;
-            let mut opt = Adam::new(net.parameters(), lr)?;
+            let mut opt: Box<dyn Optimizer> = Adam::new(net.parameters(), lr)?.into();
             let mut rng = Generator::new(opts.seed);
             for _ in 0..epochs {
                 epoch(&net, &mut opt, &train, batch, &mut rng, |_, _, _| Ok(()))?;

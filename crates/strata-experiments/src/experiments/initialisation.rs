@@ -10,7 +10,7 @@ use crate::{plot, Check, Measured, Op, Options, Outcome, Result};
 use serde_json::json;
 use std::fmt::Write;
 use strata_core::{no_grad, Generator, Tensor};
-use strata_nn::{ModuleExt, SGD};
+use strata_nn::{ModuleExt, Optimizer, SGD};
 
 const DEPTH: usize = 10;
 const LR: f64 = 0.01;
@@ -60,7 +60,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
                 net.trace(&probe.x)?.post.iter().map(std_all).collect()
             })?;
             let ratio = stds[DEPTH - 1] / stds[0];
-            let mut opt = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?;
+            let mut opt: Box<dyn Optimizer> =
+                SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?.into();
             let mut rng = Generator::new(opts.seed);
             let mut losses = Vec::new();
             for _ in 0..epochs {

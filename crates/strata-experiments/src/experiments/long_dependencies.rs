@@ -104,7 +104,7 @@ fn train(
     strata_core::manual_seed(seed);
     let net = Net::new(kind)?;
     let params = net.parameters();
-    let mut opt = Adam::new(params.clone(), LR)?;
+    let mut opt: Box<dyn Optimizer> = Adam::new(params.clone(), LR)?.into();
     let mut rng = Generator::new(seed.wrapping_add(1));
     let test_mse = |net: &Net| -> Result<f64> {
         no_grad(|| Ok(mse_loss(&net.predict(&test.0)?, &test.1)?.item()?))

@@ -24,32 +24,32 @@ const CONTENDERS: [Contender; 6] = [
     Contender {
         name: "sgd",
         grid: [0.01, 0.03, 0.1, 0.3, 1.0],
-        make: |p, lr| Ok(Box::new(SGD::new(p, lr)?)),
+        make: |p, lr| Ok(SGD::new(p, lr)?.into()),
     },
     Contender {
         name: "momentum",
         grid: [0.001, 0.003, 0.01, 0.03, 0.1],
-        make: |p, lr| Ok(Box::new(SGD::new(p, lr)?.momentum(0.9)?)),
+        make: |p, lr| Ok(SGD::new(p, lr)?.momentum(0.9)?.into()),
     },
     Contender {
         name: "nesterov",
         grid: [0.001, 0.003, 0.01, 0.03, 0.1],
-        make: |p, lr| Ok(Box::new(SGD::new(p, lr)?.momentum(0.9)?.nesterov(true)?)),
+        make: |p, lr| Ok(SGD::new(p, lr)?.momentum(0.9)?.nesterov(true)?.into()),
     },
     Contender {
         name: "rmsprop",
         grid: [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
-        make: |p, lr| Ok(Box::new(RMSprop::new(p, lr)?)),
+        make: |p, lr| Ok(RMSprop::new(p, lr)?.into()),
     },
     Contender {
         name: "adam",
         grid: [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
-        make: |p, lr| Ok(Box::new(Adam::new(p, lr)?)),
+        make: |p, lr| Ok(Adam::new(p, lr)?.into()),
     },
     Contender {
         name: "adamw",
         grid: [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
-        make: |p, lr| Ok(Box::new(AdamW::new(p, lr)?.weight_decay(0.01)?)),
+        make: |p, lr| Ok(AdamW::new(p, lr)?.weight_decay(0.01)?.into()),
     },
 ];
 

@@ -50,7 +50,7 @@ fn train_variant(
         .dropout(if variant == "dropout" { DROPOUT } else { 0.0 });
     let net = Mlp::new(&spec)?;
     let weights: Vec<Param> = net.linears().iter().map(|l| l.weight().clone()).collect();
-    let mut opt = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?;
+    let mut opt: Box<dyn Optimizer> = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?.into();
     let shift = RandomAffine::new()
         .translate(0.1, 0.1)?
         .rotate(-10.0, 10.0)?

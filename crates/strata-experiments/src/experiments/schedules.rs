@@ -79,7 +79,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     for name in NAMES {
         strata_core::manual_seed(opts.seed);
         let net = Mlp::new(&MlpSpec::uniform(784, width, 2, 10, Act::Relu))?;
-        let mut opt = SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?;
+        let mut opt: Box<dyn Optimizer> =
+            SGD::new(net.parameters(), LR)?.momentum(MOMENTUM)?.into();
         let mut sched = scheduler(name, &mut opt, steps)?;
         let mut rng = Generator::new(opts.seed);
         let (mut lrs, mut losses) = (Vec::new(), Vec::new());

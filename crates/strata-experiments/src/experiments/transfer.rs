@@ -77,7 +77,7 @@ fn digits(set: &Set, first: i64, per_class: usize) -> Result<Set> {
 
 /// `steps` Adam steps on batches drawn with replacement from `set`.
 fn fit(net: &Cnn, set: &Set, steps: usize, rng: &mut Generator) -> Result<()> {
-    let mut opt = Adam::new(net.parameters(), LR)?;
+    let mut opt: Box<dyn Optimizer> = Adam::new(net.parameters(), LR)?.into();
     for _ in 0..steps {
         let rows: Vec<usize> = (0..BATCH.min(set.len()))
             .map(|_| rng.below(set.len() as u64) as usize)

@@ -10,7 +10,7 @@ use crate::{plot, Check, Measured, Op, Options, Outcome, Result};
 use serde_json::json;
 use std::fmt::Write;
 use strata_core::{Generator, Gradients};
-use strata_nn::{cross_entropy, Forward, SGD};
+use strata_nn::{cross_entropy, Forward, Optimizer, SGD};
 
 const WIDTH: usize = 128;
 const LR: f64 = 0.01;
@@ -108,7 +108,9 @@ fn measure(
     let net = Mlp::new(&config.spec(depth))?;
     let loss = cross_entropy(&net.forward(&probe.x)?, &probe.y)?;
     let at_init = layer_norms(&net, &loss.backward()?)?;
-    let mut opt = SGD::new(strata_nn::ModuleExt::parameters(&net), LR)?.momentum(MOMENTUM)?;
+    let mut opt: Box<dyn Optimizer> = SGD::new(strata_nn::ModuleExt::parameters(&net), LR)?
+        .momentum(MOMENTUM)?
+        .into();
     let mut rng = Generator::new(seed);
     let mut log_sum = vec![0.0; at_init.len()];
     let mut samples = 0usize;
