@@ -1,8 +1,8 @@
 //! The charts' `<text>` elements turned into `<path>` outlines of the bundled font before
 //! rasterising. Our charts use one font, one line per element and no shaping beyond
-//! left-to-right advances, so laying the glyphs out here lets resvg go without its text
-//! stack (font database, shaper, font readers), which cost more compile time than the
-//! rest of the report together.
+//! left-to-right advances, so laying the glyphs out here spares the build a text stack
+//! (font database, shaper, font readers), which cost more compile time than the rest of
+//! the report together.
 //!
 //! Handled: `x`, `y`, `font-size` (on the element or the root `<svg>`), `text-anchor`
 //! (`start`, `middle`, `end`), and `fill`, `fill-opacity` and `transform`, which pass to

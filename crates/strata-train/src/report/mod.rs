@@ -19,6 +19,7 @@ pub mod png;
 mod read;
 pub mod scale;
 pub mod svg;
+mod svg_read;
 
 pub use images::{feature_map_tiles, filter_tiles, grid_png};
 
