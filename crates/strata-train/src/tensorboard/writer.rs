@@ -4,7 +4,6 @@ use super::proto::{Event, HistogramProto, Image, Summary, SummaryValue, Value, W
 use super::tfrecord::frame_record;
 use crate::records::HistogramRecord;
 use crate::{Result, TrainError};
-use prost::Message;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
