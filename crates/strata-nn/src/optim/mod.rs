@@ -61,7 +61,18 @@ use strata_core::{Gradients, Tensor};
 
 /// An optimiser: updates its parameters in place from a backward pass's gradients.
 ///
-/// Object safe, so schedulers and trainers take `&mut dyn Optimizer`.
+/// Object safe, so schedulers and trainers take `&mut dyn Optimizer`. The built-in ones box
+/// with `into()`, which keeps their update loops compiled in strata-nn (see the `From`
+/// impls below):
+///
+/// ```
+/// use strata_nn::optim::{Optimizer, SGD};
+/// use strata_nn::{layers::Linear, ModuleExt};
+/// let layer = Linear::new(4, 2)?;
+/// let opt: Box<dyn Optimizer> = SGD::new(layer.parameters(), 0.1)?.momentum(0.9)?.into();
+/// assert_eq!(opt.momentum_or_beta1(), Some(0.9));
+/// # Ok::<(), strata_nn::Error>(())
+/// ```
 pub trait Optimizer: Send {
     /// Applies one update to every trainable parameter that has a gradient in `grads`.
     /// Hyperparameters and gradient shapes are checked first; on error nothing changes.
