@@ -315,4 +315,19 @@ mod tests {
             "R&D λ λ &bogus; a & b"
         );
     }
+
+    #[test]
+    fn the_labels_characters_are_in_the_bundled_font() {
+        // Every non-ASCII character the charts' labels use (grep the experiments and the
+        // report for them), plus the other symbols the subset promises.
+        let face = Face::parse(FONT, 0).unwrap();
+        for c in "‖∂L/∂W‖ –—×·…λβσ é Δ Σ ± ° ≥ ≤ ≈ ≠ ∞ ∇ ∑ √ ² ₁ → ←".chars()
+        {
+            assert!(
+                face.glyph_index(c).is_some(),
+                "{c:?} (U+{:04X}) is not in the font",
+                c as u32
+            );
+        }
+    }
 }
