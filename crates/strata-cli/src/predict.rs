@@ -106,9 +106,17 @@ fn image_input(config: &Config, path: &Path) -> Result<Tensor, CliError> {
                 path.display()
             )));
         }
-        let img = if c == 1 { img.to_grey() } else { img.to_rgb() };
+        let img = if c == 1 {
+            img.into_grey()
+        } else {
+            img.into_rgb()
+        };
         // Channel-major, as the data sets give them.
-        let values: Vec<f32> = img.planar().iter().map(|&v| v as f32 / 255.0).collect();
+        let values: Vec<f32> = img
+            .into_planar()
+            .iter()
+            .map(|&v| v as f32 / 255.0)
+            .collect();
         Tensor::from_vec(values, &[c, h, w])?
     };
     let x = match &config.data.normalize {

@@ -187,11 +187,11 @@ fn decode_pixels(
     let picture = Picture::decode(bytes, path)?;
     // Resize the fewer channels: grey before resizing, RGB after.
     let picture = if grey {
-        picture.to_grey().resize(width, height)?
+        picture.into_grey().resize(width, height)?
     } else {
-        picture.resize(width, height)?.to_rgb()
+        picture.resize(width, height)?.into_rgb()
     };
-    Ok(picture.planar())
+    Ok(picture.into_planar())
 }
 
 /// Decodes one PNG or JPEG image into an f32 tensor `[C, height, width]` in `[0, 1]` (C is 3,

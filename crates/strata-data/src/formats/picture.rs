@@ -22,7 +22,7 @@ const LUMA: [u32; 3] = [2126, 7152, 722];
 /// let png = pic.encode_png()?;
 /// let back = Picture::decode(&png, Path::new("red_blue.png"))?;
 /// assert_eq!(back, pic);
-/// assert_eq!(back.to_grey().pixels(), &[54, 18]);
+/// assert_eq!(back.into_grey().pixels(), &[54, 18]);
 /// let err = Picture::decode(b"GIF89a", Path::new("cat.gif")).unwrap_err();
 /// assert_eq!(err.to_string(), "cat.gif: cannot decode image: not a PNG or JPEG file");
 /// # Ok::<(), strata_data::DataError>(())
@@ -104,8 +104,12 @@ impl Picture {
         &self.pixels
     }
 
-    /// The pixels channel by channel (`[C, H, W]`, as tensors hold images).
-    pub fn planar(&self) -> Vec<u8> {
+    /// The pixels channel by channel (`[C, H, W]`, as tensors hold images); a grey
+    /// picture's pixels are that already and come back without a copy.
+    pub fn into_planar(self) -> Vec<u8> {
+        if self.channels == 1 {
+            return self.pixels;
+        }
         let plane = self.width * self.height;
         let mut out = vec![0u8; self.pixels.len()];
         for (i, px) in self.pixels.chunks_exact(self.channels).enumerate() {
@@ -118,9 +122,9 @@ impl Picture {
 
     /// The picture in grey: RGB becomes Rec. 709 luma, `(2126 R + 7152 G + 722 B) / 10000`
     /// rounded to the nearest value.
-    pub fn to_grey(&self) -> Picture {
+    pub fn into_grey(self) -> Picture {
         if self.channels == 1 {
-            return self.clone();
+            return self;
         }
         let pixels = self
             .pixels
@@ -133,26 +137,26 @@ impl Picture {
         Picture {
             channels: 1,
             pixels,
-            ..*self
+            ..self
         }
     }
 
     /// The picture in RGB: a grey value repeats in all three channels.
-    pub fn to_rgb(&self) -> Picture {
+    pub fn into_rgb(self) -> Picture {
         if self.channels == 3 {
-            return self.clone();
+            return self;
         }
         let pixels = self.pixels.iter().flat_map(|&v| [v, v, v]).collect();
         Picture {
             channels: 3,
             pixels,
-            ..*self
+            ..self
         }
     }
 
     /// The picture resized to `width × height` with a triangle (bilinear) filter that
     /// widens when shrinking, so every source pixel counts. Errors when a side is zero.
-    pub fn resize(&self, width: usize, height: usize) -> Result<Picture> {
+    pub fn resize(self, width: usize, height: usize) -> Result<Picture> {
         if width == 0 || height == 0 {
             return Err(DataError::invalid(
                 "resize",
@@ -160,7 +164,7 @@ impl Picture {
             ));
         }
         if (width, height) == (self.width, self.height) {
-            return Ok(self.clone());
+            return Ok(self);
         }
         let pixels = super::resize::triangle(
             &self.pixels,
@@ -360,10 +364,10 @@ mod tests {
     fn grey_rgb_and_planar_views() {
         let pic = Picture::new(2, 1, 3, vec![10, 20, 30, 255, 255, 255]).unwrap();
         // (2126·10 + 7152·20 + 722·30) / 10000 = 18.596 → 19.
-        assert_eq!(pic.to_grey().pixels(), &[19, 255]);
-        assert_eq!(pic.planar(), vec![10, 255, 20, 255, 30, 255]);
+        assert_eq!(pic.clone().into_grey().pixels(), &[19, 255]);
+        assert_eq!(pic.into_planar(), vec![10, 255, 20, 255, 30, 255]);
         let grey = Picture::new(2, 1, 1, vec![7, 9]).unwrap();
-        assert_eq!(grey.to_rgb().pixels(), &[7, 7, 7, 9, 9, 9]);
-        assert_eq!(grey.to_rgb().to_grey(), grey);
+        assert_eq!(grey.clone().into_rgb().pixels(), &[7, 7, 7, 9, 9, 9]);
+        assert_eq!(grey.clone().into_rgb().into_grey(), grey);
     }
 }

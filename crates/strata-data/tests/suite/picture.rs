@@ -59,7 +59,7 @@ fn decoding_matches_image_for_every_colour_type() {
             // The grey view agrees with image's luma, which weighs in f32: a value within
             // rounding of a half may land one apart.
             let luma = theirs.to_luma8().into_raw();
-            let grey = ours.to_grey();
+            let grey = ours.into_grey();
             let off = grey
                 .pixels()
                 .iter()

@@ -141,7 +141,11 @@ mod tests {
         let dark = |png: Vec<u8>| {
             let img = strata_data::Picture::decode(&png, "chart.png".as_ref()).unwrap();
             assert_eq!((img.width(), img.height()), (120, 40));
-            img.to_grey().pixels().iter().filter(|&&v| v < 128).count()
+            img.into_grey()
+                .pixels()
+                .iter()
+                .filter(|&&v| v < 128)
+                .count()
         };
         assert_eq!(dark(r.png(blank, "blank").unwrap()), 0);
         // Four glyphs at 28 px cover a good few hundred dark pixels.
