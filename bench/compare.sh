@@ -7,6 +7,10 @@
 #   --setup  make the PyTorch venv first (python3 -m venv + pip install torch numpy,
 #            about 5 GB) at $STRATA_TORCH_VENV (default /work/venv-torch), outside the repo.
 #   STRATA_THREADS="2 1"   thread counts to run (default both)
+#   ROUNDS=3               rounds of the whole sitting (default 3); the table pairs each
+#                          round's two figures, taken back to back, and gives the median
+#                          of the rounds' ratios: these machines' speed drifts by half
+#                          within minutes, so one round can land a figure in a slow spell
 #   CARGO_TARGET_DIR       where the release `strata` binary is built (default target/)
 # The JSON lines of the sitting go to $COMPARE_OUT (default /tmp/strata-compare-<time>.jsonl).
 set -euo pipefail
@@ -41,14 +45,16 @@ cd "$repo"
 echo "# $(date -Is)  $(lscpu | grep 'Model name' | sed 's/  */ /g')" | tee -a "$out"
 echo "# PyTorch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'), strata $(git rev-parse --short HEAD)" | tee -a "$out"
 n=0
-for threads in ${STRATA_THREADS:-2 1}; do
-    for w in ${workloads//,/ }; do
-        echo "# threads=$threads workload=$w $(uptime | sed 's/.*load/load/')" | tee -a "$out"
-        run_strata() { "$strata" bench --workload "$w" --threads "$threads" --json; }
-        run_torch() { "$venv/bin/python" bench/pytorch_bench.py data/mnist --only "$w" --threads "$threads" --json; }
-        if (( n++ % 2 == 0 )); then first=run_strata second=run_torch; else first=run_torch second=run_strata; fi
-        for side in $first $second; do
-            $side | sed "s/^{/{\"threads\": $threads, /" | tee -a "$out"
+for round in $(seq 1 "${ROUNDS:-3}"); do
+    for threads in ${STRATA_THREADS:-2 1}; do
+        for w in ${workloads//,/ }; do
+            echo "# round=$round threads=$threads workload=$w $(uptime | sed 's/.*load/load/')" | tee -a "$out"
+            run_strata() { "$strata" bench --workload "$w" --threads "$threads" --json; }
+            run_torch() { "$venv/bin/python" bench/pytorch_bench.py data/mnist --only "$w" --threads "$threads" --json; }
+            if (( n++ % 2 == 0 )); then first=run_strata second=run_torch; else first=run_torch second=run_strata; fi
+            for side in $first $second; do
+                $side | sed "s/^{/{\"round\": $round, \"threads\": $threads, /" | tee -a "$out"
+            done
         done
     done
 done

@@ -40,6 +40,42 @@ pub fn time_repeats<E>(
     })
 }
 
+/// [`time_repeats`] for two kinds of work taken in turn (`a`, `b`, `a`, `b`, …), so that a
+/// figure and the ceiling measured beside it see the same state of a shared machine, whose
+/// speed can drift by half within a minute.
+pub fn time_alternating<E>(
+    warmup: usize,
+    count: usize,
+    repeats: usize,
+    mut a: impl FnMut(usize) -> Result<(), E>,
+    mut b: impl FnMut(usize) -> Result<(), E>,
+) -> Result<(Timing, Timing), E> {
+    a(warmup)?;
+    b(warmup)?;
+    let (mut ta, mut tb) = (Vec::with_capacity(repeats), Vec::with_capacity(repeats));
+    for _ in 0..repeats {
+        ta.push(time_repeats(0, count, 1, &mut a)?);
+        tb.push(time_repeats(0, count, 1, &mut b)?);
+    }
+    Ok((Timing::joined(&ta), Timing::joined(&tb)))
+}
+
+impl Timing {
+    /// One timing of several, their CPU use weighted by their wall time.
+    fn joined(parts: &[Timing]) -> Timing {
+        let seconds: Vec<f64> = parts.iter().flat_map(|t| t.seconds.clone()).collect();
+        let wall: f64 = seconds.iter().sum();
+        let cpu: f64 = parts
+            .iter()
+            .map(|t| t.cpu_util * t.seconds.iter().sum::<f64>())
+            .sum();
+        Timing {
+            seconds,
+            cpu_util: if wall > 0.0 { cpu / wall } else { 0.0 },
+        }
+    }
+}
+
 /// User plus system CPU seconds of this process so far, all threads.
 pub fn cpu_seconds() -> f64 {
     let u = rusage();

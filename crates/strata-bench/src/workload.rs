@@ -8,7 +8,7 @@ use crate::measurement::Measurement;
 use crate::mlp::{MlpTraining, StepProducts};
 use crate::mnist::MnistBatches;
 use crate::overhead::OpChain;
-use crate::timing::{peak_rss_mib, time_repeats, Timing, REPEATS, WARMUP};
+use crate::timing::{peak_rss_mib, time_alternating, time_repeats, Timing, REPEATS, WARMUP};
 use crate::{BenchError, Result};
 use std::path::Path;
 
@@ -80,9 +80,11 @@ const W1_STEPS: usize = 200;
 const W1_B16_STEPS: usize = 500;
 const W2_STEPS: usize = 100;
 const W3_STEPS: usize = 50;
-/// W5's calls: 200 untimed, then 2,000 timed one by one.
+/// W5's calls: 200 untimed, then 2,000 timed one by one, in blocks alternating with the
+/// ceiling's.
 const W5_WARMUP: usize = 200;
 const W5_CALLS: usize = 2_000;
+const W5_BLOCKS: usize = 10;
 /// W6's chains: 20 untimed, then 200 per repeat.
 const W6_WARMUP: usize = 20;
 const W6_CHAINS: usize = 200;
@@ -100,18 +102,17 @@ pub fn run(workload: Workload, mnist_dir: &Path, emit: &mut dyn FnMut(Measuremen
                 _ => (16, W1_B16_STEPS),
             };
             let mut t = MlpTraining::new(MnistBatches::load(mnist_dir)?, batch)?;
-            let timing = train_timing(steps, || t.step())?;
-            emit(per_second(
-                name,
-                &timing,
-                (batch * steps) as f64,
-                "samples/s",
-            ));
             let products = StepProducts::new(batch)?;
-            let ceiling = time_repeats(WARMUP, steps, REPEATS, |n| {
-                (0..n).try_for_each(|_| products.run())
-            })?;
+            // The training repeats and the ceiling's take turns: see `time_alternating`.
+            let (timing, ceiling) = time_alternating(
+                WARMUP,
+                steps,
+                REPEATS,
+                |n| (0..n).try_for_each(|_| t.step().map(drop)),
+                |n| (0..n).try_for_each(|_| products.run()),
+            )?;
             let unit = "samples/s";
+            emit(per_second(name, &timing, (batch * steps) as f64, unit));
             emit(per_second(
                 &format!("{name}-gemm-ceiling"),
                 &ceiling,
@@ -151,11 +152,23 @@ pub fn run(workload: Workload, mnist_dir: &Path, emit: &mut dyn FnMut(Measuremen
         }
         Workload::W5 => {
             let net = BatchOne::new()?;
-            let (w0, c0) = (std::time::Instant::now(), crate::timing::cpu_seconds());
-            let calls = net.time(W5_WARMUP, W5_CALLS)?;
-            let util = (crate::timing::cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
-            emit(latency("W5", &calls).with_cpu_util(util));
-            let ceiling = stream_weights(&net.weights()?, W5_WARMUP, W5_CALLS);
+            let weights = net.weights()?;
+            net.time(W5_WARMUP, 0)?;
+            stream_weights(&weights, W5_WARMUP, 0);
+            // The calls and the ceiling's take turns in blocks, so both see the same state
+            // of the machine.
+            let (mut calls, mut ceiling) = (Latencies(Vec::new()), Latencies(Vec::new()));
+            let (mut wall, mut cpu) = (0.0, 0.0);
+            for _ in 0..W5_BLOCKS {
+                let (w0, c0) = (std::time::Instant::now(), crate::timing::cpu_seconds());
+                calls.0.extend(net.time(0, W5_CALLS / W5_BLOCKS)?.0);
+                cpu += crate::timing::cpu_seconds() - c0;
+                wall += w0.elapsed().as_secs_f64();
+                ceiling
+                    .0
+                    .extend(stream_weights(&weights, 0, W5_CALLS / W5_BLOCKS).0);
+            }
+            emit(latency("W5", &calls).with_cpu_util(cpu / wall));
             emit(latency("W5-stream-ceiling", &ceiling));
         }
         Workload::W6 => {
