@@ -8,9 +8,15 @@
 //! - the caller publishes a job (`chunks` pieces of work) and starts claiming pieces itself;
 //! - helpers spin briefly after each job, so back-to-back products find them awake, and
 //!   park when idle;
-//! - pieces are claimed one at a time from an atomic counter, so a helper that wakes late
+//! - pieces are claimed one at a time from atomic counters, so a helper that wakes late
 //!   just finds less to do, and the caller never waits for a helper to *start*, only for a
-//!   piece already in progress to finish.
+//!   piece already in progress to finish;
+//! - each thread first claims from its own share of the pieces (the caller the first
+//!   `chunks / threads`, helper `k` the next), and only then from the others' shares: the
+//!   same piece of a repeated job (a band of a matrix product, a chunk of an optimiser's
+//!   state) goes to the same core each time and finds its data in that core's cache. On a
+//!   virtual machine whose two cores do not share their last-level cache, a counter that
+//!   handed pieces out in order moved W1's Adam state between the caches every step.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, OnceLock};
@@ -30,8 +36,10 @@ struct Shared {
     closed: AtomicBool,
     /// Helpers currently inside the job.
     active: AtomicUsize,
-    next: AtomicUsize,
-    chunks: AtomicUsize,
+    /// The next unclaimed piece of each thread's share (the caller's first), and where
+    /// each share ends.
+    next: Vec<AtomicUsize>,
+    end: Vec<AtomicUsize>,
     /// `*const &(dyn Fn(usize) + Sync)`, valid while `closed` is false or `active > 0`.
     job: AtomicUsize,
     /// Set if a piece of work panicked on a helper.
@@ -65,8 +73,11 @@ pub(crate) fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     // The previous job is over (closed, no helper active): its fields may be rewritten.
     let job: *const &(dyn Fn(usize) + Sync) = &f;
     s.job.store(job as usize, Relaxed);
-    s.chunks.store(chunks, Relaxed);
-    s.next.store(0, Relaxed);
+    let shares = s.next.len();
+    for (k, (next, end)) in s.next.iter().zip(&s.end).enumerate() {
+        next.store(chunks * k / shares, Relaxed);
+        end.store(chunks * (k + 1) / shares, Relaxed);
+    }
     s.closed.store(false, SeqCst);
     s.generation.fetch_add(1, SeqCst);
     for (flag, helper) in s.sleeping.iter().zip(&team.helpers) {
@@ -76,7 +87,7 @@ pub(crate) fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     }
     // Closes the job and waits for helpers inside it, also if `f` panics here.
     let _close = Close(team);
-    claim_all(s, f);
+    claim_all(s, 0, f);
 }
 
 /// Ends the caller's job: no helper may enter after it, and it returns once the helpers
@@ -97,14 +108,18 @@ impl Drop for Close {
     }
 }
 
-fn claim_all(s: &Shared, f: &(dyn Fn(usize) + Sync)) {
-    let chunks = s.chunks.load(Relaxed);
-    loop {
-        let c = s.next.fetch_add(1, AcqRel);
-        if c >= chunks {
-            return;
+/// Runs pieces until none is left unclaimed: those of share `me` first, then the others'.
+fn claim_all(s: &Shared, me: usize, f: &(dyn Fn(usize) + Sync)) {
+    let shares = s.next.len();
+    for k in (me..shares).chain(0..me) {
+        let end = s.end[k].load(Relaxed);
+        loop {
+            let c = s.next[k].fetch_add(1, AcqRel);
+            if c >= end {
+                break;
+            }
+            f(c);
         }
-        f(c);
     }
 }
 
@@ -140,7 +155,7 @@ fn helper_loop(s: Arc<Shared>, me: usize) {
             let f = unsafe { *(s.job.load(Relaxed) as *const &(dyn Fn(usize) + Sync)) };
             // A panic must not kill the helper while it is counted in `active`: the caller
             // would wait for it forever. It is reported to the caller instead.
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim_all(&s, f)));
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim_all(&s, me + 1, f)));
             if run.is_err() {
                 s.poisoned.store(true, SeqCst);
             }
@@ -161,8 +176,8 @@ fn team() -> Option<&'static Team> {
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(true),
             active: AtomicUsize::new(0),
-            next: AtomicUsize::new(0),
-            chunks: AtomicUsize::new(0),
+            next: (0..=n).map(|_| AtomicUsize::new(0)).collect(),
+            end: (0..=n).map(|_| AtomicUsize::new(0)).collect(),
             job: AtomicUsize::new(0),
             poisoned: AtomicBool::new(false),
             sleeping: (0..n).map(|_| AtomicBool::new(false)).collect(),
