@@ -16,6 +16,7 @@ TARGETS = {"W1": (2.0, "min"), "W1-b16": (2.0, "min"), "W2": (1.5, "min"), "W3":
            "W3-mem": (0.5, "max")}
 # Ceiling line -> (figure it bounds, True when the figure is a rate; a time otherwise).
 CEILINGS = {"W1-gemm-ceiling": ("W1", True), "W1-b16-gemm-ceiling": ("W1-b16", True),
+            "W3-gemm-ceiling": ("W3", True),
             "W4-fma-ceiling": ("W4-1024", True), "W5-stream-ceiling": ("W5", False)}
 LOWER_IS_BETTER = ("us/call", "ns/op", "MiB")
 

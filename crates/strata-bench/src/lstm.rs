@@ -2,7 +2,9 @@
 //! linear to 96, cross-entropy at every step), sequences of 64, batch 32, Adam (lr 1e-3).
 
 use crate::Result;
-use strata_core::{Generator, Tensor};
+use strata_core::kernels::aligned::LineAligned;
+use strata_core::kernels::gemm::{gemm, gemm_packed, MatMut, MatRef, PackedRhs};
+use strata_core::{no_grad, Generator, Tensor};
 use strata_nn::ModuleExt;
 use strata_nn::{
     cross_entropy, Adam, Embedding, Forward, Linear, Optimizer, Param, RecurrentConfig, LSTM,
@@ -71,5 +73,108 @@ impl LstmTraining {
         let grads = loss.backward()?;
         self.opt.step(&grads)?;
         Ok(loss.item()?)
+    }
+}
+
+/// The matrix products of one W3 training step, in the shapes and orientations the fused
+/// LSTM op and `Linear` use, with nothing else: W3's ceiling on a machine where those
+/// products set the pace (see `strata-nn`'s `recurrent/fused_op`).
+///
+/// Forward: the input projection of all steps at once, one product through the packed
+/// `W_hh` per step after the first (the zero initial state skips it), the output layer.
+/// Backward: the output layer's two, one product through `W_hh` per step but the first,
+/// `dx` and `[dW_ih | dW_hh]` over all steps.
+pub struct LstmProducts {
+    x: Vec<f32>,
+    w_ih_t: Vec<f32>,
+    w_ih: Vec<f32>,
+    w_hh: Vec<f32>,
+    h: Vec<f32>,
+    gates: LineAligned<f32>,
+    dgates: Vec<f32>,
+    xh: Vec<f32>,
+    out: Vec<(Tensor, Tensor)>,
+    batch: usize,
+}
+
+impl LstmProducts {
+    pub fn new(batch: usize) -> Result<LstmProducts> {
+        let gh = 4 * HIDDEN;
+        let rows = SEQ * batch;
+        let values = |n: usize| -> Result<Vec<f32>> { Ok(Tensor::rand(&[n]).to_vec::<f32>()?) };
+        let (h_out, w_out, dy) = (
+            Tensor::rand(&[rows, HIDDEN]),
+            Tensor::rand(&[VOCAB, HIDDEN]),
+            Tensor::rand(&[rows, VOCAB]),
+        );
+        Ok(LstmProducts {
+            x: values(rows * EMB)?,
+            w_ih_t: values(EMB * gh)?,
+            w_ih: values(gh * EMB)?,
+            w_hh: values(gh * HIDDEN)?,
+            h: values(batch * HIDDEN)?,
+            gates: LineAligned::new(rows * gh),
+            dgates: values(rows * gh)?,
+            xh: values(rows * (EMB + HIDDEN))?,
+            out: vec![
+                (h_out.clone(), w_out.t()?), // y = h·Wᵀ
+                (dy.t()?, h_out),            // dW = dyᵀ·h
+                (dy, w_out),                 // dh = dy·W
+            ],
+            batch,
+        })
+    }
+
+    /// Runs every product of one step once.
+    pub fn run(&mut self) -> Result<()> {
+        let (b, gh, rows, xw) = (self.batch, 4 * HIDDEN, SEQ * self.batch, EMB + HIDDEN);
+        gemm(
+            MatMut::row_major(&mut self.gates, rows, gh)?,
+            MatRef::row_major(&self.x, rows, EMB)?,
+            MatRef::row_major(&self.w_ih_t, EMB, gh)?,
+            false,
+        )?;
+        let w_hh_t = PackedRhs::new(MatRef::row_major(&self.w_hh, gh, HIDDEN)?.t());
+        for t in 1..SEQ {
+            gemm_packed(
+                MatMut::row_major(&mut self.gates[t * b * gh..(t + 1) * b * gh], b, gh)?,
+                MatRef::row_major(&self.h, b, HIDDEN)?,
+                &w_hh_t,
+                true,
+            )?;
+        }
+        no_grad(|| {
+            for (a, w) in &self.out {
+                std::hint::black_box(a.matmul(w)?);
+            }
+            Ok::<_, strata_core::Error>(())
+        })?;
+        let w_hh = PackedRhs::new(MatRef::row_major(&self.w_hh, gh, HIDDEN)?);
+        let mut dh = LineAligned::<f32>::new(b * HIDDEN);
+        for t in (1..SEQ).rev() {
+            gemm_packed(
+                MatMut::row_major(&mut dh, b, HIDDEN)?,
+                MatRef::strided(&self.dgates, t * b * gh, b, gh, gh, 1)?,
+                &w_hh,
+                true,
+            )?;
+        }
+        let dgates = MatRef::row_major(&self.dgates, rows, gh)?;
+        let mut dx = vec![0f32; rows * EMB];
+        gemm(
+            MatMut::row_major(&mut dx, rows, EMB)?,
+            dgates,
+            MatRef::row_major(&self.w_ih, gh, EMB)?,
+            false,
+        )?;
+        let mut dw = LineAligned::<f32>::new(gh * xw);
+        gemm(
+            MatMut::row_major(&mut dw, gh, xw)?,
+            dgates.t(),
+            MatRef::row_major(&self.xh, rows, xw)?,
+            false,
+        )?;
+        std::hint::black_box((&dh[..], &dx[..], &dw[..]));
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use crate::cnn::CnnTraining;
 use crate::gemm::{fma_peak_gflops, time_products};
 use crate::latency::{stream_weights, BatchOne, Latencies};
-use crate::lstm::{LstmTraining, SEQ};
+use crate::lstm::{LstmProducts, LstmTraining, SEQ};
 use crate::measurement::Measurement;
 use crate::mlp::{MlpTraining, StepProducts};
 use crate::mnist::MnistBatches;
@@ -90,11 +90,14 @@ const W6_WARMUP: usize = 20;
 const W6_CHAINS: usize = 200;
 
 /// Runs `workload` in this process and hands each figure to `emit` as it is measured;
-/// training workloads end with their process's peak resident memory (`W1-mem`, MiB), so
-/// run each in a fresh process (see [`crate::child`]) for that figure to mean anything.
+/// training workloads end with their process's peak resident memory (`W1-mem`, MiB) once
+/// the training has warmed up, before a ceiling allocates anything, so run each in a fresh
+/// process (see [`crate::child`]) for that figure to mean anything.
 /// MNIST is read from `mnist_dir` (W1, W1-b16, W2 only).
 pub fn run(workload: Workload, mnist_dir: &Path, emit: &mut dyn FnMut(Measurement)) -> Result<()> {
     let name = workload.name();
+    // Peak memory of the training alone, where a ceiling's buffers come after it.
+    let mut training_mib = None;
     match workload {
         Workload::W1 | Workload::W1B16 => {
             let (batch, steps) = match workload {
@@ -102,6 +105,7 @@ pub fn run(workload: Workload, mnist_dir: &Path, emit: &mut dyn FnMut(Measuremen
                 _ => (16, W1_B16_STEPS),
             };
             let mut t = MlpTraining::new(MnistBatches::load(mnist_dir)?, batch)?;
+            training_mib = Some(warm_up_alone(|| t.step())?);
             let products = StepProducts::new(batch)?;
             // The training repeats and the ceiling's take turns: see `time_alternating`.
             let (timing, ceiling) = time_alternating(
@@ -132,13 +136,18 @@ pub fn run(workload: Workload, mnist_dir: &Path, emit: &mut dyn FnMut(Measuremen
         }
         Workload::W3 => {
             let mut t = LstmTraining::new(32)?;
-            let timing = train_timing(W3_STEPS, || t.step())?;
-            emit(per_second(
-                name,
-                &timing,
-                (32 * SEQ * W3_STEPS) as f64,
-                "tokens/s",
-            ));
+            training_mib = Some(warm_up_alone(|| t.step())?);
+            let mut products = LstmProducts::new(32)?;
+            let (timing, ceiling) = time_alternating(
+                WARMUP,
+                W3_STEPS,
+                REPEATS,
+                |n| (0..n).try_for_each(|_| t.step().map(drop)),
+                |n| (0..n).try_for_each(|_| products.run()),
+            )?;
+            let tokens = (32 * SEQ * W3_STEPS) as f64;
+            emit(per_second(name, &timing, tokens, "tokens/s"));
+            emit(per_second("W3-gemm-ceiling", &ceiling, tokens, "tokens/s"));
         }
         Workload::W4 => {
             for (n, count) in [(1024usize, 20usize), (256, 400)] {
@@ -187,11 +196,19 @@ pub fn run(workload: Workload, mnist_dir: &Path, emit: &mut dyn FnMut(Measuremen
     if workload.is_training() {
         emit(Measurement::new(
             format!("{name}-mem"),
-            peak_rss_mib(),
+            training_mib.unwrap_or_else(peak_rss_mib),
             "MiB",
         ));
     }
     Ok(())
+}
+
+/// `WARMUP` training steps before anything else is allocated, and the process's peak
+/// memory after them: every buffer a step needs exists after its first steps, and a
+/// products-alone ceiling allocated next must not count as the training's memory.
+fn warm_up_alone(mut step: impl FnMut() -> Result<f64>) -> Result<f64> {
+    (0..WARMUP).try_for_each(|_| step().map(drop))?;
+    Ok(peak_rss_mib())
 }
 
 /// `WARMUP` training steps, then `REPEATS` timed runs of `steps` steps.

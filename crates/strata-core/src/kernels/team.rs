@@ -155,7 +155,8 @@ fn helper_loop(s: Arc<Shared>, me: usize) {
             let f = unsafe { *(s.job.load(Relaxed) as *const &(dyn Fn(usize) + Sync)) };
             // A panic must not kill the helper while it is counted in `active`: the caller
             // would wait for it forever. It is reported to the caller instead.
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim_all(&s, me + 1, f)));
+            let run =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim_all(&s, me + 1, f)));
             if run.is_err() {
                 s.poisoned.store(true, SeqCst);
             }
