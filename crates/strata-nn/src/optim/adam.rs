@@ -1,7 +1,9 @@
 //! Adam (with AMSGrad and coupled L2 weight decay): PyTorch's `torch.optim.Adam`, and the
 //! same rule with decoupled weight decay, [`AdamW`](super::AdamW) (`adamw.rs`).
 
-use super::kernel::{check_non_negative, check_unit_interval, for_chunks, Chunk, GradTerm};
+use super::kernel::{
+    check_non_negative, check_unit_interval, flush_below, for_chunks, Chunk, GradTerm,
+};
 use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
@@ -141,6 +143,14 @@ impl<const DECOUPLED: bool> UpdateRule for AdamRule<DECOUPLED> {
             inv_bc2_sqrt: T::from_f64(1.0 / bias_correction2.sqrt()),
             eps: T::from_f64(self.eps),
             step_size: T::from_f64(s.lr / bias_correction1),
+            tiny_m: T::min_positive_value(),
+            // With eps 0 a zero second moment would divide zero by zero: v is flushed only
+            // when eps keeps the denominator positive.
+            tiny_v: if self.eps > 0.0 {
+                T::min_positive_value()
+            } else {
+                T::zero()
+            },
         };
         // One specialised loop per combination of flags: no branches in the hot loop.
         match (decay && !DECOUPLED, self.amsgrad) {
@@ -166,6 +176,9 @@ struct Consts<T> {
     inv_bc2_sqrt: T,
     eps: T,
     step_size: T,
+    /// Moments below these are flushed to zero (see [`flush_below`]).
+    tiny_m: T,
+    tiny_v: T,
 }
 
 impl<T: FloatElement> Consts<T> {
@@ -184,8 +197,11 @@ impl<T: FloatElement> Consts<T> {
         for i in 0..n {
             let wi = w[i] * self.shrink;
             let gi = self.grad.at::<COUPLED>(g[i], wi);
-            m[i] = lerp(m[i], gi, self.one_minus_beta1);
-            v[i] = v[i] * self.beta2 + self.one_minus_beta2 * gi * gi;
+            m[i] = flush_below(lerp(m[i], gi, self.one_minus_beta1), self.tiny_m);
+            v[i] = flush_below(
+                v[i] * self.beta2 + self.one_minus_beta2 * gi * gi,
+                self.tiny_v,
+            );
             let mut second = v[i];
             if AMSGRAD {
                 // NaN propagates, like torch.maximum.

@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and (coupled)
 //! weight decay: PyTorch's `torch.optim.SGD`.
 
-use super::kernel::{check_non_negative, for_chunks, Chunk, GradTerm};
+use super::kernel::{check_non_negative, flush_below, for_chunks, Chunk, GradTerm};
 use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::{Error, Result};
@@ -154,7 +154,10 @@ impl<T: FloatElement> Consts<T> {
         for i in 0..w.len() {
             let mut d = self.grad.at::<DECAY>(g[i], w[i]);
             if MOMENTUM {
-                b[i] = self.keep_buf * b[i] + self.keep_grad * d;
+                b[i] = flush_below(
+                    self.keep_buf * b[i] + self.keep_grad * d,
+                    T::min_positive_value(),
+                );
                 d = if NESTEROV {
                     d + self.momentum * b[i]
                 } else {

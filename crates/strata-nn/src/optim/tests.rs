@@ -561,3 +561,72 @@ fn a_boxed_optimizer_steps_and_saves_like_the_one_inside() {
     boxed.load_state_dict(&plain.state_dict()).unwrap();
     assert_eq!(boxed.lr(), 0.1);
 }
+
+/// A gradient that stops (a pixel blank in every later batch) lets Adam's moments and a
+/// momentum buffer decay geometrically; they are flushed to zero below the normal range
+/// instead of turning subnormal (slow on x86), and the weights follow the unflushed
+/// formula all the same.
+#[test]
+fn decayed_state_is_flushed_to_zero_not_left_subnormal() {
+    let steps = 900;
+    let start = [1.0f32, -0.5, 0.25];
+    let first_grad = [1.0f64, 1e-3, -1e-6];
+    let p32 = |v: &[f32]| Param::new(Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap());
+    let grads = |p: &Param, step: usize| {
+        let g: Vec<f32> = first_grad
+            .iter()
+            .map(|&g| if step == 1 { g as f32 } else { 0.0 })
+            .collect();
+        let mut out = Gradients::new();
+        out.insert(p, Tensor::from_vec(g, p.shape()).unwrap());
+        out
+    };
+    let adam_param = p32(&start);
+    let sgd_param = p32(&start);
+    let mut adam = Adam::new(vec![adam_param.clone()], 1e-3).unwrap();
+    let mut sgd = SGD::new(vec![sgd_param.clone()], 1e-2)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap();
+    for step in 1..=steps {
+        adam.step(&grads(&adam_param, step)).unwrap();
+        sgd.step(&grads(&sgd_param, step)).unwrap();
+    }
+    for (name, state) in adam.state_dict().into_iter().chain(sgd.state_dict()) {
+        if name.ends_with("exp_avg") || name.ends_with("momentum_buffer") {
+            let v = state.to_vec::<f32>().unwrap();
+            // Unflushed they would be subnormal here: 0.1 · 0.9^899 ≈ 8e-43 for Adam's
+            // first moment, 0.9^899 ≈ 8e-42 for the momentum.
+            assert!(v.iter().all(|&x| x == 0.0), "{name} {v:?}");
+        }
+        if name.ends_with("exp_avg_sq") {
+            let v = state.to_vec::<f32>().unwrap();
+            assert!(v.iter().all(|&x| x == 0.0 || x.is_normal()), "{name} {v:?}");
+        }
+    }
+    // The same updates in f64 without any flush.
+    let (mut w_adam, mut w_sgd) = (start.map(f64::from), start.map(f64::from));
+    for i in 0..start.len() {
+        let (mut m, mut v, mut b) = (0.0f64, 0.0f64, 0.0f64);
+        for step in 1..=steps {
+            let g = if step == 1 { first_grad[i] } else { 0.0 };
+            m = 0.9 * m + 0.1 * g;
+            v = 0.999 * v + 0.001 * g * g;
+            let t = step as i32;
+            let denom = (v / (1.0 - 0.999f64.powi(t))).sqrt() + 1e-8;
+            w_adam[i] -= 1e-3 / (1.0 - 0.9f64.powi(t)) * m / denom;
+            b = if step == 1 { g } else { 0.9 * b + g };
+            w_sgd[i] -= 1e-2 * b;
+        }
+    }
+    let close = |got: Vec<f64>, want: &[f64], what: &str| {
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{what}: {got:?} vs {want:?}"
+            );
+        }
+    };
+    close(values(&adam_param), &w_adam, "Adam");
+    close(values(&sgd_param), &w_sgd, "SGD");
+}
