@@ -85,6 +85,18 @@ impl<T: FloatElement> Grads<T> {
     }
 }
 
+/// One band's rows of the buffers backward writes: the state gradients and, per time step
+/// (indexed by `t`), the rows of that step's gate gradients.
+struct BackwardBand<'a, T> {
+    first_row: usize,
+    rows: usize,
+    dgx: Vec<&'a mut [T]>,
+    dgh: Vec<&'a mut [T]>,
+    dh: &'a mut [T],
+    dc: &'a mut [T],
+    h_prev: &'a mut [T],
+}
+
 impl RecurrentBackward {
     /// The gradients of every input; `dh0` is left incomplete unless `need_dh0` (it is then
     /// dropped, and the last step's product through `W_hh` is skipped).
@@ -142,55 +154,78 @@ impl RecurrentBackward {
             LineAligned::default()
         };
         let w_hh_mat = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?);
-        for s in (0..steps).rev() {
-            let t = spec.time(s);
-            let (r, g) = (t * bh..(t + 1) * bh, t * bgh..(t + 1) * bgh);
-            let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[r.clone()]) };
-            if kind == CellKind::Gru {
-                let rows = xh[t * b * xw..(t + 1) * b * xw].chunks_exact(xw);
-                for (dst, row) in h_prev.chunks_exact_mut(h).zip(rows) {
-                    dst.copy_from_slice(&row[i..]);
-                }
-            }
-            let shape = StepShape {
-                kind,
-                h,
-                t,
-                x_width: i,
-                lengths: spec.lengths.as_deref(),
-            };
-            backward_rows(
-                &shape,
-                BackwardRows {
-                    first_row: 0,
-                    rows: b,
-                    acts: &acts[g.clone()],
-                    extra0: saved(0),
-                    extra1: saved(1),
-                    h_prev: &h_prev,
-                    dout: &d_out[r],
-                    dh: &mut dh,
-                    dc: &mut dc,
-                    dgx: &mut dgx[g.clone()],
-                    dgh: if kind == CellKind::Gru {
-                        &mut dgh[g]
-                    } else {
-                        &mut []
-                    },
-                },
-            );
-            // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
-            if s == 0 && !need_dh0 {
-                break;
-            }
-            let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
-            gemm_packed(
-                MatMut::row_major(&mut dh, b, h)?,
-                MatRef::strided(dg_h, t * bgh, b, gh, gh, 1)?,
-                &w_hh_mat,
-                true,
-            )?;
+        // Each band of batch rows walks every step back on its own (see `bands`).
+        let edges = bands::edges(b);
+        let mut dgxs = bands::cut_steps(&mut dgx, steps, gh, &edges).into_iter();
+        let mut dghs = bands::cut_steps(&mut dgh, steps, gh, &edges).into_iter();
+        let mut dhs = bands::cut(&mut dh, h, &edges).into_iter();
+        let mut dcs = bands::cut(&mut dc, h, &edges).into_iter();
+        let mut h_prevs = bands::cut(&mut h_prev, h, &edges).into_iter();
+        let mut all = Vec::with_capacity(edges.len() - 1);
+        for k in 0..edges.len() - 1 {
+            all.push(BackwardBand {
+                first_row: edges[k],
+                rows: edges[k + 1] - edges[k],
+                dgx: dgxs.next().unwrap_or_default(),
+                dgh: dghs.next().unwrap_or_default(),
+                dh: dhs.next().unwrap_or_default(),
+                dc: dcs.next().unwrap_or_default(),
+                h_prev: h_prevs.next().unwrap_or_default(),
+            });
         }
+        bands::run(all, |mut band| {
+            let (r0, rows) = (band.first_row, band.rows);
+            // The band's rows of a `[B, width]` block that starts at `start`.
+            let span = |start: usize, width: usize| start + r0 * width..start + (r0 + rows) * width;
+            for s in (0..steps).rev() {
+                let t = spec.time(s);
+                let saved =
+                    |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[span(t * bh, h)]) };
+                if kind == CellKind::Gru {
+                    let xh_rows = xh[span(t * b * xw, xw)].chunks_exact(xw);
+                    for (dst, row) in band.h_prev.chunks_exact_mut(h).zip(xh_rows) {
+                        dst.copy_from_slice(&row[i..]);
+                    }
+                }
+                let shape = StepShape {
+                    kind,
+                    h,
+                    t,
+                    x_width: i,
+                    lengths: spec.lengths.as_deref(),
+                };
+                let dgx_t = std::mem::take(&mut band.dgx[t]);
+                let dgh_t = std::mem::take(&mut band.dgh[t]);
+                backward_rows(
+                    &shape,
+                    BackwardRows {
+                        first_row: r0,
+                        rows,
+                        acts: &acts[span(t * bgh, gh)],
+                        extra0: saved(0),
+                        extra1: saved(1),
+                        h_prev: band.h_prev,
+                        dout: &d_out[span(t * bh, h)],
+                        dh: band.dh,
+                        dc: band.dc,
+                        dgx: &mut *dgx_t,
+                        dgh: &mut *dgh_t,
+                    },
+                );
+                // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
+                if s == 0 && !need_dh0 {
+                    break;
+                }
+                let dg_h: &[T] = if kind == CellKind::Gru { dgh_t } else { dgx_t };
+                gemm_packed(
+                    MatMut::row_major(band.dh, rows, h)?,
+                    MatRef::row_major(dg_h, rows, gh)?,
+                    &w_hh_mat,
+                    true,
+                )?;
+            }
+            Ok(())
+        })?;
 
         let rows = steps * b;
         let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };

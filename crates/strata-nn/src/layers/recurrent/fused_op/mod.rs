@@ -23,6 +23,7 @@
 //! [`recurrent_layer`] splits with views (their backward feeds this op's backward).
 
 mod backward;
+mod bands;
 
 use super::gates::CellKind;
 use super::spare;
@@ -372,68 +373,101 @@ impl Spec {
         } else {
             LineAligned::default()
         };
-        let (bh, bgh) = (b * h, b * gh);
+        let bh = b * h;
         // Where kernels write what only backward needs, when nothing is saved.
         let mut scratch = if lstm_or_gru && !save {
             vec![T::zero(); bh]
         } else {
             Vec::new()
         };
-        // Packed once, used at every step.
+        // Packed once, used at every step by every band.
         let w_hh_t = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?.t());
-        for s in 0..steps {
-            let t = self.time(s);
-            let step_gates = &mut gate_buf[t * bgh..(t + 1) * bgh];
-            let h_mat = MatRef::row_major(&state_h, b, h)?;
-            // A zero initial state (no h0 given) adds nothing through W_hh (GRU's `hh` starts
-            // zero too), so the first step skips its product.
-            let zero_start = s == 0 && state_h.iter().all(|&v| v == T::zero());
-            let gru = self.kind == CellKind::Gru;
-            if !zero_start && gru {
-                gemm_packed(MatMut::row_major(&mut hh, b, gh)?, h_mat, &w_hh_t, false)?;
-            } else if !zero_start {
-                gemm_packed(MatMut::row_major(step_gates, b, gh)?, h_mat, &w_hh_t, true)?;
-            }
-            // The step's own output buffer, and where the LSTM's incoming cell state is saved.
-            let (extra, saved_c): (&mut [T], &mut [T]) = match self.kind {
-                CellKind::Lstm if save => (
-                    &mut extra_b[t * bh..(t + 1) * bh],
-                    &mut extra_a[t * bh..(t + 1) * bh],
-                ),
-                CellKind::Gru if save => (&mut extra_a[t * bh..(t + 1) * bh], &mut []),
-                CellKind::Lstm | CellKind::Gru => (&mut scratch, &mut []),
-                CellKind::RnnTanh | CellKind::RnnRelu => (&mut [], &mut []),
-            };
-            let saved_xh: &mut [T] = if save {
-                &mut xh[t * b * xw..(t + 1) * b * xw]
-            } else {
-                &mut []
-            };
-            let shape = StepShape {
-                kind: self.kind,
-                h,
-                t,
-                x_width: i,
-                lengths: self.lengths.as_deref(),
-            };
-            forward_rows(
-                &shape,
-                ForwardRows {
-                    first_row: 0,
-                    rows: b,
-                    gates: step_gates,
-                    bias: &bias_x,
-                    hh: &hh,
-                    b_hn: &b_hn,
-                    h: &mut state_h,
-                    c: &mut state_c,
-                    out: &mut packed[t * bh..(t + 1) * bh],
-                    extra,
-                    saved_xh,
-                    saved_c,
-                },
-            );
+        let edges = bands::edges(b);
+        let bands_n = edges.len() - 1;
+        // The step's own output buffer (`extra`), and where the LSTM's incoming cell state
+        // is saved; without saving, LSTM and GRU write their `extra` into one scratch row
+        // block reused at every step.
+        let (extra_steps, saved_c_steps): (&mut [T], &mut [T]) = match self.kind {
+            CellKind::Lstm if save => (&mut extra_b, &mut extra_a),
+            CellKind::Gru if save => (&mut extra_a, &mut []),
+            _ => (&mut [], &mut []),
+        };
+        let mut gates = bands::cut_steps(&mut gate_buf, steps, gh, &edges).into_iter();
+        let mut outs = bands::cut_steps(&mut packed[..steps * bh], steps, h, &edges).into_iter();
+        let mut extras = bands::cut_steps(extra_steps, steps, h, &edges).into_iter();
+        let mut saved_cs = bands::cut_steps(saved_c_steps, steps, h, &edges).into_iter();
+        let mut saved_xhs = bands::cut_steps(&mut xh, steps, xw, &edges).into_iter();
+        let mut hs = bands::cut(&mut state_h, h, &edges).into_iter();
+        let mut cs = bands::cut(&mut state_c, h, &edges).into_iter();
+        let mut hhs = bands::cut(&mut hh, gh, &edges).into_iter();
+        let mut scratches = bands::cut(&mut scratch, h, &edges).into_iter();
+        let mut all = Vec::with_capacity(bands_n);
+        for k in 0..bands_n {
+            all.push(ForwardBand {
+                first_row: edges[k],
+                rows: edges[k + 1] - edges[k],
+                gates: gates.next().unwrap_or_default(),
+                out: outs.next().unwrap_or_default(),
+                extra: extras.next().unwrap_or_default(),
+                saved_c: saved_cs.next().unwrap_or_default(),
+                saved_xh: saved_xhs.next().unwrap_or_default(),
+                h: hs.next().unwrap_or_default(),
+                c: cs.next().unwrap_or_default(),
+                hh: hhs.next().unwrap_or_default(),
+                scratch: scratches.next().unwrap_or_default(),
+            });
         }
+        bands::run(all, |mut band| {
+            let rows = band.rows;
+            for s in 0..steps {
+                let t = self.time(s);
+                let step_gates = std::mem::take(&mut band.gates[t]);
+                let h_mat = MatRef::row_major(band.h, rows, h)?;
+                // A zero initial state (no h0 given) adds nothing through W_hh (GRU's `hh`
+                // starts zero too), so the first step skips its product.
+                let zero_start = s == 0 && band.h.iter().all(|&v| v == T::zero());
+                let gru = self.kind == CellKind::Gru;
+                if !zero_start && gru {
+                    gemm_packed(MatMut::row_major(band.hh, rows, gh)?, h_mat, &w_hh_t, false)?;
+                } else if !zero_start {
+                    gemm_packed(
+                        MatMut::row_major(step_gates, rows, gh)?,
+                        h_mat,
+                        &w_hh_t,
+                        true,
+                    )?;
+                }
+                let extra: &mut [T] = match self.kind {
+                    CellKind::Lstm | CellKind::Gru if !save => band.scratch,
+                    _ => std::mem::take(&mut band.extra[t]),
+                };
+                let shape = StepShape {
+                    kind: self.kind,
+                    h,
+                    t,
+                    x_width: i,
+                    lengths: self.lengths.as_deref(),
+                };
+                forward_rows(
+                    &shape,
+                    ForwardRows {
+                        first_row: band.first_row,
+                        rows,
+                        gates: step_gates,
+                        bias: &bias_x,
+                        hh: band.hh,
+                        b_hn: &b_hn,
+                        h: band.h,
+                        c: band.c,
+                        out: std::mem::take(&mut band.out[t]),
+                        extra,
+                        saved_xh: std::mem::take(&mut band.saved_xh[t]),
+                        saved_c: std::mem::take(&mut band.saved_c[t]),
+                    },
+                );
+            }
+            Ok(())
+        })?;
         let tail = steps * bh;
         packed[tail..tail + bh].copy_from_slice(&state_h);
         if self.kind == CellKind::Lstm {
@@ -459,6 +493,22 @@ impl Spec {
         });
         Ok((packed, Some(saved)))
     }
+}
+
+/// One band's rows of every forward buffer: the state and scratch rows, and per time step
+/// (indexed by `t`) the rows of that step's blocks.
+struct ForwardBand<'a, T> {
+    first_row: usize,
+    rows: usize,
+    gates: Vec<&'a mut [T]>,
+    out: Vec<&'a mut [T]>,
+    extra: Vec<&'a mut [T]>,
+    saved_c: Vec<&'a mut [T]>,
+    saved_xh: Vec<&'a mut [T]>,
+    h: &'a mut [T],
+    c: &'a mut [T],
+    hh: &'a mut [T],
+    scratch: &'a mut [T],
 }
 
 /// The transpose of a row-major `rows × cols` matrix, row-major.

@@ -145,6 +145,146 @@ fn stale_spare_buffers_never_reach_results() {
     }
 }
 
+/// Every output and gradient of one layer-direction on a batch, the weight gradients last.
+fn run_rows(
+    kind: CellKind,
+    x: &Tensor,
+    h0: &Tensor,
+    c0: &Tensor,
+    w: [&Tensor; 4],
+    upstream: &Tensor,
+    reverse: bool,
+    lengths: Option<&[usize]>,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let lstm = kind == CellKind::Lstm;
+    let weights = LayerWeights {
+        w_ih: w[0],
+        w_hh: w[1],
+        b_ih: Some(w[2]),
+        b_hh: Some(w[3]),
+    };
+    let o = recurrent_layer(kind, x, h0, lstm.then_some(c0), weights, reverse, lengths).unwrap();
+    let loss = o.out.mul(upstream).unwrap().sum_all().unwrap();
+    let loss = loss
+        .add(&o.h_n.mul(&o.h_n).unwrap().sum_all().unwrap())
+        .unwrap();
+    let loss = match &o.c_n {
+        Some(c) => loss.add(&c.sum_all().unwrap()).unwrap(),
+        None => loss,
+    };
+    let grads = loss.backward().unwrap();
+    let v = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+    let mut outs = vec![v(&o.out), v(&o.h_n)];
+    outs.extend(o.c_n.as_ref().map(v));
+    let mut wrt = vec![x, h0];
+    if lstm {
+        wrt.push(c0);
+    }
+    wrt.extend(w);
+    let grads = wrt.iter().map(|p| v(grads.get(p).unwrap())).collect();
+    (outs, grads)
+}
+
+/// A batch large enough to be cut into bands of rows, one per thread, gives every row what
+/// that row gives alone (a batch of one is never cut), and weight gradients that sum the
+/// rows' own.
+#[test]
+fn bands_of_rows_give_each_row_its_own_results() {
+    let (t, b, i, h) = (5, 20, 3, 16);
+    let lengths: Vec<usize> = (0..b).map(|r| (r * 7) % (t + 1)).collect();
+    for kind in [CellKind::Lstm, CellKind::Gru, CellKind::RnnTanh] {
+        for dtype in [DType::F32, DType::F64] {
+            for (reverse, lengths) in [(false, None), (true, Some(&lengths[..]))] {
+                let gh = kind.gates() * h;
+                let mut rng = Generator::new(5);
+                let mut r = |shape: &[usize]| {
+                    small_randn(&mut rng, shape, 0.5)
+                        .to_dtype(dtype)
+                        .requires_grad_()
+                };
+                let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
+                let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
+                let wr = [&w[0], &w[1], &w[2], &w[3]];
+                let (outs, grads) = run_rows(kind, &x, &h0, &c0, wr, &up, reverse, lengths);
+                // Without recording, nothing is saved and the kernels write a scratch block.
+                let unrecorded = strata_core::no_grad(|| {
+                    let weights = LayerWeights {
+                        w_ih: wr[0],
+                        w_hh: wr[1],
+                        b_ih: Some(wr[2]),
+                        b_hh: Some(wr[3]),
+                    };
+                    let c0 = (kind == CellKind::Lstm).then_some(&c0);
+                    recurrent_layer(kind, &x, &h0, c0, weights, reverse, lengths)
+                })
+                .unwrap();
+                let plain = unrecorded.out.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+                assert_eq!(plain, outs[0], "{kind:?} {dtype:?} without recording");
+                let tol = if dtype == DType::F32 { 2e-5 } else { 1e-12 };
+                let close = |got: f64, want: f64, what: &str| {
+                    assert!(
+                        (got - want).abs() <= tol * want.abs().max(1.0),
+                        "{kind:?} {dtype:?} reverse={reverse} {what}: {got} vs {want}"
+                    );
+                };
+                let mut weight_sums: Vec<Vec<f64>> =
+                    w.iter().map(|p| vec![0.0; p.numel()]).collect();
+                for row in 0..b {
+                    let one = |a: &Tensor, dim: usize| {
+                        a.narrow(dim, row, 1)
+                            .unwrap()
+                            .detach()
+                            .contiguous()
+                            .requires_grad_()
+                    };
+                    let (xr, h0r, c0r, upr) = (one(&x, 1), one(&h0, 0), one(&c0, 0), one(&up, 1));
+                    let len = lengths.map(|l| vec![l[row]]);
+                    let (o1, g1) =
+                        run_rows(kind, &xr, &h0r, &c0r, wr, &upr, reverse, len.as_deref());
+                    for step in 0..t {
+                        for u in 0..h {
+                            close(
+                                outs[0][(step * b + row) * h + u],
+                                o1[0][step * h + u],
+                                "out",
+                            );
+                        }
+                        for c in 0..i {
+                            close(
+                                grads[0][(step * b + row) * i + c],
+                                g1[0][step * i + c],
+                                "dx",
+                            );
+                        }
+                    }
+                    for k in 1..outs.len() {
+                        for u in 0..h {
+                            close(outs[k][row * h + u], o1[k][u], "final state");
+                        }
+                    }
+                    let states = 1 + usize::from(kind == CellKind::Lstm);
+                    for k in 1..=states {
+                        for u in 0..h {
+                            close(grads[k][row * h + u], g1[k][u], "initial state gradient");
+                        }
+                    }
+                    for (sum, g) in weight_sums.iter_mut().zip(&g1[states + 1..]) {
+                        for (s, v) in sum.iter_mut().zip(g) {
+                            *s += v;
+                        }
+                    }
+                }
+                let states = 1 + usize::from(kind == CellKind::Lstm);
+                for (sum, g) in weight_sums.iter().zip(&grads[states + 1..]) {
+                    for (s, v) in sum.iter().zip(g) {
+                        close(*v, *s, "weight gradient");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn rejects_bad_shapes_without_panicking() {
     let w_ih = Tensor::zeros(&[8, 2]);
