@@ -43,7 +43,7 @@ impl BackwardOp for ViewBackward {
             ViewBackward::Reshape => grad.reshape(shape)?,
             ViewBackward::Permute(inverse) => grad.permute(inverse)?,
             ViewBackward::Slice { dim, start, step } => {
-                slice_backward(grad, shape, *dim, *start, *step)
+                slice_backward(grad, shape, *dim, *start, *step)?
             }
             ViewBackward::Expand => grad.sum_to_shape(shape)?,
             ViewBackward::Identity => grad.clone(),
@@ -53,7 +53,42 @@ impl BackwardOp for ViewBackward {
 }
 
 /// Zeros of `shape` with `grad` written into the slice `start.. step ..` of `dim`.
-fn slice_backward(grad: &Tensor, shape: &[usize], dim: usize, start: usize, step: usize) -> Tensor {
+fn slice_backward(
+    grad: &Tensor,
+    shape: &[usize],
+    dim: usize,
+    start: usize,
+    step: usize,
+) -> Result<Tensor> {
+    if dim == 0 && step == 1 {
+        // A block of whole leading rows: the zeros before it, the gradient and the zeros
+        // after, written once each (the recurrent op's output is a flat buffer read through
+        // such slices, a few MiB per call, which were zero-filled and then overwritten).
+        let len = grad.shape().first().copied().unwrap_or(0);
+        let rest = shape
+            .first()
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(start + len);
+        let zeros = |rows: usize| {
+            let mut s = shape.to_vec();
+            s[0] = rows;
+            Tensor::zeros_dtype(&s, grad.dtype())
+        };
+        let mut parts = Vec::with_capacity(3);
+        if start > 0 {
+            parts.push(zeros(start));
+        }
+        parts.push(grad.clone());
+        if rest > 0 {
+            parts.push(zeros(rest));
+        }
+        return if parts.len() == 1 {
+            Ok(grad.contiguous())
+        } else {
+            Tensor::cat(&parts, 0)
+        };
+    }
     let out = Tensor::zeros_dtype(shape, grad.dtype());
     {
         let full = Layout::contiguous(shape);
@@ -69,7 +104,7 @@ fn slice_backward(grad: &Tensor, shape: &[usize], dim: usize, start: usize, step
             }
         });
     }
-    out
+    Ok(out)
 }
 
 impl Tensor {
@@ -396,6 +431,12 @@ mod tests {
         check(|x| x.transpose(0, 1)?.reshape(&[12]), &[3, 4]);
         check(|x| x.permute(&[2, 0, 1]), &[2, 3, 4]);
         check(|x| x.narrow(1, 1, 2), &[3, 4]);
+        // Leading rows: written as zeros, gradient, zeros.
+        check(|x| x.narrow(0, 0, 2), &[3, 4]);
+        check(|x| x.narrow(0, 1, 2), &[3, 4]);
+        check(|x| x.narrow(0, 1, 1), &[3, 4]);
+        check(|x| x.narrow(0, 0, 3), &[3, 4]);
+        check(|x| x.narrow(0, 2, 3), &[6]);
         check(|x| x.slice(1, 0, 4, 2), &[3, 4]);
         check(|x| x.select(0, 2), &[3, 4]);
         check(|x| x.unsqueeze(1)?.squeeze(), &[3, 4]);
