@@ -62,31 +62,15 @@ fn slice_backward(
 ) -> Result<Tensor> {
     if dim == 0 && step == 1 {
         // A block of whole leading rows: the zeros before it, the gradient and the zeros
-        // after, written once each (the recurrent op's output is a flat buffer read through
+        // after, each written once (the recurrent op's output is a flat buffer read through
         // such slices, a few MiB per call, which were zero-filled and then overwritten).
-        let len = grad.shape().first().copied().unwrap_or(0);
-        let rest = shape
-            .first()
-            .copied()
-            .unwrap_or(0)
-            .saturating_sub(start + len);
-        let zeros = |rows: usize| {
-            let mut s = shape.to_vec();
-            s[0] = rows;
-            Tensor::zeros_dtype(&s, grad.dtype())
-        };
-        let mut parts = Vec::with_capacity(3);
-        if start > 0 {
-            parts.push(zeros(start));
-        }
-        parts.push(grad.clone());
-        if rest > 0 {
-            parts.push(zeros(rest));
-        }
-        return if parts.len() == 1 {
-            Ok(grad.contiguous())
-        } else {
-            Tensor::cat(&parts, 0)
+        let inner: usize = shape.iter().skip(1).product();
+        let before = start * inner;
+        return match grad.dtype() {
+            crate::DType::F32 => rows_between::<f32>(grad, shape, before),
+            crate::DType::F64 => rows_between::<f64>(grad, shape, before),
+            crate::DType::I64 => rows_between::<i64>(grad, shape, before),
+            crate::DType::Bool => rows_between::<bool>(grad, shape, before),
         };
     }
     let out = Tensor::zeros_dtype(shape, grad.dtype());
@@ -105,6 +89,20 @@ fn slice_backward(
         });
     }
     Ok(out)
+}
+
+/// A tensor of `shape` holding `grad`'s elements from flat index `before` on, zeros
+/// (`T::default()`) elsewhere.
+fn rows_between<T: Element>(grad: &Tensor, shape: &[usize], before: usize) -> Result<Tensor> {
+    let total: usize = shape.iter().product();
+    let grad = grad.contiguous();
+    let values = grad.read::<T>()?;
+    let mut out = Vec::with_capacity(total);
+    out.resize(before, T::default());
+    out.extend_from_slice(&values);
+    out.resize(total, T::default());
+    drop(values);
+    Tensor::from_vec(out, shape)
 }
 
 impl Tensor {
