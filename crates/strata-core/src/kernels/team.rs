@@ -14,9 +14,11 @@
 //! - each thread first claims from its own share of the pieces (the caller the first
 //!   `chunks / threads`, helper `k` the next), and only then from the others' shares: the
 //!   same piece of a repeated job (a band of a matrix product, a chunk of an optimiser's
-//!   state) goes to the same core each time and finds its data in that core's cache. On a
-//!   virtual machine whose two cores do not share their last-level cache, a counter that
-//!   handed pieces out in order moved W1's Adam state between the caches every step.
+//!   state) goes to the same core each time and finds its data in that core's cache. With
+//!   one counter handing pieces out in order, a chunk of W1's Adam state went to whichever
+//!   thread asked first; in the slow spells of the virtual machines measured here (two
+//!   threads slower than one, as if the cores did not share a last-level cache) W1-b16 ran
+//!   about twice as fast with shares (BENCHMARKS, 2026-12-04).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, OnceLock};
