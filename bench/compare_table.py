@@ -1,7 +1,8 @@
 """The ratio table of one compare.sh sitting: Strata / PyTorch for every figure both print,
 with the issue's target beside it, and each ceiling Strata measured next to the figure it
 bounds. Over several rounds, each round pairs the two figures taken back to back and the
-table gives the median of the rounds' ratios (the value columns are each side's median). Reads the JSON lines file compare.sh wrote (lines starting with # are notes).
+table gives the median of the rounds' ratios (the value columns are each side's median).
+Reads the JSON lines file compare.sh wrote (lines starting with # are notes).
 
 Usage: python3 bench/compare_table.py LINES.jsonl   (standard library only)
 """
