@@ -95,6 +95,10 @@ struct BackwardBand<'a, T> {
     dh: &'a mut [T],
     dc: &'a mut [T],
     h_prev: &'a mut [T],
+    /// The band's sums of its gate-gradient rows, input side and (GRU) recurrent side:
+    /// the bias gradients, added up while the rows are still in cache.
+    db_x: &'a mut [T],
+    db_h: &'a mut [T],
 }
 
 impl RecurrentBackward {
@@ -161,6 +165,18 @@ impl RecurrentBackward {
         let mut dhs = bands::cut(&mut dh, h, &edges).into_iter();
         let mut dcs = bands::cut(&mut dc, h, &edges).into_iter();
         let mut h_prevs = bands::cut(&mut h_prev, h, &edges).into_iter();
+        // One row of bias-gradient sums per band (and side), added up after the loop.
+        let bands_n = edges.len() - 1;
+        let sides = match (spec.has_bias, kind) {
+            ((false, false), _) => 0,
+            (_, CellKind::Gru) => 2,
+            _ => 1,
+        };
+        let mut band_sums = vec![T::zero(); sides * bands_n * gh];
+        let x_side = band_sums.len().min(bands_n * gh);
+        let (sums_x, sums_h) = band_sums.split_at_mut(x_side);
+        let mut db_xs = sums_x.chunks_exact_mut(gh);
+        let mut db_hs = sums_h.chunks_exact_mut(gh);
         let mut all = Vec::with_capacity(edges.len() - 1);
         for k in 0..edges.len() - 1 {
             all.push(BackwardBand {
@@ -171,6 +187,8 @@ impl RecurrentBackward {
                 dh: dhs.next().unwrap_or_default(),
                 dc: dcs.next().unwrap_or_default(),
                 h_prev: h_prevs.next().unwrap_or_default(),
+                db_x: db_xs.next().unwrap_or_default(),
+                db_h: db_hs.next().unwrap_or_default(),
             });
         }
         bands::run(all, |mut band| {
@@ -212,6 +230,8 @@ impl RecurrentBackward {
                         dgh: &mut *dgh_t,
                     },
                 );
+                add_rows(band.db_x, dgx_t);
+                add_rows(band.db_h, dgh_t);
                 // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
                 if s == 0 && !need_dh0 {
                     break;
@@ -268,18 +288,13 @@ impl RecurrentBackward {
             }
             spare::give(dw);
         }
-        let column_sums = |m: &[T]| {
-            let mut acc = vec![T::zero(); gh];
-            for row in m.chunks_exact(gh) {
-                for (a, &v) in acc.iter_mut().zip(row) {
-                    *a += v;
-                }
-            }
-            acc
-        };
-        let db_ih = column_sums(&dgx);
+        let (sums_x, sums_h) = band_sums.split_at(x_side);
+        let mut db_ih = vec![T::zero(); gh];
+        add_rows(&mut db_ih, sums_x);
         let db_hh = if kind == CellKind::Gru {
-            column_sums(&dgh)
+            let mut db = vec![T::zero(); gh];
+            add_rows(&mut db, sums_h);
+            db
         } else {
             db_ih.clone()
         };
@@ -294,5 +309,17 @@ impl RecurrentBackward {
             db_ih,
             db_hh,
         })
+    }
+}
+
+/// Adds every `acc.len()`-wide row of `rows` to `acc` (nothing when `acc` is empty).
+fn add_rows<T: FloatElement>(acc: &mut [T], rows: &[T]) {
+    if acc.is_empty() {
+        return;
+    }
+    for row in rows.chunks_exact(acc.len()) {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v;
+        }
     }
 }
