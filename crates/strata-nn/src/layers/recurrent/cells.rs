@@ -1,7 +1,7 @@
 //! `RNNCell`, `LSTMCell`, `GRUCell`: one time step, for hand-written loops. Each runs the
 //! same fused op as the full layers, over a sequence of length 1.
 
-use super::fused_op::recurrent_layer;
+use super::fused_op::{recurrent_layer, Walk};
 use super::gates::CellKind;
 use super::rnn::RNNNonlinearity;
 use super::stack::DirectionParams;
@@ -149,8 +149,7 @@ impl Cell {
             &h0,
             c0.as_ref(),
             self.params.weights(),
-            false,
-            None,
+            Walk::default(),
         )?;
         let unbatch = |t: Tensor| if batched { Ok(t) } else { t.squeeze_dim(0) };
         Ok((unbatch(o.h_n)?, o.c_n.map(unbatch).transpose()?))

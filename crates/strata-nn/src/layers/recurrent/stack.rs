@@ -2,7 +2,7 @@
 //! parameters with PyTorch's names, input checks, and the loop over layers and directions
 //! that calls the fused op once per layer-direction.
 
-use super::fused_op::{recurrent_layer, LayerWeights};
+use super::fused_op::{recurrent_layer, LayerWeights, Walk};
 use super::gates::CellKind;
 use crate::{Error, Param, Result, Visitor};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -276,15 +276,18 @@ impl Stack {
                 input,
             ));
         }
-        // Time-major [T, B, I].
-        let x = if !batched {
-            input.unsqueeze(1)?
-        } else if self.config.batch_first {
-            input.transpose(0, 1)?
-        } else {
+        // Batch-first input stays batch-first: the fused op reads and writes that order.
+        let batch_first = batched && self.config.batch_first;
+        let x = if batched {
             input.clone()
+        } else {
+            input.unsqueeze(1)?
         };
-        let (steps, batch) = (x.shape()[0], x.shape()[1]);
+        let (steps, batch) = if batch_first {
+            (x.shape()[1], x.shape()[0])
+        } else {
+            (x.shape()[0], x.shape()[1])
+        };
         let (dirs, layers, hidden) = (self.directions(), self.config.num_layers, self.hidden_size);
         let state_shape: Vec<usize> = if batched {
             vec![dirs * layers, batch, hidden]
@@ -349,8 +352,11 @@ impl Stack {
                     &initial(&h0, k)?,
                     c_init.as_ref(),
                     self.params[k].weights(),
-                    dir == 1,
-                    lengths,
+                    Walk {
+                        reverse: dir == 1,
+                        batch_first,
+                        lengths,
+                    },
                 )?;
                 outs.push(o.out);
                 h_n.push(o.h_n);
@@ -381,8 +387,6 @@ impl Stack {
             out = out.squeeze_dim(1)?;
             h_n = h_n.squeeze_dim(1)?;
             c_n = c_n.map(|c| c.squeeze_dim(1)).transpose()?;
-        } else if self.config.batch_first {
-            out = out.transpose(0, 1)?.contiguous();
         }
         Ok(StackOutput { out, h_n, c_n })
     }

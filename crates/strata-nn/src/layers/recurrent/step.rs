@@ -15,17 +15,11 @@ const PAR_MIN_ELEMS: usize = 8 * 1024;
 /// Splits a `[rows, width]` buffer after `rows` rows; an empty buffer (one the kind does not
 /// use) splits into two empty ones.
 fn split_mut<T>(s: &mut [T], rows: usize, width: usize) -> (&mut [T], &mut [T]) {
-    if s.is_empty() {
-        return (&mut [], &mut []);
-    }
-    s.split_at_mut(rows * width)
+    s.split_at_mut((rows * width).min(s.len()))
 }
 
 fn split_ref<T>(s: &[T], rows: usize, width: usize) -> (&[T], &[T]) {
-    if s.is_empty() {
-        return (&[], &[]);
-    }
-    s.split_at(rows * width)
+    s.split_at((rows * width).min(s.len()))
 }
 
 /// Sizes and options shared by every row of a step.
@@ -38,11 +32,20 @@ pub(crate) struct StepShape<'a> {
     /// Width of the input part of the saved `[x | h]` rows (forward only).
     pub x_width: usize,
     pub lengths: Option<&'a [usize]>,
+    /// Rows from one batch row to the next in the step's blocks of the sequence buffers
+    /// (gates, outputs, saved rows, their gradients): 1, or `T` when they are batch-first.
+    /// The state buffers always hold one row per batch row.
+    pub row_step: usize,
 }
 
 impl StepShape<'_> {
     fn gh(&self) -> usize {
         self.kind.gates() * self.h
+    }
+
+    /// Where row `k` of a `width`-wide block of the sequence buffers starts.
+    fn seq_row(&self, k: usize, width: usize) -> usize {
+        k * self.row_step * width
     }
 
     fn active(&self, row: usize) -> bool {
@@ -94,7 +97,10 @@ fn cut<R>(rows: R, n: usize, split: impl Fn(R, usize) -> (R, R)) -> Vec<R> {
     parts
 }
 
-/// The forward buffers of one step, cut to the rows `first_row..first_row + rows`.
+/// The forward buffers of one step, cut to the rows `first_row..first_row + rows`. The
+/// blocks of the sequence buffers (`gates`, `out`, the saved rows, `extra` when it is one)
+/// hold their rows [`StepShape::row_step`] rows apart; the state buffers hold them side by
+/// side.
 pub(crate) struct ForwardRows<'a, T> {
     pub first_row: usize,
     pub rows: usize,
@@ -113,6 +119,9 @@ pub(crate) struct ForwardRows<'a, T> {
     pub out: &'a mut [T],
     /// LSTM: `tanh(c')`; GRU: `W_hn h + b_hn`; `[rows, H]`, empty for the simple RNN.
     pub extra: &'a mut [T],
+    /// Whether `extra` is a block of the sequence buffers (saved for backward) rather
+    /// than a state-like scratch block.
+    pub extra_in_sequence: bool,
     /// When saving for backward, the saved `[x | h]` rows (`x_width + H` wide) whose `h`
     /// part receives the state the step starts from; empty otherwise.
     pub saved_xh: &'a mut [T],
@@ -128,14 +137,17 @@ impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
 
     fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self) {
         let (h, gh) = (shape.h, shape.gh());
-        let (g0, g1) = split_mut(self.gates, rows, gh);
+        // Rows of the sequence blocks are `row_step` rows apart.
+        let seq = rows * shape.row_step;
+        let extra_rows = if self.extra_in_sequence { seq } else { rows };
+        let (g0, g1) = split_mut(self.gates, seq, gh);
         let (hh0, hh1) = split_ref(self.hh, rows, gh);
         let (h0, h1) = split_mut(self.h, rows, h);
         let (c0, c1) = split_mut(self.c, rows, h);
-        let (o0, o1) = split_mut(self.out, rows, h);
-        let (e0, e1) = split_mut(self.extra, rows, h);
-        let (s0, s1) = split_mut(self.saved_xh, rows, shape.x_width + h);
-        let (sc0, sc1) = split_mut(self.saved_c, rows, h);
+        let (o0, o1) = split_mut(self.out, seq, h);
+        let (e0, e1) = split_mut(self.extra, extra_rows, h);
+        let (s0, s1) = split_mut(self.saved_xh, seq, shape.x_width + h);
+        let (sc0, sc1) = split_mut(self.saved_c, seq, h);
         (
             ForwardRows {
                 first_row: self.first_row,
@@ -148,6 +160,7 @@ impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
                 c: c0,
                 out: o0,
                 extra: e0,
+                extra_in_sequence: self.extra_in_sequence,
                 saved_xh: s0,
                 saved_c: sc0,
             },
@@ -162,6 +175,7 @@ impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
                 c: c1,
                 out: o1,
                 extra: e1,
+                extra_in_sequence: self.extra_in_sequence,
                 saved_xh: s1,
                 saved_c: sc1,
             },
@@ -180,18 +194,27 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
     let (h, gh) = (shape.h, shape.gh());
     let xw = shape.x_width + h;
     for k in 0..rows.rows {
-        // Saved for every row, active or not (backward reads only the active ones).
+        // Row `k` of the state buffers, of the step's sequence blocks and of `extra`.
         let r = k * h..(k + 1) * h;
+        let rs = shape.seq_row(k, h)..shape.seq_row(k, h) + h;
+        let re = if rows.extra_in_sequence {
+            rs.clone()
+        } else {
+            r.clone()
+        };
+        // Saved for every row, active or not (backward reads only the active ones).
         if !rows.saved_xh.is_empty() {
-            rows.saved_xh[k * xw + shape.x_width..(k + 1) * xw].copy_from_slice(&rows.h[r.clone()]);
+            let at = shape.seq_row(k, xw) + shape.x_width;
+            rows.saved_xh[at..at + h].copy_from_slice(&rows.h[r.clone()]);
         }
         if !rows.saved_c.is_empty() {
-            rows.saved_c[r.clone()].copy_from_slice(&rows.c[r.clone()]);
+            rows.saved_c[rs.clone()].copy_from_slice(&rows.c[r.clone()]);
         }
         if !shape.active(rows.first_row + k) {
             continue;
         }
-        let g = &mut rows.gates[k * gh..(k + 1) * gh];
+        let g0 = shape.seq_row(k, gh);
+        let g = &mut rows.gates[g0..g0 + gh];
         #[cfg(target_arch = "x86_64")]
         if shape.kind == CellKind::Lstm && fast_lstm::<T>() {
             // SAFETY: `fast_lstm` checked that T is f32 and that the CPU has AVX-512F.
@@ -201,8 +224,8 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
                     f32_ref(rows.bias),
                     f32_mut(&mut rows.h[r.clone()]),
                     f32_mut(&mut rows.c[r.clone()]),
-                    f32_mut(&mut rows.extra[r.clone()]),
-                    f32_mut(&mut rows.out[r]),
+                    f32_mut(&mut rows.extra[re]),
+                    f32_mut(&mut rows.out[rs]),
                 )
             };
             continue;
@@ -210,24 +233,19 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
         for (g, &b) in g.iter_mut().zip(rows.bias) {
             *g += b;
         }
-        let hr = &mut rows.h[k * h..(k + 1) * h];
+        let hr = &mut rows.h[r.clone()];
         match shape.kind {
             CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_forward(shape.kind, g, hr),
-            CellKind::Lstm => gates::lstm_forward(
-                g,
-                hr,
-                &mut rows.c[k * h..(k + 1) * h],
-                &mut rows.extra[k * h..(k + 1) * h],
-            ),
+            CellKind::Lstm => gates::lstm_forward(g, hr, &mut rows.c[r], &mut rows.extra[re]),
             CellKind::Gru => gates::gru_forward(
                 g,
                 &rows.hh[k * gh..(k + 1) * gh],
                 rows.b_hn,
                 hr,
-                &mut rows.extra[k * h..(k + 1) * h],
+                &mut rows.extra[re],
             ),
         }
-        rows.out[k * h..(k + 1) * h].copy_from_slice(hr);
+        rows.out[rs].copy_from_slice(hr);
     }
 }
 
@@ -255,7 +273,9 @@ unsafe fn f32_ref<T>(s: &[T]) -> &[f32] {
     std::slice::from_raw_parts(s.as_ptr().cast(), s.len())
 }
 
-/// The backward buffers of one step, cut to the rows `first_row..first_row + rows`.
+/// The backward buffers of one step, cut to the rows `first_row..first_row + rows`; as for
+/// [`ForwardRows`], the sequence blocks (`acts`, `extra0`, `extra1`, `dout`, `dgx`, `dgh`)
+/// hold their rows [`StepShape::row_step`] rows apart.
 pub(crate) struct BackwardRows<'a, T> {
     pub first_row: usize,
     pub rows: usize,
@@ -285,15 +305,17 @@ impl<T: Send + Sync> StepRows for BackwardRows<'_, T> {
 
     fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self) {
         let (h, gh) = (shape.h, shape.gh());
-        let (a0, a1) = split_ref(self.acts, rows, gh);
-        let (x0, x1) = split_ref(self.extra0, rows, h);
-        let (y0, y1) = split_ref(self.extra1, rows, h);
+        // Rows of the sequence blocks are `row_step` rows apart.
+        let seq = rows * shape.row_step;
+        let (a0, a1) = split_ref(self.acts, seq, gh);
+        let (x0, x1) = split_ref(self.extra0, seq, h);
+        let (y0, y1) = split_ref(self.extra1, seq, h);
         let (p0, p1) = split_ref(self.h_prev, rows, h);
-        let (o0, o1) = split_ref(self.dout, rows, h);
+        let (o0, o1) = split_ref(self.dout, seq, h);
         let (dh0, dh1) = split_mut(self.dh, rows, h);
         let (dc0, dc1) = split_mut(self.dc, rows, h);
-        let (gx0, gx1) = split_mut(self.dgx, rows, gh);
-        let (gh0, gh1) = split_mut(self.dgh, rows, gh);
+        let (gx0, gx1) = split_mut(self.dgx, seq, gh);
+        let (gh0, gh1) = split_mut(self.dgh, seq, gh);
         (
             BackwardRows {
                 first_row: self.first_row,
@@ -338,9 +360,12 @@ fn backward_part<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, 
         if !shape.active(rows.first_row + k) {
             continue;
         }
-        let (r, g) = (k * h..(k + 1) * h, k * gh..(k + 1) * gh);
+        // Row `k` of the state buffers and of the step's sequence blocks.
+        let r = k * h..(k + 1) * h;
+        let rs = shape.seq_row(k, h)..shape.seq_row(k, h) + h;
+        let g = shape.seq_row(k, gh)..shape.seq_row(k, gh) + gh;
         let dh = &mut rows.dh[r.clone()];
-        let dout = &rows.dout[r.clone()];
+        let dout = &rows.dout[rs.clone()];
         match shape.kind {
             CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_backward(
                 shape.kind,
@@ -351,8 +376,8 @@ fn backward_part<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, 
             ),
             CellKind::Lstm => gates::lstm_backward(
                 &rows.acts[g.clone()],
-                &rows.extra0[r.clone()],
-                &rows.extra1[r.clone()],
+                &rows.extra0[rs.clone()],
+                &rows.extra1[rs],
                 dout,
                 dh,
                 &mut rows.dc[r],
@@ -360,7 +385,7 @@ fn backward_part<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, 
             ),
             CellKind::Gru => gates::gru_backward(
                 &rows.acts[g.clone()],
-                &rows.extra0[r.clone()],
+                &rows.extra0[rs],
                 &rows.h_prev[r],
                 dout,
                 dh,

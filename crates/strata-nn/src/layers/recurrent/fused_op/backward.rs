@@ -85,13 +85,13 @@ impl<T: FloatElement> Grads<T> {
     }
 }
 
-/// One band's rows of the buffers backward writes: the state gradients and, per time step
-/// (indexed by `t`), the rows of that step's gate gradients.
+/// One band's rows of the buffers backward writes: the state gradients and its rows of the
+/// gate gradients, step by step.
 struct BackwardBand<'a, T> {
     first_row: usize,
     rows: usize,
-    dgx: Vec<&'a mut [T]>,
-    dgh: Vec<&'a mut [T]>,
+    dgx: bands::Steps<'a, T>,
+    dgh: bands::Steps<'a, T>,
     dh: &'a mut [T],
     dc: &'a mut [T],
     h_prev: &'a mut [T],
@@ -160,8 +160,10 @@ impl RecurrentBackward {
         let w_hh_mat = PackedRhs::new(MatRef::row_major(&w_hh, gh, h)?);
         // Each band of batch rows walks every step back on its own (see `bands`).
         let edges = bands::edges(b);
-        let mut dgxs = bands::cut_steps(&mut dgx, steps, gh, &edges).into_iter();
-        let mut dghs = bands::cut_steps(&mut dgh, steps, gh, &edges).into_iter();
+        let order = spec.order();
+        let row_step = order.row_step();
+        let mut dgxs = order.cut(&mut dgx, gh, &edges).into_iter();
+        let mut dghs = order.cut(&mut dgh, gh, &edges).into_iter();
         let mut dhs = bands::cut(&mut dh, h, &edges).into_iter();
         let mut dcs = bands::cut(&mut dc, h, &edges).into_iter();
         let mut h_prevs = bands::cut(&mut h_prev, h, &edges).into_iter();
@@ -193,14 +195,13 @@ impl RecurrentBackward {
         }
         bands::run(all, |mut band| {
             let (r0, rows) = (band.first_row, band.rows);
-            // The band's rows of a `[B, width]` block that starts at `start`.
-            let span = |start: usize, width: usize| start + r0 * width..start + (r0 + rows) * width;
+            // The band's rows of step `t` in a `width`-wide sequence buffer.
+            let span = |t: usize, width: usize| order.span(t, r0, rows, width);
             for s in (0..steps).rev() {
                 let t = spec.time(s);
-                let saved =
-                    |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[span(t * bh, h)]) };
+                let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[span(t, h)]) };
                 if kind == CellKind::Gru {
-                    let xh_rows = xh[span(t * b * xw, xw)].chunks_exact(xw);
+                    let xh_rows = xh[span(t, xw)].chunks(xw).step_by(row_step);
                     for (dst, row) in band.h_prev.chunks_exact_mut(h).zip(xh_rows) {
                         dst.copy_from_slice(&row[i..]);
                     }
@@ -211,27 +212,28 @@ impl RecurrentBackward {
                     t,
                     x_width: i,
                     lengths: spec.lengths.as_deref(),
+                    row_step,
                 };
-                let dgx_t = std::mem::take(&mut band.dgx[t]);
-                let dgh_t = std::mem::take(&mut band.dgh[t]);
+                let dgx_t = band.dgx.at(t);
+                let dgh_t = band.dgh.at(t);
                 backward_rows(
                     &shape,
                     BackwardRows {
                         first_row: r0,
                         rows,
-                        acts: &acts[span(t * bgh, gh)],
+                        acts: &acts[span(t, gh)],
                         extra0: saved(0),
                         extra1: saved(1),
                         h_prev: band.h_prev,
-                        dout: &d_out[span(t * bh, h)],
+                        dout: &d_out[span(t, h)],
                         dh: band.dh,
                         dc: band.dc,
                         dgx: &mut *dgx_t,
                         dgh: &mut *dgh_t,
                     },
                 );
-                add_rows(band.db_x, dgx_t);
-                add_rows(band.db_h, dgh_t);
+                add_rows(band.db_x, dgx_t, row_step);
+                add_rows(band.db_h, dgh_t, row_step);
                 // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
                 if s == 0 && !need_dh0 {
                     break;
@@ -239,7 +241,7 @@ impl RecurrentBackward {
                 let dg_h: &[T] = if kind == CellKind::Gru { dgh_t } else { dgx_t };
                 gemm_packed(
                     MatMut::row_major(band.dh, rows, h)?,
-                    MatRef::row_major(dg_h, rows, gh)?,
+                    MatRef::strided(dg_h, 0, rows, gh, row_step * gh, 1)?,
                     &w_hh_mat,
                     true,
                 )?;
@@ -290,10 +292,10 @@ impl RecurrentBackward {
         }
         let (sums_x, sums_h) = band_sums.split_at(x_side);
         let mut db_ih = vec![T::zero(); gh];
-        add_rows(&mut db_ih, sums_x);
+        add_rows(&mut db_ih, sums_x, 1);
         let db_hh = if kind == CellKind::Gru {
             let mut db = vec![T::zero(); gh];
-            add_rows(&mut db, sums_h);
+            add_rows(&mut db, sums_h, 1);
             db
         } else {
             db_ih.clone()
@@ -312,12 +314,13 @@ impl RecurrentBackward {
     }
 }
 
-/// Adds every `acc.len()`-wide row of `rows` to `acc` (nothing when `acc` is empty).
-fn add_rows<T: FloatElement>(acc: &mut [T], rows: &[T]) {
+/// Adds to `acc` every `row_step`-th of the `acc.len()`-wide rows of `rows` (the rows of
+/// one step in a sequence buffer; nothing when `acc` is empty).
+fn add_rows<T: FloatElement>(acc: &mut [T], rows: &[T], row_step: usize) {
     if acc.is_empty() {
         return;
     }
-    for row in rows.chunks_exact(acc.len()) {
+    for row in rows.chunks_exact(acc.len()).step_by(row_step) {
         for (a, &v) in acc.iter_mut().zip(row) {
             *a += v;
         }

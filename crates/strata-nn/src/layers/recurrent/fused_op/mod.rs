@@ -15,6 +15,12 @@
 //! spares (`spare.rs`) holding stale values: every row read is written first, and the gate
 //! gradients are cleared when `lengths` leaves rows unwritten.
 //!
+//! The sequence buffers (input, gates, output, saved rows and their gradients) keep the
+//! input's order of rows: time-major, or batch-first (`x: [B, T, I]`, output `[B, T, H]`),
+//! where the rows of one step lie `T` rows apart. The products over all steps do not mind the
+//! order, and the per-step ones read and write their rows with that stride, so a batch-first
+//! layer needs no transposition on the way in or out.
+//!
 //! With `lengths`, a batch row is active at time `t` only when `t < lengths[b]`: inactive
 //! steps leave the state alone and output zero, so the forward direction stops at each
 //! sequence's last valid step and the reverse direction starts there.
@@ -45,13 +51,25 @@ pub(crate) struct LayerWeights<'a> {
     pub b_hh: Option<&'a Tensor>,
 }
 
-/// What one layer-direction returns: the output sequence `[T, B, H]` (time-major), the final
+/// What one layer-direction returns: the output sequence `[T, B, H]` (`[B, T, H]` when
+/// batch-first), the final
 /// hidden state `[B, H]` and, for LSTM, the final cell state `[B, H]`.
 #[derive(Debug)]
 pub(crate) struct LayerOutput {
     pub out: Tensor,
     pub h_n: Tensor,
     pub c_n: Option<Tensor>,
+}
+
+/// How one call walks its sequence.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Walk<'a> {
+    /// Process the steps from last to first.
+    pub reverse: bool,
+    /// `x` is `[B, T, I]` and the output `[B, T, H]` (else `[T, B, I]` and `[T, B, H]`).
+    pub batch_first: bool,
+    /// Valid steps of each batch row (each at most `T`); all of them when `None`.
+    pub lengths: Option<&'a [usize]>,
 }
 
 /// Sizes of one call.
@@ -74,19 +92,23 @@ impl Dims {
     }
 }
 
-/// Runs one layer in one direction. `x: [T, B, I]`, `h0: [B, H]`, `c0: [B, H]` (LSTM only);
-/// `reverse` processes time steps from last to first; `lengths` (one per batch row, each at
-/// most `T`) marks the valid steps. Differentiable w.r.t. every tensor argument.
+/// Runs one layer in one direction. `x: [T, B, I]` (`[B, T, I]` batch-first), `h0: [B, H]`,
+/// `c0: [B, H]` (LSTM only); `walk` gives the direction, the layout and the valid steps of
+/// each batch row. Differentiable w.r.t. every tensor argument.
 pub(crate) fn recurrent_layer(
     kind: CellKind,
     x: &Tensor,
     h0: &Tensor,
     c0: Option<&Tensor>,
     w: LayerWeights<'_>,
-    reverse: bool,
-    lengths: Option<&[usize]>,
+    walk: Walk<'_>,
 ) -> Result<LayerOutput> {
-    let dims = check(kind, x, h0, c0, w, lengths)?;
+    let Walk {
+        reverse,
+        batch_first,
+        lengths,
+    } = walk;
+    let dims = check(kind, x, h0, c0, w, walk)?;
     let (xc, h0c) = (x.detach().contiguous(), h0.detach().contiguous());
     let c0c = c0.map(|c| c.detach().contiguous());
     let wc = Contiguous::of(w);
@@ -101,6 +123,7 @@ pub(crate) fn recurrent_layer(
         kind,
         dims,
         reverse,
+        batch_first,
         lengths: lengths_vec,
         has_c0: c0.is_some(),
         has_bias: (w.b_ih.is_some(), w.b_hh.is_some()),
@@ -115,7 +138,8 @@ pub(crate) fn recurrent_layer(
         None => packed,
     };
     let (t, b, h) = (dims.t, dims.b, dims.h);
-    let out = packed.narrow(0, 0, t * b * h)?.reshape(&[t, b, h])?;
+    let out_shape = if batch_first { [b, t, h] } else { [t, b, h] };
+    let out = packed.narrow(0, 0, t * b * h)?.reshape(&out_shape)?;
     let h_n = packed.narrow(0, t * b * h, b * h)?.reshape(&[b, h])?;
     let c_n = match kind {
         CellKind::Lstm => Some(packed.narrow(0, (t + 1) * b * h, b * h)?.reshape(&[b, h])?),
@@ -131,15 +155,20 @@ fn check(
     h0: &Tensor,
     c0: Option<&Tensor>,
     w: LayerWeights<'_>,
-    lengths: Option<&[usize]>,
+    walk: Walk<'_>,
 ) -> Result<Dims> {
     let shape_err = |t: &Tensor, expected: String| strata_core::Error::Shape {
         op: OP,
         got: t.shape().into(),
         expected,
     };
+    let order = if walk.batch_first {
+        "[B, T, I]"
+    } else {
+        "[T, B, I]"
+    };
     if x.ndim() != 3 {
-        return Err(shape_err(x, "expected input [T, B, I]".into()));
+        return Err(shape_err(x, format!("expected input {order}")));
     }
     if w.w_ih.ndim() != 2
         || !w.w_ih.shape()[0].is_multiple_of(kind.gates())
@@ -151,9 +180,14 @@ fn check(
         ));
     }
     let h = w.w_ih.shape()[0] / kind.gates();
+    let (t, b) = if walk.batch_first {
+        (x.shape()[1], x.shape()[0])
+    } else {
+        (x.shape()[0], x.shape()[1])
+    };
     let dims = Dims {
-        t: x.shape()[0],
-        b: x.shape()[1],
+        t,
+        b,
         i: x.shape()[2],
         h,
         g: kind.gates(),
@@ -163,7 +197,7 @@ fn check(
         return Err(shape_err(
             w.w_ih,
             format!(
-                "expected weight_ih [{gh}, {}] for input [T, B, {}]",
+                "expected weight_ih [{gh}, {}] for input {order} with I = {}",
                 dims.i, dims.i
             ),
         ));
@@ -205,7 +239,7 @@ fn check(
             });
         }
     }
-    if let Some(l) = lengths
+    if let Some(l) = walk.lengths
         && (l.len() != dims.b || l.iter().any(|&n| n > dims.t))
     {
         return Err(strata_core::Error::InvalidArgument {
@@ -245,6 +279,7 @@ struct Spec {
     kind: CellKind,
     dims: Dims,
     reverse: bool,
+    batch_first: bool,
     lengths: Option<Vec<usize>>,
     has_c0: bool,
     has_bias: (bool, bool),
@@ -253,9 +288,9 @@ struct Spec {
 /// Buffers the forward pass keeps for backward; they go back to the spares when the graph
 /// that holds them is freed.
 struct Saved<T: FloatElement> {
-    /// Gate activations per time step, `[T, B, G·H]` (GRU: r, z, n).
+    /// Gate activations per time step, `[T·B, G·H]` in the input's row order (GRU: r, z, n).
     gates: LineAligned<T>,
-    /// Each step's input beside the state it received, `[T, B, I + H]`: the right operand
+    /// Each step's input beside the state it received, `[T·B, I + H]`: the right operand
     /// of one product for both weight gradients.
     xh: LineAligned<T>,
     /// LSTM: the cell state each step received, and `tanh(c_t)`; GRU: `W_hn h + b_hn`.
@@ -276,6 +311,15 @@ impl<T: FloatElement> Drop for Saved<T> {
 type AnySaved = Box<dyn Any + Send + Sync>;
 
 impl Spec {
+    /// The order of the rows in the sequence buffers.
+    fn order(&self) -> bands::Order {
+        bands::Order {
+            steps: self.dims.t,
+            batch: self.dims.b,
+            batch_first: self.batch_first,
+        }
+    }
+
     /// Time index of processing step `s`.
     fn time(&self, s: usize) -> usize {
         if self.reverse {
@@ -392,11 +436,12 @@ impl Spec {
             CellKind::Gru if save => (&mut extra_a, &mut []),
             _ => (&mut [], &mut []),
         };
-        let mut gates = bands::cut_steps(&mut gate_buf, steps, gh, &edges).into_iter();
-        let mut outs = bands::cut_steps(&mut packed[..steps * bh], steps, h, &edges).into_iter();
-        let mut extras = bands::cut_steps(extra_steps, steps, h, &edges).into_iter();
-        let mut saved_cs = bands::cut_steps(saved_c_steps, steps, h, &edges).into_iter();
-        let mut saved_xhs = bands::cut_steps(&mut xh, steps, xw, &edges).into_iter();
+        let order = self.order();
+        let mut gates = order.cut(&mut gate_buf, gh, &edges).into_iter();
+        let mut outs = order.cut(&mut packed[..steps * bh], h, &edges).into_iter();
+        let mut extras = order.cut(extra_steps, h, &edges).into_iter();
+        let mut saved_cs = order.cut(saved_c_steps, h, &edges).into_iter();
+        let mut saved_xhs = order.cut(&mut xh, xw, &edges).into_iter();
         let mut hs = bands::cut(&mut state_h, h, &edges).into_iter();
         let mut cs = bands::cut(&mut state_c, h, &edges).into_iter();
         let mut hhs = bands::cut(&mut hh, gh, &edges).into_iter();
@@ -417,11 +462,12 @@ impl Spec {
                 scratch: scratches.next().unwrap_or_default(),
             });
         }
+        let row_step = order.row_step();
         bands::run(all, |mut band| {
             let rows = band.rows;
             for s in 0..steps {
                 let t = self.time(s);
-                let step_gates = std::mem::take(&mut band.gates[t]);
+                let step_gates = band.gates.at(t);
                 let h_mat = MatRef::row_major(band.h, rows, h)?;
                 // A zero initial state (no h0 given) adds nothing through W_hh (GRU's `hh`
                 // starts zero too), so the first step skips its product.
@@ -431,15 +477,15 @@ impl Spec {
                     gemm_packed(MatMut::row_major(band.hh, rows, gh)?, h_mat, &w_hh_t, false)?;
                 } else if !zero_start {
                     gemm_packed(
-                        MatMut::row_major(step_gates, rows, gh)?,
+                        MatMut::strided(step_gates, 0, rows, gh, row_step * gh, 1)?,
                         h_mat,
                         &w_hh_t,
                         true,
                     )?;
                 }
-                let extra: &mut [T] = match self.kind {
-                    CellKind::Lstm | CellKind::Gru if !save => band.scratch,
-                    _ => std::mem::take(&mut band.extra[t]),
+                let (extra, extra_in_sequence): (&mut [T], bool) = match self.kind {
+                    CellKind::Lstm | CellKind::Gru if !save => (band.scratch, false),
+                    _ => (band.extra.at(t), true),
                 };
                 let shape = StepShape {
                     kind: self.kind,
@@ -447,6 +493,7 @@ impl Spec {
                     t,
                     x_width: i,
                     lengths: self.lengths.as_deref(),
+                    row_step,
                 };
                 forward_rows(
                     &shape,
@@ -459,10 +506,11 @@ impl Spec {
                         b_hn: &b_hn,
                         h: band.h,
                         c: band.c,
-                        out: std::mem::take(&mut band.out[t]),
+                        out: band.out.at(t),
                         extra,
-                        saved_xh: std::mem::take(&mut band.saved_xh[t]),
-                        saved_c: std::mem::take(&mut band.saved_c[t]),
+                        extra_in_sequence,
+                        saved_xh: band.saved_xh.at(t),
+                        saved_c: band.saved_c.at(t),
                     },
                 );
             }
@@ -495,16 +543,16 @@ impl Spec {
     }
 }
 
-/// One band's rows of every forward buffer: the state and scratch rows, and per time step
-/// (indexed by `t`) the rows of that step's blocks.
+/// One band's rows of every forward buffer: the state and scratch rows, and its rows of
+/// each sequence buffer, step by step.
 struct ForwardBand<'a, T> {
     first_row: usize,
     rows: usize,
-    gates: Vec<&'a mut [T]>,
-    out: Vec<&'a mut [T]>,
-    extra: Vec<&'a mut [T]>,
-    saved_c: Vec<&'a mut [T]>,
-    saved_xh: Vec<&'a mut [T]>,
+    gates: bands::Steps<'a, T>,
+    out: bands::Steps<'a, T>,
+    extra: bands::Steps<'a, T>,
+    saved_c: bands::Steps<'a, T>,
+    saved_xh: bands::Steps<'a, T>,
     h: &'a mut [T],
     c: &'a mut [T],
     hh: &'a mut [T],

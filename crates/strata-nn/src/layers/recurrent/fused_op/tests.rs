@@ -11,12 +11,17 @@ fn small_randn(rng: &mut Generator, shape: &[usize], scale: f64) -> Tensor {
 }
 
 /// Gradcheck of one layer-direction w.r.t. input, initial states, weights and biases.
-fn check_op(kind: CellKind, reverse: bool, lengths: Option<&[usize]>, bias: bool) {
+fn check_op(kind: CellKind, walk: Walk<'_>, bias: bool) {
     let (t, b, i, h) = (4, 3, 2, 3);
     let gh = kind.gates() * h;
     let mut rng = Generator::new(7);
     let mut r = |shape: &[usize]| small_randn(&mut rng, shape, 0.6);
-    let mut inputs = vec![r(&[t, b, i]), r(&[b, h])];
+    let x_shape = if walk.batch_first {
+        [b, t, i]
+    } else {
+        [t, b, i]
+    };
+    let mut inputs = vec![r(&x_shape), r(&[b, h])];
     let lstm = kind == CellKind::Lstm;
     if lstm {
         inputs.push(r(&[b, h]));
@@ -34,7 +39,7 @@ fn check_op(kind: CellKind, reverse: bool, lengths: Option<&[usize]>, bias: bool
                 b_ih: bias.then(|| &x[k + 2]),
                 b_hh: bias.then(|| &x[k + 3]),
             };
-            let o = recurrent_layer(kind, &x[0], &x[1], lstm.then(|| &x[2]), w, reverse, lengths)?;
+            let o = recurrent_layer(kind, &x[0], &x[1], lstm.then(|| &x[2]), w, walk)?;
             // Every output of the op takes part in the loss.
             let mut parts = vec![o.out.reshape(&[t * b * h])?, o.h_n.reshape(&[b * h])?];
             if let Some(c) = o.c_n {
@@ -45,7 +50,7 @@ fn check_op(kind: CellKind, reverse: bool, lengths: Option<&[usize]>, bias: bool
         &inputs,
         GradcheckOptions::default(),
     )
-    .unwrap_or_else(|e| panic!("{kind:?} reverse={reverse} lengths={lengths:?} bias={bias}: {e}"));
+    .unwrap_or_else(|e| panic!("{kind:?} {walk:?} bias={bias}: {e}"));
 }
 
 #[test]
@@ -57,10 +62,25 @@ fn gradcheck_every_kind_both_directions_with_and_without_lengths() {
         CellKind::Gru,
     ] {
         for reverse in [false, true] {
-            check_op(kind, reverse, None, true);
-            check_op(kind, reverse, Some(&[4, 1, 3]), true);
+            for batch_first in [false, true] {
+                let walk = |lengths| Walk {
+                    reverse,
+                    batch_first,
+                    lengths,
+                };
+                check_op(kind, walk(None), true);
+                check_op(kind, walk(Some(&[4, 1, 3])), true);
+            }
         }
-        check_op(kind, false, Some(&[2, 0, 4]), false);
+        let lengths = Some(&[2, 0, 4][..]);
+        check_op(
+            kind,
+            Walk {
+                lengths,
+                ..Walk::default()
+            },
+            false,
+        );
     }
 }
 
@@ -79,7 +99,7 @@ fn gradcheck_on_strided_inputs() {
                 b_ih: None,
                 b_hh: None,
             };
-            let o = recurrent_layer(CellKind::Lstm, &input, &h0, Some(&c0), w, false, None)?;
+            let o = recurrent_layer(CellKind::Lstm, &input, &h0, Some(&c0), w, Walk::default())?;
             o.out.add(&o.c_n.unwrap_or(o.h_n))
         },
         &[
@@ -109,7 +129,11 @@ fn run_large(kind: CellKind, lengths: Option<&[usize]>) -> Vec<f64> {
     };
     let lstm = kind == CellKind::Lstm;
     let c0 = lstm.then_some(&c0);
-    let o = recurrent_layer(kind, &x, &h0, c0, w, false, lengths).unwrap();
+    let walk = Walk {
+        lengths,
+        ..Walk::default()
+    };
+    let o = recurrent_layer(kind, &x, &h0, c0, w, walk).unwrap();
     let loss = o.out.mul(&o.out).unwrap().sum_all().unwrap();
     let loss = loss.add(&o.h_n.sum_all().unwrap()).unwrap();
     let grads = loss.backward().unwrap();
@@ -153,8 +177,7 @@ fn run_rows(
     c0: &Tensor,
     w: [&Tensor; 4],
     upstream: &Tensor,
-    reverse: bool,
-    lengths: Option<&[usize]>,
+    walk: Walk<'_>,
 ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let lstm = kind == CellKind::Lstm;
     let weights = LayerWeights {
@@ -163,7 +186,7 @@ fn run_rows(
         b_ih: Some(w[2]),
         b_hh: Some(w[3]),
     };
-    let o = recurrent_layer(kind, x, h0, lstm.then_some(c0), weights, reverse, lengths).unwrap();
+    let o = recurrent_layer(kind, x, h0, lstm.then_some(c0), weights, walk).unwrap();
     let loss = o.out.mul(upstream).unwrap().sum_all().unwrap();
     let loss = loss
         .add(&o.h_n.mul(&o.h_n).unwrap().sum_all().unwrap())
@@ -205,7 +228,12 @@ fn bands_of_rows_give_each_row_its_own_results() {
                 let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
                 let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
                 let wr = [&w[0], &w[1], &w[2], &w[3]];
-                let (outs, grads) = run_rows(kind, &x, &h0, &c0, wr, &up, reverse, lengths);
+                let walk = Walk {
+                    reverse,
+                    lengths,
+                    ..Walk::default()
+                };
+                let (outs, grads) = run_rows(kind, &x, &h0, &c0, wr, &up, walk);
                 // Without recording, nothing is saved and the kernels write a scratch block.
                 let unrecorded = strata_core::no_grad(|| {
                     let weights = LayerWeights {
@@ -215,7 +243,7 @@ fn bands_of_rows_give_each_row_its_own_results() {
                         b_hh: Some(wr[3]),
                     };
                     let c0 = (kind == CellKind::Lstm).then_some(&c0);
-                    recurrent_layer(kind, &x, &h0, c0, weights, reverse, lengths)
+                    recurrent_layer(kind, &x, &h0, c0, weights, walk)
                 })
                 .unwrap();
                 let plain = unrecorded.out.to_dtype(DType::F64).to_vec::<f64>().unwrap();
@@ -239,8 +267,11 @@ fn bands_of_rows_give_each_row_its_own_results() {
                     };
                     let (xr, h0r, c0r, upr) = (one(&x, 1), one(&h0, 0), one(&c0, 0), one(&up, 1));
                     let len = lengths.map(|l| vec![l[row]]);
-                    let (o1, g1) =
-                        run_rows(kind, &xr, &h0r, &c0r, wr, &upr, reverse, len.as_deref());
+                    let walk = Walk {
+                        lengths: len.as_deref(),
+                        ..walk
+                    };
+                    let (o1, g1) = run_rows(kind, &xr, &h0r, &c0r, wr, &upr, walk);
                     for step in 0..t {
                         for u in 0..h {
                             close(
@@ -297,24 +328,123 @@ fn rejects_bad_shapes_without_panicking() {
     };
     let x = Tensor::zeros(&[3, 1, 2]);
     let h0 = Tensor::zeros(&[1, 2]);
-    assert!(recurrent_layer(CellKind::Lstm, &x, &h0, None, w, false, None).is_err());
+    let plain = Walk::default();
+    assert!(recurrent_layer(CellKind::Lstm, &x, &h0, None, w, plain).is_err());
     let err = recurrent_layer(
         CellKind::Lstm,
         &x,
         &Tensor::zeros(&[2, 2]),
         Some(&h0),
         w,
-        false,
-        None,
+        plain,
     )
     .unwrap_err();
     assert!(err.to_string().contains("expected h0 [1, 2]"), "{err}");
-    let err =
-        recurrent_layer(CellKind::Lstm, &x, &h0, Some(&h0), w, false, Some(&[4])).unwrap_err();
+    let four = Walk {
+        lengths: Some(&[4]),
+        ..plain
+    };
+    let err = recurrent_layer(CellKind::Lstm, &x, &h0, Some(&h0), w, four).unwrap_err();
     assert!(err.to_string().contains("lengths"), "{err}");
-    let err = recurrent_layer(CellKind::Gru, &x, &h0, None, w, false, None).unwrap_err();
+    // Batch-first, the same input is 3 sequences of one step: h0 must have 3 rows.
+    let batch_first = Walk {
+        batch_first: true,
+        ..plain
+    };
+    let err = recurrent_layer(CellKind::Lstm, &x, &h0, Some(&h0), w, batch_first).unwrap_err();
+    assert!(err.to_string().contains("expected h0 [3, 2]"), "{err}");
+    let err = recurrent_layer(CellKind::Gru, &x, &h0, None, w, plain).unwrap_err();
     assert!(
         err.to_string().contains("weight_hh [6, 2]") || err.to_string().contains("weight_ih"),
         "{err}"
     );
+}
+
+/// A batch-first call gives what a time-major call gives on the transposed input, outputs
+/// and gradients alike: in bands of rows and not, in both directions, with lengths, with
+/// and without recording.
+#[test]
+fn batch_first_matches_time_major() {
+    let (t, i, h) = (5, 3, 16);
+    for b in [3, 20] {
+        let lengths: Vec<usize> = (0..b).map(|r| (r * 7) % (t + 1)).collect();
+        for kind in [CellKind::Lstm, CellKind::Gru, CellKind::RnnTanh] {
+            for dtype in [DType::F32, DType::F64] {
+                for (reverse, lengths) in [(false, None), (true, Some(&lengths[..]))] {
+                    let gh = kind.gates() * h;
+                    let mut rng = Generator::new(3);
+                    let mut r = |shape: &[usize]| {
+                        small_randn(&mut rng, shape, 0.5)
+                            .to_dtype(dtype)
+                            .requires_grad_()
+                    };
+                    let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
+                    let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
+                    let wr = [&w[0], &w[1], &w[2], &w[3]];
+                    let batch_major = |a: &Tensor| {
+                        a.transpose(0, 1)
+                            .unwrap()
+                            .contiguous()
+                            .detach()
+                            .requires_grad_()
+                    };
+                    let (xb, upb) = (batch_major(&x), batch_major(&up));
+                    let walk = Walk {
+                        reverse,
+                        lengths,
+                        batch_first: false,
+                    };
+                    let (outs, grads) = run_rows(kind, &x, &h0, &c0, wr, &up, walk);
+                    let walk_b = Walk {
+                        batch_first: true,
+                        ..walk
+                    };
+                    let (outs_b, grads_b) = run_rows(kind, &xb, &h0, &c0, wr, &upb, walk_b);
+                    // Back to time-major [T, B, width] order, flattened.
+                    let time_major = |v: &[f64], width: usize| -> Vec<f64> {
+                        let mut out = vec![0.0; v.len()];
+                        for (row, chunk) in v.chunks_exact(width).enumerate() {
+                            let (bb, tt) = (row / t, row % t);
+                            let at = (tt * b + bb) * width;
+                            out[at..at + width].copy_from_slice(chunk);
+                        }
+                        out
+                    };
+                    let tol = if dtype == DType::F32 { 1e-5 } else { 1e-12 };
+                    let what = format!("{kind:?} {dtype:?} b={b} reverse={reverse}");
+                    let close = |got: &[f64], want: &[f64], part: &str| {
+                        assert_eq!(got.len(), want.len(), "{what} {part}");
+                        for (g, w) in got.iter().zip(want) {
+                            assert!(
+                                (g - w).abs() <= tol * w.abs().max(1.0),
+                                "{what} {part}: {g} vs {w}"
+                            );
+                        }
+                    };
+                    close(&time_major(&outs_b[0], h), &outs[0], "output");
+                    for k in 1..outs.len() {
+                        close(&outs_b[k], &outs[k], "final state");
+                    }
+                    close(&time_major(&grads_b[0], i), &grads[0], "dx");
+                    for k in 1..grads.len() {
+                        close(&grads_b[k], &grads[k], "state or weight gradient");
+                    }
+                    // Without recording, the kernels write a scratch block for `extra`.
+                    let plain = strata_core::no_grad(|| {
+                        let weights = LayerWeights {
+                            w_ih: wr[0],
+                            w_hh: wr[1],
+                            b_ih: Some(wr[2]),
+                            b_hh: Some(wr[3]),
+                        };
+                        let c0 = (kind == CellKind::Lstm).then_some(&c0);
+                        recurrent_layer(kind, &xb, &h0, c0, weights, walk_b)
+                    })
+                    .unwrap();
+                    let plain = plain.out.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+                    assert_eq!(plain, outs_b[0], "{what} without recording");
+                }
+            }
+        }
+    }
 }
