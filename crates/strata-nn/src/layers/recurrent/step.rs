@@ -36,6 +36,9 @@ pub(crate) struct StepShape<'a> {
     /// (gates, outputs, saved rows, their gradients): 1, or `T` when they are batch-first.
     /// The state buffers always hold one row per batch row.
     pub row_step: usize,
+    /// Elements from one row of the gate buffers (gates, activations, their gradients) to
+    /// the next: at least `G·H` (padded to keep rows off the same cache set).
+    pub gate_ld: usize,
 }
 
 impl StepShape<'_> {
@@ -140,7 +143,7 @@ impl<T: Send + Sync> StepRows for ForwardRows<'_, T> {
         // Rows of the sequence blocks are `row_step` rows apart.
         let seq = rows * shape.row_step;
         let extra_rows = if self.extra_in_sequence { seq } else { rows };
-        let (g0, g1) = split_mut(self.gates, seq, gh);
+        let (g0, g1) = split_mut(self.gates, seq, shape.gate_ld);
         let (hh0, hh1) = split_ref(self.hh, rows, gh);
         let (h0, h1) = split_mut(self.h, rows, h);
         let (c0, c1) = split_mut(self.c, rows, h);
@@ -213,7 +216,7 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
         if !shape.active(rows.first_row + k) {
             continue;
         }
-        let g0 = shape.seq_row(k, gh);
+        let g0 = shape.seq_row(k, shape.gate_ld);
         let g = &mut rows.gates[g0..g0 + gh];
         #[cfg(target_arch = "x86_64")]
         if shape.kind == CellKind::Lstm && fast_lstm::<T>() {
@@ -304,18 +307,18 @@ impl<T: Send + Sync> StepRows for BackwardRows<'_, T> {
     }
 
     fn split(self, rows: usize, shape: &StepShape<'_>) -> (Self, Self) {
-        let (h, gh) = (shape.h, shape.gh());
+        let h = shape.h;
         // Rows of the sequence blocks are `row_step` rows apart.
         let seq = rows * shape.row_step;
-        let (a0, a1) = split_ref(self.acts, seq, gh);
+        let (a0, a1) = split_ref(self.acts, seq, shape.gate_ld);
         let (x0, x1) = split_ref(self.extra0, seq, h);
         let (y0, y1) = split_ref(self.extra1, seq, h);
         let (p0, p1) = split_ref(self.h_prev, rows, h);
         let (o0, o1) = split_ref(self.dout, seq, h);
         let (dh0, dh1) = split_mut(self.dh, rows, h);
         let (dc0, dc1) = split_mut(self.dc, rows, h);
-        let (gx0, gx1) = split_mut(self.dgx, seq, gh);
-        let (gh0, gh1) = split_mut(self.dgh, seq, gh);
+        let (gx0, gx1) = split_mut(self.dgx, seq, shape.gate_ld);
+        let (gh0, gh1) = split_mut(self.dgh, seq, shape.gate_ld);
         (
             BackwardRows {
                 first_row: self.first_row,
@@ -363,7 +366,8 @@ fn backward_part<T: FloatElement>(shape: &StepShape<'_>, rows: BackwardRows<'_, 
         // Row `k` of the state buffers and of the step's sequence blocks.
         let r = k * h..(k + 1) * h;
         let rs = shape.seq_row(k, h)..shape.seq_row(k, h) + h;
-        let g = shape.seq_row(k, gh)..shape.seq_row(k, gh) + gh;
+        let g0 = shape.seq_row(k, shape.gate_ld);
+        let g = g0..g0 + gh;
         let dh = &mut rows.dh[r.clone()];
         let dout = &rows.dout[rs.clone()];
         match shape.kind {

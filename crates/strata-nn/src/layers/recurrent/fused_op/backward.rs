@@ -117,7 +117,8 @@ impl RecurrentBackward {
             t: steps, b, i, h, ..
         } = spec.dims;
         let gh = spec.dims.gh();
-        let (bh, bgh) = (b * h, b * gh);
+        let ld = spec.dims.gate_ld::<T>();
+        let bh = b * h;
         let grad = grad.read::<T>()?;
         let (w_ih, w_hh) = (w_ih.read::<T>()?, w_hh.read::<T>()?);
         let saved = self
@@ -145,7 +146,7 @@ impl RecurrentBackward {
         // recurrent side (dgh); they differ only for GRU's n gate.
         // Spare buffers: the kernels write every active row; inactive rows must be zero.
         let gate_grads = || {
-            let mut v = spare::take::<T>(steps * bgh);
+            let mut v = spare::take::<T>(steps * b * ld);
             if spec.lengths.is_some() {
                 v.fill(T::zero());
             }
@@ -162,8 +163,8 @@ impl RecurrentBackward {
         let edges = bands::edges(b);
         let order = spec.order();
         let row_step = order.row_step();
-        let mut dgxs = order.cut(&mut dgx, gh, &edges).into_iter();
-        let mut dghs = order.cut(&mut dgh, gh, &edges).into_iter();
+        let mut dgxs = order.cut(&mut dgx, ld, &edges).into_iter();
+        let mut dghs = order.cut(&mut dgh, ld, &edges).into_iter();
         let mut dhs = bands::cut(&mut dh, h, &edges).into_iter();
         let mut dcs = bands::cut(&mut dc, h, &edges).into_iter();
         let mut h_prevs = bands::cut(&mut h_prev, h, &edges).into_iter();
@@ -213,6 +214,7 @@ impl RecurrentBackward {
                     x_width: i,
                     lengths: spec.lengths.as_deref(),
                     row_step,
+                    gate_ld: ld,
                 };
                 let dgx_t = band.dgx.at(t);
                 let dgh_t = band.dgh.at(t);
@@ -221,7 +223,7 @@ impl RecurrentBackward {
                     BackwardRows {
                         first_row: r0,
                         rows,
-                        acts: &acts[span(t, gh)],
+                        acts: &acts[span(t, ld)],
                         extra0: saved(0),
                         extra1: saved(1),
                         h_prev: band.h_prev,
@@ -232,8 +234,8 @@ impl RecurrentBackward {
                         dgh: &mut *dgh_t,
                     },
                 );
-                add_rows(band.db_x, dgx_t, row_step);
-                add_rows(band.db_h, dgh_t, row_step);
+                add_rows(band.db_x, dgx_t, row_step * ld);
+                add_rows(band.db_h, dgh_t, row_step * ld);
                 // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
                 if s == 0 && !need_dh0 {
                     break;
@@ -241,7 +243,7 @@ impl RecurrentBackward {
                 let dg_h: &[T] = if kind == CellKind::Gru { dgh_t } else { dgx_t };
                 gemm_packed(
                     MatMut::row_major(band.dh, rows, h)?,
-                    MatRef::strided(dg_h, 0, rows, gh, row_step * gh, 1)?,
+                    MatRef::strided(dg_h, 0, rows, gh, row_step * ld, 1)?,
                     &w_hh_mat,
                     true,
                 )?;
@@ -251,7 +253,7 @@ impl RecurrentBackward {
 
         let rows = steps * b;
         let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
-        let dgx_mat = MatRef::row_major(&dgx, rows, gh)?;
+        let dgx_mat = MatRef::strided(&dgx, 0, rows, gh, ld, 1)?;
         let mut dx = vec![T::zero(); rows * i];
         gemm(
             MatMut::row_major(&mut dx, rows, i)?,
@@ -270,7 +272,7 @@ impl RecurrentBackward {
             )?;
             gemm(
                 MatMut::row_major(&mut dw_hh, gh, h)?,
-                MatRef::row_major(dg_h, rows, gh)?.t(),
+                MatRef::strided(dg_h, 0, rows, gh, ld, 1)?.t(),
                 MatRef::strided(xh, i, rows, h, xw, 1)?,
                 false,
             )?;
@@ -292,10 +294,10 @@ impl RecurrentBackward {
         }
         let (sums_x, sums_h) = band_sums.split_at(x_side);
         let mut db_ih = vec![T::zero(); gh];
-        add_rows(&mut db_ih, sums_x, 1);
+        add_rows(&mut db_ih, sums_x, gh);
         let db_hh = if kind == CellKind::Gru {
             let mut db = vec![T::zero(); gh];
-            add_rows(&mut db, sums_h, 1);
+            add_rows(&mut db, sums_h, gh);
             db
         } else {
             db_ih.clone()
@@ -314,13 +316,13 @@ impl RecurrentBackward {
     }
 }
 
-/// Adds to `acc` every `row_step`-th of the `acc.len()`-wide rows of `rows` (the rows of
-/// one step in a sequence buffer; nothing when `acc` is empty).
-fn add_rows<T: FloatElement>(acc: &mut [T], rows: &[T], row_step: usize) {
+/// Adds to `acc` the rows of `rows` that start every `stride` elements (the rows of one
+/// step in a sequence buffer; nothing when `acc` is empty).
+fn add_rows<T: FloatElement>(acc: &mut [T], rows: &[T], stride: usize) {
     if acc.is_empty() {
         return;
     }
-    for row in rows.chunks_exact(acc.len()).step_by(row_step) {
+    for row in rows.chunks(stride) {
         for (a, &v) in acc.iter_mut().zip(row) {
             *a += v;
         }

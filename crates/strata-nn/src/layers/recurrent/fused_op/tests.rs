@@ -448,3 +448,146 @@ fn batch_first_matches_time_major() {
         }
     }
 }
+
+/// One layer-direction written with plain differentiable tensor ops, step by step: the
+/// reference for [`fused_matches_plain_ops_with_padded_gate_rows`]. Returns the output
+/// sequence `[T, B, H]` and the final states.
+fn plain_layer(
+    kind: CellKind,
+    x: &Tensor,
+    h0: &Tensor,
+    c0: &Tensor,
+    w: [&Tensor; 4],
+    reverse: bool,
+) -> strata_core::Result<(Tensor, Tensor, Tensor)> {
+    let (t, h) = (x.shape()[0], h0.shape()[1]);
+    let gate = |m: &Tensor, k: usize| m.narrow(1, k * h, h);
+    let (mut hs, mut cs) = (h0.clone(), c0.clone());
+    let mut outs = vec![Tensor::zeros(&[1]); t];
+    for s in 0..t {
+        let step = if reverse { t - 1 - s } else { s };
+        let gx = x.select(0, step)?.matmul(&w[0].t()?)?.add(w[2])?;
+        let gh = hs.matmul(&w[1].t()?)?.add(w[3])?;
+        hs = match kind {
+            CellKind::Lstm => {
+                let pre = gx.add(&gh)?;
+                let (i, f) = (gate(&pre, 0)?.sigmoid()?, gate(&pre, 1)?.sigmoid()?);
+                let (g, o) = (gate(&pre, 2)?.tanh()?, gate(&pre, 3)?.sigmoid()?);
+                cs = f.mul(&cs)?.add(&i.mul(&g)?)?;
+                o.mul(&cs.tanh()?)?
+            }
+            CellKind::Gru => {
+                let r = gate(&gx, 0)?.add(&gate(&gh, 0)?)?.sigmoid()?;
+                let z = gate(&gx, 1)?.add(&gate(&gh, 1)?)?.sigmoid()?;
+                let n = gate(&gx, 2)?.add(&r.mul(&gate(&gh, 2)?)?)?.tanh()?;
+                // (1 − z) · n + z · h
+                n.sub(&z.mul(&n)?)?.add(&z.mul(&hs)?)?
+            }
+            _ => gx.add(&gh)?.tanh()?,
+        };
+        outs[step] = hs.clone();
+    }
+    Ok((Tensor::stack(&outs, 0)?, hs, cs))
+}
+
+/// With gate rows a multiple of 2 KiB wide, the gate buffers are padded (`Dims::gate_ld`):
+/// the fused op still gives what plain tensor ops give, outputs and every gradient, in
+/// both layouts and in bands of rows.
+#[test]
+fn fused_matches_plain_ops_with_padded_gate_rows() {
+    let (t, b, i) = (3, 17, 5);
+    // Gate rows of 2 KiB: 4·128 f32 (LSTM) and 4·64 f64 values; 256 f64 for the simple RNN.
+    let cases = [
+        (CellKind::Lstm, DType::F32, 128),
+        (CellKind::Lstm, DType::F64, 64),
+        (CellKind::RnnTanh, DType::F64, 256),
+        (CellKind::Gru, DType::F64, 128),
+    ];
+    for (kind, dtype, h) in cases {
+        let dims = Dims {
+            t,
+            b,
+            i,
+            h,
+            g: kind.gates(),
+        };
+        let size = if dtype == DType::F32 { 4 } else { 8 };
+        let padded = if dtype == DType::F32 {
+            dims.gate_ld::<f32>()
+        } else {
+            dims.gate_ld::<f64>()
+        };
+        let gate_bytes = dims.gh() * size;
+        assert_eq!(padded > dims.gh(), gate_bytes % 2048 == 0, "{kind:?}");
+        let gh = dims.gh();
+        let mut rng = Generator::new(9);
+        let mut r = |shape: &[usize]| {
+            small_randn(&mut rng, shape, 0.3)
+                .to_dtype(dtype)
+                .requires_grad_()
+        };
+        let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
+        let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
+        let wr = [&w[0], &w[1], &w[2], &w[3]];
+        let lstm = kind == CellKind::Lstm;
+        let (out, h_n, c_n) = plain_layer(kind, &x, &h0, &c0, wr, true).unwrap();
+        let mut loss = out.mul(&up).unwrap().sum_all().unwrap();
+        loss = loss
+            .add(&h_n.mul(&h_n).unwrap().sum_all().unwrap())
+            .unwrap();
+        if lstm {
+            loss = loss.add(&c_n.sum_all().unwrap()).unwrap();
+        }
+        let grads = loss.backward().unwrap();
+        let v = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+        let mut wrt = vec![&x, &h0];
+        if lstm {
+            wrt.push(&c0);
+        }
+        wrt.extend(wr);
+        let want: Vec<Vec<f64>> = wrt.iter().map(|p| v(grads.get(p).unwrap())).collect();
+        let tol = if dtype == DType::F32 { 1e-4 } else { 1e-10 };
+        let close = |got: &[f64], want: &[f64], what: &str| {
+            assert_eq!(got.len(), want.len(), "{kind:?} {what}");
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g - w).abs() <= tol * w.abs().max(1.0),
+                    "{kind:?} {dtype:?} {what}: {g} vs {w}"
+                );
+            }
+        };
+        for batch_first in [false, true] {
+            let walk = Walk {
+                reverse: true,
+                batch_first,
+                lengths: None,
+            };
+            let batch_major = |a: &Tensor| {
+                a.transpose(0, 1)
+                    .unwrap()
+                    .contiguous()
+                    .detach()
+                    .requires_grad_()
+            };
+            let (xs, ups) = if batch_first {
+                (batch_major(&x), batch_major(&up))
+            } else {
+                (x.clone(), up.clone())
+            };
+            let (outs, got) = run_rows(kind, &xs, &h0, &c0, wr, &ups, walk);
+            let to_time_major = |a: Vec<f64>, width: usize| {
+                if !batch_first {
+                    return a;
+                }
+                let m = Tensor::from_vec(a, &[b, t, width]).unwrap();
+                v(&m.transpose(0, 1).unwrap().contiguous())
+            };
+            close(&to_time_major(outs[0].clone(), h), &v(&out), "output");
+            close(&outs[1], &v(&h_n), "h_n");
+            close(&to_time_major(got[0].clone(), i), &want[0], "dx");
+            for k in 1..want.len() {
+                close(&got[k], &want[k], "state or weight gradient");
+            }
+        }
+    }
+}
