@@ -261,8 +261,8 @@ impl RecurrentBackward {
             MatRef::row_major(&w_ih, gh, i)?,
             false,
         )?;
-        let (mut dw_ih, mut dw_hh) = (vec![T::zero(); gh * i], vec![T::zero(); gh * h]);
-        if kind == CellKind::Gru {
+        let (dw_ih, dw_hh) = if kind == CellKind::Gru {
+            let (mut dw_ih, mut dw_hh) = (vec![T::zero(); gh * i], vec![T::zero(); gh * h]);
             // The two weights see different gate gradients: one product each.
             gemm(
                 MatMut::row_major(&mut dw_ih, gh, i)?,
@@ -276,6 +276,7 @@ impl RecurrentBackward {
                 MatRef::strided(xh, i, rows, h, xw, 1)?,
                 false,
             )?;
+            (dw_ih, dw_hh)
         } else {
             // [dW_ih | dW_hh] = dgatesᵀ · [x | h_prev]: one pass over the gate gradients.
             let mut dw = spare::take::<T>(gh * xw);
@@ -285,13 +286,15 @@ impl RecurrentBackward {
                 MatRef::row_major(xh, rows, xw)?,
                 false,
             )?;
-            for g in 0..gh {
-                let row = &dw[g * xw..(g + 1) * xw];
-                dw_ih[g * i..(g + 1) * i].copy_from_slice(&row[..i]);
-                dw_hh[g * h..(g + 1) * h].copy_from_slice(&row[i..]);
+            // Built by appending: the two are written whole, so no zero-filling pass first.
+            let (mut dw_ih, mut dw_hh) = (Vec::with_capacity(gh * i), Vec::with_capacity(gh * h));
+            for row in dw.chunks_exact(xw).take(gh) {
+                dw_ih.extend_from_slice(&row[..i]);
+                dw_hh.extend_from_slice(&row[i..]);
             }
             spare::give(dw);
-        }
+            (dw_ih, dw_hh)
+        };
         let (sums_x, sums_h) = band_sums.split_at(x_side);
         let mut db_ih = vec![T::zero(); gh];
         add_rows(&mut db_ih, sums_x, gh);

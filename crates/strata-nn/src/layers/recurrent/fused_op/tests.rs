@@ -518,7 +518,11 @@ fn fused_matches_plain_ops_with_padded_gate_rows() {
             dims.gate_ld::<f64>()
         };
         let gate_bytes = dims.gh() * size;
-        assert_eq!(padded > dims.gh(), gate_bytes.is_multiple_of(2048), "{kind:?}");
+        assert_eq!(
+            padded > dims.gh(),
+            gate_bytes.is_multiple_of(2048),
+            "{kind:?}"
+        );
         let gh = dims.gh();
         let mut rng = Generator::new(9);
         let mut r = |shape: &[usize]| {
