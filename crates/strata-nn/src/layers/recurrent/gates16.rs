@@ -13,8 +13,18 @@ pub(crate) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
 }
 
-/// As `gates::lstm_forward` for one row, with the bias added first and the new `h` also
-/// written to `out`. `bias` is `[4n]` or empty (no bias).
+/// One row's state, updated in place, and where the state the step starts from is saved for
+/// backward (each destination empty when nothing is saved).
+pub(crate) struct State<'a> {
+    pub h: &'a mut [f32],
+    pub c: &'a mut [f32],
+    pub saved_h: &'a mut [f32],
+    pub saved_c: &'a mut [f32],
+}
+
+/// As `gates::lstm_forward` for one row, with the bias added first, the incoming state
+/// saved (where `state` says) and the new `h` also written to `out`. `bias` is `[4n]` or
+/// empty (no bias).
 ///
 /// # Safety
 /// [`available`] must be true.
@@ -25,14 +35,21 @@ pub(crate) fn available() -> bool {
 pub(crate) unsafe fn lstm_forward(
     pre: &mut [f32],
     bias: &[f32],
-    h: &mut [f32],
-    c: &mut [f32],
+    state: State<'_>,
     tanh_c: &mut [f32],
     out: &mut [f32],
 ) {
+    let State {
+        h,
+        c,
+        saved_h,
+        saved_c,
+    } = state;
     let n = h.len();
     assert!(pre.len() >= 4 * n && c.len() >= n && tanh_c.len() >= n && out.len() >= n);
     assert!(bias.is_empty() || bias.len() >= 4 * n);
+    assert!(saved_h.is_empty() || saved_h.len() >= n);
+    assert!(saved_c.is_empty() || saved_c.len() >= n);
     let (p, b) = (pre.as_mut_ptr(), bias.as_ptr());
     for j in (0..n).step_by(16) {
         // Lanes past the row's end are masked off, loads and stores alike.
@@ -55,6 +72,13 @@ pub(crate) unsafe fn lstm_forward(
         let g = tanh(gate(2));
         let o = sigmoid(gate(3));
         let c_prev = _mm512_maskz_loadu_ps(m, c.as_ptr().add(j));
+        if !saved_c.is_empty() {
+            _mm512_mask_storeu_ps(saved_c.as_mut_ptr().add(j), m, c_prev);
+        }
+        if !saved_h.is_empty() {
+            let h_prev = _mm512_maskz_loadu_ps(m, h.as_ptr().add(j));
+            _mm512_mask_storeu_ps(saved_h.as_mut_ptr().add(j), m, h_prev);
+        }
         let c_new = _mm512_fmadd_ps(f, c_prev, _mm512_mul_ps(i, g));
         let tc = tanh(c_new);
         let h_new = _mm512_mul_ps(o, tc);

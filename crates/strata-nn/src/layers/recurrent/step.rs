@@ -205,28 +205,39 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
         } else {
             r.clone()
         };
+        let active = shape.active(rows.first_row + k);
+        // The sixteen-lane LSTM kernel saves the state it starts from itself.
+        let fast = active && shape.kind == CellKind::Lstm && fast_lstm::<T>();
+        let xh_at = shape.seq_row(k, xw) + shape.x_width;
+        let saved_h = rows.saved_xh.get_mut(xh_at..xh_at + h).unwrap_or_default();
+        let saved_c = rows.saved_c.get_mut(rs.clone()).unwrap_or_default();
         // Saved for every row, active or not (backward reads only the active ones).
-        if !rows.saved_xh.is_empty() {
-            let at = shape.seq_row(k, xw) + shape.x_width;
-            rows.saved_xh[at..at + h].copy_from_slice(&rows.h[r.clone()]);
+        if !fast {
+            if !saved_h.is_empty() {
+                saved_h.copy_from_slice(&rows.h[r.clone()]);
+            }
+            if !saved_c.is_empty() {
+                saved_c.copy_from_slice(&rows.c[r.clone()]);
+            }
         }
-        if !rows.saved_c.is_empty() {
-            rows.saved_c[rs.clone()].copy_from_slice(&rows.c[r.clone()]);
-        }
-        if !shape.active(rows.first_row + k) {
+        if !active {
             continue;
         }
         let g0 = shape.seq_row(k, shape.gate_ld);
         let g = &mut rows.gates[g0..g0 + gh];
         #[cfg(target_arch = "x86_64")]
-        if shape.kind == CellKind::Lstm && fast_lstm::<T>() {
+        if fast {
             // SAFETY: `fast_lstm` checked that T is f32 and that the CPU has AVX-512F.
             unsafe {
                 gates16::lstm_forward(
                     f32_mut(g),
                     f32_ref(rows.bias),
-                    f32_mut(&mut rows.h[r.clone()]),
-                    f32_mut(&mut rows.c[r.clone()]),
+                    gates16::State {
+                        h: f32_mut(&mut rows.h[r.clone()]),
+                        c: f32_mut(&mut rows.c[r.clone()]),
+                        saved_h: f32_mut(saved_h),
+                        saved_c: f32_mut(saved_c),
+                    },
                     f32_mut(&mut rows.extra[re]),
                     f32_mut(&mut rows.out[rs]),
                 )
@@ -256,6 +267,12 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
 #[cfg(target_arch = "x86_64")]
 fn fast_lstm<T: 'static>() -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && gates16::available()
+}
+
+/// Never: the sixteen-lane kernels are x86-64 only.
+#[cfg(not(target_arch = "x86_64"))]
+fn fast_lstm<T: 'static>() -> bool {
+    false
 }
 
 /// `s` with its element type renamed to f32.
