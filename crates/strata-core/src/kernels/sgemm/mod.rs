@@ -4,7 +4,8 @@
 //!
 //! The classic blocked scheme (Goto/BLIS): `k` is cut into blocks of at most `KC_MAX`; `B`
 //! is packed per block (`pack.rs`, or once for many products as a [`PackedB`]) and `A` is
-//! read in place when its rows are contiguous, packed otherwise, so the micro-kernel
+//! read in place when its rows are contiguous, packed panel by panel just before its tiles
+//! when its columns are, packed in a pass first otherwise, so the micro-kernel
 //! (`avx512.rs`) reads both contiguously. The tiles of `C` are cut into bands along the side
 //! with more panels and claimed by the calling thread and the helper team
 //! (`kernels/team.rs`); each band runs through every `k` block, so a product takes one
@@ -139,18 +140,22 @@ unsafe fn run_blocks(
     threads: usize,
 ) {
     let kc_max = kc_max(k);
-    // Row-major A is read in place; any other layout is packed.
+    // Row-major A is read in place; any other layout is packed: column-major A (a transposed
+    // operand, such as the gate gradients of a weight gradient) one panel at a time just
+    // before its tiles (`Block::a_cols`), any other layout in a packing pass.
     let a_direct = a.cs == 1;
+    let a_cols = !a_direct && a.rs == 1;
+    let a_packed = !a_direct && !a_cols;
     let mut bufs = Buffers::take();
     let parallel = threads > 1;
     let c_ptr = SendPtr(c);
     for j0 in (0..n).step_by(N_BLOCK) {
         let nc = (n - j0).min(N_BLOCK);
         let n_pad = nc.next_multiple_of(NR);
-        let a_pad = if a_direct {
-            0
-        } else {
+        let a_pad = if a_packed {
             m.min(M_BLOCK).next_multiple_of(MR)
+        } else {
+            0
         };
         // The k blocks packed in one go: all of them unless the packed copies would be large.
         let group = (PACKED_FLOATS / ((n_pad + a_pad) * kc_max)).max(1);
@@ -160,10 +165,10 @@ unsafe fn run_blocks(
                 Rhs::Strided(_) => SendPtr(bufs.b.get(blocks * kc_max * n_pad)),
                 Rhs::Packed(_) => SendPtr(std::ptr::null_mut()),
             };
-            let a_buf = SendPtr(if a_direct {
-                std::ptr::null_mut()
-            } else {
+            let a_buf = SendPtr(if a_packed {
                 bufs.a.get(blocks * kc_max * a_pad)
+            } else {
+                std::ptr::null_mut()
             });
             // Block `kb` of the group: its first k index, depth and packed B.
             let k_block = |kb: usize| {
@@ -188,7 +193,7 @@ unsafe fn run_blocks(
                 let b_first = i0 == 0 && b_src(0).is_some();
                 let fuse_b = b_first && !plan.by_rows && m <= M_BLOCK;
                 let b_panels = if b_first && !fuse_b { n_pad / NR } else { 0 };
-                let a_panels = if a_direct { 0 } else { rows.count };
+                let a_panels = if a_packed { rows.count } else { 0 };
                 let (b_groups, a_groups) = (
                     b_panels.div_ceil(PACK_PANELS),
                     a_panels.div_ceil(PACK_PANELS),
@@ -235,6 +240,7 @@ unsafe fn run_blocks(
                             kc,
                             a_direct: a_direct
                                 .then_some((SendPtr(a_src(p0).ptr as *mut f32), a.rs)),
+                            a_cols: a_cols.then(|| a_src(p0)),
                             a_pack: SendPtr(a_buf.get().wrapping_add(kb * kc_max * a_pad)),
                             b_pack,
                             b_src: pack_on_the_way,
@@ -258,6 +264,12 @@ struct Block {
     kc: usize,
     /// `A` read in place (pointer, row stride), when its rows are contiguous.
     a_direct: Option<(SendPtr<f32>, usize)>,
+    /// `A` with contiguous columns, packed one row panel at a time into the computing
+    /// thread's own panel buffer right before that panel's tiles: the packed panel is read
+    /// from L1 by every tile of the row, and nothing is written to or read back from a
+    /// shared buffer (a packing pass first wrote all of a W3 weight gradient's gate
+    /// gradients, 6 MiB, to memory and read them back).
+    a_cols: Option<Src>,
     a_pack: SendPtr<f32>,
     b_pack: SendPtr<f32>,
     /// `B` in place (row-major) when the first row panel packs the full `B` panels.
@@ -271,13 +283,21 @@ struct Block {
 impl Block {
     /// The tiles in row panels `rows` × column panels `cols`.
     unsafe fn compute(&self, (rows, cols): ((usize, usize), (usize, usize))) {
+        // Uninitialised: packing writes every value of a panel that its tiles read.
+        let mut panel = std::mem::MaybeUninit::<PanelBuf>::uninit();
         // Each A panel stays in L1 while the B panels (an L2-sized block) stream past it.
         for jc in (cols.0..cols.1).step_by(NC_PANELS) {
             let jc_end = (jc + NC_PANELS).min(cols.1);
             for iq in rows.0..rows.1 {
-                let a = match self.a_direct {
-                    Some((p, rs)) => PanelA::Rows(p.0.add(self.rows.start(iq) * rs), rs),
-                    None => PanelA::Packed(self.a_pack.0.add(iq * MR * self.kc)),
+                let a = match (self.a_direct, self.a_cols) {
+                    (Some((p, rs)), _) => PanelA::Rows(p.0.add(self.rows.start(iq) * rs), rs),
+                    (None, Some(src)) => {
+                        let first = src.ptr.add(self.rows.start(iq));
+                        let dst = panel.as_mut_ptr().cast::<f32>();
+                        pack::copy_columns(dst, first, src.cs, self.kc, self.rows.len(iq));
+                        PanelA::Packed(dst)
+                    }
+                    (None, None) => PanelA::Packed(self.a_pack.0.add(iq * MR * self.kc)),
                 };
                 for jq in jc..jc_end {
                     let packed = self.b_pack.0.add(jq * NR * self.kc);
@@ -301,11 +321,25 @@ impl Block {
                         add: self.add,
                     };
                     run_tile(self.kc, a, b, &tile);
+                    if let (Some(src), true) = (self.a_cols, iq + 1 < rows.1) {
+                        // The next panel's columns lie a row stride apart, often a multiple
+                        // of 4 KiB, where the hardware prefetchers do not follow: each tile
+                        // of this panel asks for its share of them.
+                        let next = src.ptr.add(self.rows.start(iq + 1));
+                        let tiles = jc_end - jc;
+                        let part = jq - jc;
+                        let steps = self.kc * part / tiles..self.kc * (part + 1) / tiles;
+                        pack::prefetch_columns(next, src.cs, steps);
+                    }
                 }
             }
         }
     }
 }
+
+/// One packed `A` panel of the largest `k` block, on a cache line.
+#[repr(C, align(64))]
+struct PanelBuf([f32; MR * KC_MAX]);
 
 /// `total` items cut into `count` runs of consecutive items, as equal as possible. Row
 /// panels are one use: the rows of a block cut into panels of at most `MR` rows, so that 32

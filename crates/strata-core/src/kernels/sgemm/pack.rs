@@ -75,12 +75,38 @@ pub(super) unsafe fn pack_a(
 /// The CPU must support AVX-512F (as for every kernel here); `live ≤ MR` values per step
 /// must be readable and `MR · kc` writable.
 #[target_feature(enable = "avx512f")]
-unsafe fn copy_columns(dst: *mut f32, src: *const f32, stride: usize, kc: usize, live: usize) {
+pub(super) unsafe fn copy_columns(
+    dst: *mut f32,
+    src: *const f32,
+    stride: usize,
+    kc: usize,
+    live: usize,
+) {
     use std::arch::x86_64::*;
     let (load, store): (__mmask16, __mmask16) = ((1 << live) - 1, (1 << MR) - 1);
     for p in 0..kc {
         let v = _mm512_maskz_loadu_ps(load, src.add(p * stride));
         _mm512_mask_storeu_ps(dst.add(p * MR), store, v);
+    }
+}
+
+/// Asks for the `MR` values at `src + p * stride`, for each step `p` in `steps`, to be
+/// brought into the second-level cache (where the packing of their panel will find them).
+///
+/// # Safety
+/// None beyond a valid pointer computation: a prefetch never faults, and the addresses are
+/// only formed, not read (`wrapping_add`).
+pub(super) unsafe fn prefetch_columns(
+    src: *const f32,
+    stride: usize,
+    steps: std::ops::Range<usize>,
+) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+    for p in steps {
+        let at = src.wrapping_add(p * stride) as *const i8;
+        _mm_prefetch::<_MM_HINT_T1>(at);
+        // `MR` floats span two lines unless they start a line's first eight values.
+        _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(4 * MR - 4));
     }
 }
 

@@ -164,9 +164,16 @@ fn strided_and_transposed_operands_match_the_reference() {
             }
         }
     }
-    // A column-major A is packed several panels at a time: 100 rows make eight panels (two
-    // groups of four), 700 steps three k blocks.
+    // A column-major A is packed one row panel at a time, by the thread computing it, just
+    // before that panel's tiles: 100 rows make eight panels, 700 steps three k blocks; with
+    // rows by threads and (8 × 300) columns by threads, padded columns, accumulating.
     check(100, 40, 700, COL, ROW, ROW, false, 2);
+    let padded_col = Layout {
+        transposed: true,
+        pad: 3,
+    };
+    check(100, 40, 700, padded_col, ROW, ROW, true, 3);
+    check(8, 300, 700, padded_col, ROW, ROW, true, 2);
 }
 
 #[test]
