@@ -14,6 +14,9 @@ pub const VOCAB: usize = 96;
 const EMB: usize = 64;
 const HIDDEN: usize = 256;
 pub const SEQ: usize = 64;
+/// Elements from one row of the gate buffers to the next: `4·HIDDEN` f32 (4 KiB) plus a
+/// cache line, as `strata-nn`'s recurrent op lays them out.
+const GATE_LD: usize = 4 * HIDDEN + 16;
 
 /// W3's training loop on random token sequences, as PyTorch's script draws them.
 pub struct LstmTraining {
@@ -83,7 +86,8 @@ impl LstmTraining {
 /// Forward: the input projection of all steps at once, one product through the packed
 /// `W_hh` per step after the first (the zero initial state skips it), the output layer.
 /// Backward: the output layer's two, one product through `W_hh` per step but the first,
-/// `dx` and `[dW_ih | dW_hh]` over all steps.
+/// `dx` and `[dW_ih | dW_hh]` over all steps. The gate buffers' rows are padded by a cache
+/// line, as the op pads rows a multiple of 2 KiB wide.
 pub struct LstmProducts {
     x: Vec<f32>,
     w_ih_t: Vec<f32>,
@@ -113,8 +117,8 @@ impl LstmProducts {
             w_ih: values(gh * EMB)?,
             w_hh: values(gh * HIDDEN)?,
             h: values(batch * HIDDEN)?,
-            gates: LineAligned::new(rows * gh),
-            dgates: values(rows * gh)?,
+            gates: LineAligned::new(rows * GATE_LD),
+            dgates: values(rows * GATE_LD)?,
             xh: values(rows * (EMB + HIDDEN))?,
             out: vec![
                 (h_out.clone(), w_out.t()?), // y = h·Wᵀ
@@ -128,8 +132,9 @@ impl LstmProducts {
     /// Runs every product of one step once.
     pub fn run(&mut self) -> Result<()> {
         let (b, gh, rows, xw) = (self.batch, 4 * HIDDEN, SEQ * self.batch, EMB + HIDDEN);
+        let ld = GATE_LD;
         gemm(
-            MatMut::row_major(&mut self.gates, rows, gh)?,
+            MatMut::strided(&mut self.gates, 0, rows, gh, ld, 1)?,
             MatRef::row_major(&self.x, rows, EMB)?,
             MatRef::row_major(&self.w_ih_t, EMB, gh)?,
             false,
@@ -137,7 +142,7 @@ impl LstmProducts {
         let w_hh_t = PackedRhs::new(MatRef::row_major(&self.w_hh, gh, HIDDEN)?.t());
         for t in 1..SEQ {
             gemm_packed(
-                MatMut::row_major(&mut self.gates[t * b * gh..(t + 1) * b * gh], b, gh)?,
+                MatMut::strided(&mut self.gates, t * b * ld, b, gh, ld, 1)?,
                 MatRef::row_major(&self.h, b, HIDDEN)?,
                 &w_hh_t,
                 true,
@@ -154,12 +159,12 @@ impl LstmProducts {
         for t in (1..SEQ).rev() {
             gemm_packed(
                 MatMut::row_major(&mut dh, b, HIDDEN)?,
-                MatRef::strided(&self.dgates, t * b * gh, b, gh, gh, 1)?,
+                MatRef::strided(&self.dgates, t * b * ld, b, gh, ld, 1)?,
                 &w_hh,
                 true,
             )?;
         }
-        let dgates = MatRef::row_major(&self.dgates, rows, gh)?;
+        let dgates = MatRef::strided(&self.dgates, 0, rows, gh, ld, 1)?;
         let mut dx = vec![0f32; rows * EMB];
         gemm(
             MatMut::row_major(&mut dx, rows, EMB)?,
