@@ -209,8 +209,8 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
         // The sixteen-lane LSTM kernel saves the state it starts from itself.
         let fast = active && shape.kind == CellKind::Lstm && fast_lstm::<T>();
         let xh_at = shape.seq_row(k, xw) + shape.x_width;
-        let saved_h = rows.saved_xh.get_mut(xh_at..xh_at + h).unwrap_or_default();
-        let saved_c = rows.saved_c.get_mut(rs.clone()).unwrap_or_default();
+        let saved_h = row_of(rows.saved_xh, xh_at..xh_at + h);
+        let saved_c = row_of(rows.saved_c, rs.clone());
         // Saved for every row, active or not (backward reads only the active ones).
         if !fast {
             if !saved_h.is_empty() {
@@ -260,6 +260,15 @@ fn forward_part<T: FloatElement>(shape: &StepShape<'_>, rows: ForwardRows<'_, T>
             ),
         }
         rows.out[rs].copy_from_slice(hr);
+    }
+}
+
+/// `buf[range]`, or nothing when `buf` is empty (a buffer the call does not use).
+fn row_of<T>(buf: &mut [T], range: std::ops::Range<usize>) -> &mut [T] {
+    if buf.is_empty() {
+        buf
+    } else {
+        &mut buf[range]
     }
 }
 

@@ -156,7 +156,15 @@ fn stale_spare_buffers_never_reach_results() {
             Some(&[16, 3, 0, 9, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11][..]),
         ] {
             let first = run_large(kind, lengths);
-            let gates = 16 * 16 * kind.gates() * 128;
+            // The gate buffers' rows as the op lays them out (padded when 2 KiB multiples).
+            let dims = Dims {
+                t: 16,
+                b: 16,
+                i: 8,
+                h: 128,
+                g: kind.gates(),
+            };
+            let gates = 16 * 16 * dims.gate_ld::<f64>();
             for n in [gates, gates, 16 * 16 * 128, 16 * 16 * 128, 16 * 16 * 128] {
                 let mut poisoned = LineAligned::new(n);
                 poisoned.fill(f64::NAN);
