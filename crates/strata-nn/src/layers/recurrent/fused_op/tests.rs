@@ -216,6 +216,65 @@ fn run_rows(
     (outs, grads)
 }
 
+/// Random inputs of one layer-direction (`x [T, B, I]`, `h0`, `c0`, an upstream gradient
+/// for the output, and `[W_ih, W_hh, b_ih, b_hh]`), all requiring grad.
+struct Case {
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    up: Tensor,
+    w: [Tensor; 4],
+}
+
+impl Case {
+    fn random(
+        kind: CellKind,
+        dtype: DType,
+        (t, b, i, h): (usize, usize, usize, usize),
+        seed: u64,
+        scale: f64,
+    ) -> Case {
+        let gh = kind.gates() * h;
+        let mut rng = Generator::new(seed);
+        let mut r = |shape: &[usize]| {
+            small_randn(&mut rng, shape, scale)
+                .to_dtype(dtype)
+                .requires_grad_()
+        };
+        let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
+        let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
+        Case { x, h0, c0, up, w }
+    }
+
+    fn weights(&self) -> [&Tensor; 4] {
+        [&self.w[0], &self.w[1], &self.w[2], &self.w[3]]
+    }
+}
+
+/// `a` (`[T, B, ·]`) as a batch-first `[B, T, ·]` leaf that requires grad.
+fn batch_major(a: &Tensor) -> Tensor {
+    a.transpose(0, 1)
+        .unwrap()
+        .contiguous()
+        .detach()
+        .requires_grad_()
+}
+
+/// The output of one layer-direction on `x` without recording (nothing saved: the kernels
+/// write their `extra` rows into a scratch block), flattened as f64.
+fn unrecorded_out(kind: CellKind, x: &Tensor, case: &Case, walk: Walk<'_>) -> Vec<f64> {
+    let w = case.weights();
+    let weights = LayerWeights {
+        w_ih: w[0],
+        w_hh: w[1],
+        b_ih: Some(w[2]),
+        b_hh: Some(w[3]),
+    };
+    let c0 = (kind == CellKind::Lstm).then_some(&case.c0);
+    let o = strata_core::no_grad(|| recurrent_layer(kind, x, &case.h0, c0, weights, walk)).unwrap();
+    o.out.to_dtype(DType::F64).to_vec::<f64>().unwrap()
+}
+
 /// A batch large enough to be cut into bands of rows, one per thread, gives every row what
 /// that row gives alone (a batch of one is never cut), and weight gradients that sum the
 /// rows' own.
@@ -226,35 +285,16 @@ fn bands_of_rows_give_each_row_its_own_results() {
     for kind in [CellKind::Lstm, CellKind::Gru, CellKind::RnnTanh] {
         for dtype in [DType::F32, DType::F64] {
             for (reverse, lengths) in [(false, None), (true, Some(&lengths[..]))] {
-                let gh = kind.gates() * h;
-                let mut rng = Generator::new(5);
-                let mut r = |shape: &[usize]| {
-                    small_randn(&mut rng, shape, 0.5)
-                        .to_dtype(dtype)
-                        .requires_grad_()
-                };
-                let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
-                let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
-                let wr = [&w[0], &w[1], &w[2], &w[3]];
+                let case = Case::random(kind, dtype, (t, b, i, h), 5, 0.5);
+                let Case { x, h0, c0, up, w } = &case;
+                let wr = case.weights();
                 let walk = Walk {
                     reverse,
                     lengths,
                     ..Walk::default()
                 };
-                let (outs, grads) = run_rows(kind, &x, &h0, &c0, wr, &up, walk);
-                // Without recording, nothing is saved and the kernels write a scratch block.
-                let unrecorded = strata_core::no_grad(|| {
-                    let weights = LayerWeights {
-                        w_ih: wr[0],
-                        w_hh: wr[1],
-                        b_ih: Some(wr[2]),
-                        b_hh: Some(wr[3]),
-                    };
-                    let c0 = (kind == CellKind::Lstm).then_some(&c0);
-                    recurrent_layer(kind, &x, &h0, c0, weights, walk)
-                })
-                .unwrap();
-                let plain = unrecorded.out.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+                let (outs, grads) = run_rows(kind, x, h0, c0, wr, up, walk);
+                let plain = unrecorded_out(kind, x, &case, walk);
                 assert_eq!(plain, outs[0], "{kind:?} {dtype:?} without recording");
                 let tol = if dtype == DType::F32 { 2e-5 } else { 1e-12 };
                 let close = |got: f64, want: f64, what: &str| {
@@ -273,7 +313,7 @@ fn bands_of_rows_give_each_row_its_own_results() {
                             .contiguous()
                             .requires_grad_()
                     };
-                    let (xr, h0r, c0r, upr) = (one(&x, 1), one(&h0, 0), one(&c0, 0), one(&up, 1));
+                    let (xr, h0r, c0r, upr) = (one(x, 1), one(h0, 0), one(c0, 0), one(up, 1));
                     let len = lengths.map(|l| vec![l[row]]);
                     let walk = Walk {
                         lengths: len.as_deref(),
@@ -379,35 +419,21 @@ fn batch_first_matches_time_major() {
         for kind in [CellKind::Lstm, CellKind::Gru, CellKind::RnnTanh] {
             for dtype in [DType::F32, DType::F64] {
                 for (reverse, lengths) in [(false, None), (true, Some(&lengths[..]))] {
-                    let gh = kind.gates() * h;
-                    let mut rng = Generator::new(3);
-                    let mut r = |shape: &[usize]| {
-                        small_randn(&mut rng, shape, 0.5)
-                            .to_dtype(dtype)
-                            .requires_grad_()
-                    };
-                    let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
-                    let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
-                    let wr = [&w[0], &w[1], &w[2], &w[3]];
-                    let batch_major = |a: &Tensor| {
-                        a.transpose(0, 1)
-                            .unwrap()
-                            .contiguous()
-                            .detach()
-                            .requires_grad_()
-                    };
-                    let (xb, upb) = (batch_major(&x), batch_major(&up));
+                    let case = Case::random(kind, dtype, (t, b, i, h), 3, 0.5);
+                    let Case { x, h0, c0, up, .. } = &case;
+                    let wr = case.weights();
+                    let (xb, upb) = (batch_major(x), batch_major(up));
                     let walk = Walk {
                         reverse,
                         lengths,
                         batch_first: false,
                     };
-                    let (outs, grads) = run_rows(kind, &x, &h0, &c0, wr, &up, walk);
+                    let (outs, grads) = run_rows(kind, x, h0, c0, wr, up, walk);
                     let walk_b = Walk {
                         batch_first: true,
                         ..walk
                     };
-                    let (outs_b, grads_b) = run_rows(kind, &xb, &h0, &c0, wr, &upb, walk_b);
+                    let (outs_b, grads_b) = run_rows(kind, &xb, h0, c0, wr, &upb, walk_b);
                     // Back to time-major [T, B, width] order, flattened.
                     let time_major = |v: &[f64], width: usize| -> Vec<f64> {
                         let mut out = vec![0.0; v.len()];
@@ -438,18 +464,7 @@ fn batch_first_matches_time_major() {
                         close(&grads_b[k], &grads[k], "state or weight gradient");
                     }
                     // Without recording, the kernels write a scratch block for `extra`.
-                    let plain = strata_core::no_grad(|| {
-                        let weights = LayerWeights {
-                            w_ih: wr[0],
-                            w_hh: wr[1],
-                            b_ih: Some(wr[2]),
-                            b_hh: Some(wr[3]),
-                        };
-                        let c0 = (kind == CellKind::Lstm).then_some(&c0);
-                        recurrent_layer(kind, &xb, &h0, c0, weights, walk_b)
-                    })
-                    .unwrap();
-                    let plain = plain.out.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+                    let plain = unrecorded_out(kind, &xb, &case, walk_b);
                     assert_eq!(plain, outs_b[0], "{what} without recording");
                 }
             }
@@ -531,19 +546,12 @@ fn fused_matches_plain_ops_with_padded_gate_rows() {
             gate_bytes.is_multiple_of(2048),
             "{kind:?}"
         );
-        let gh = dims.gh();
-        let mut rng = Generator::new(9);
-        let mut r = |shape: &[usize]| {
-            small_randn(&mut rng, shape, 0.3)
-                .to_dtype(dtype)
-                .requires_grad_()
-        };
-        let (x, h0, c0, up) = (r(&[t, b, i]), r(&[b, h]), r(&[b, h]), r(&[t, b, h]));
-        let w = [r(&[gh, i]), r(&[gh, h]), r(&[gh]), r(&[gh])];
-        let wr = [&w[0], &w[1], &w[2], &w[3]];
+        let case = Case::random(kind, dtype, (t, b, i, h), 9, 0.3);
+        let Case { x, h0, c0, up, .. } = &case;
+        let wr = case.weights();
         let lstm = kind == CellKind::Lstm;
-        let (out, h_n, c_n) = plain_layer(kind, &x, &h0, &c0, wr, true).unwrap();
-        let mut loss = out.mul(&up).unwrap().sum_all().unwrap();
+        let (out, h_n, c_n) = plain_layer(kind, x, h0, c0, wr, true).unwrap();
+        let mut loss = out.mul(up).unwrap().sum_all().unwrap();
         loss = loss
             .add(&h_n.mul(&h_n).unwrap().sum_all().unwrap())
             .unwrap();
@@ -552,9 +560,9 @@ fn fused_matches_plain_ops_with_padded_gate_rows() {
         }
         let grads = loss.backward().unwrap();
         let v = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().unwrap();
-        let mut wrt = vec![&x, &h0];
+        let mut wrt = vec![x, h0];
         if lstm {
-            wrt.push(&c0);
+            wrt.push(c0);
         }
         wrt.extend(wr);
         let want: Vec<Vec<f64>> = wrt.iter().map(|p| v(grads.get(p).unwrap())).collect();
@@ -574,19 +582,12 @@ fn fused_matches_plain_ops_with_padded_gate_rows() {
                 batch_first,
                 lengths: None,
             };
-            let batch_major = |a: &Tensor| {
-                a.transpose(0, 1)
-                    .unwrap()
-                    .contiguous()
-                    .detach()
-                    .requires_grad_()
-            };
             let (xs, ups) = if batch_first {
-                (batch_major(&x), batch_major(&up))
+                (batch_major(x), batch_major(up))
             } else {
                 (x.clone(), up.clone())
             };
-            let (outs, got) = run_rows(kind, &xs, &h0, &c0, wr, &ups, walk);
+            let (outs, got) = run_rows(kind, &xs, h0, c0, wr, &ups, walk);
             let to_time_major = |a: Vec<f64>, width: usize| {
                 if !batch_first {
                     return a;
