@@ -105,7 +105,7 @@ pub(super) unsafe fn prefetch_columns(
     for p in steps {
         let at = src.wrapping_add(p * stride) as *const i8;
         _mm_prefetch::<_MM_HINT_T1>(at);
-        // `MR` floats span two lines unless they start a line's first eight values.
+        // `MR` floats span two lines unless they start among a line's first three values.
         _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(4 * MR - 4));
     }
 }
