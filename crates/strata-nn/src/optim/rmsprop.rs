@@ -1,7 +1,7 @@
 //! RMSprop (with momentum and the centered variant): PyTorch's `torch.optim.RMSprop`.
 
 use super::adam::lerp;
-use super::kernel::{check_non_negative, for_chunks, Chunk, GradTerm};
+use super::kernel::{check_non_negative, flush_below, for_chunks, Chunk, GradTerm};
 use super::rule::{hyper_table, Optim, StepInfo, UpdateRule};
 use super::IntoParamGroups;
 use crate::Result;
@@ -105,6 +105,21 @@ impl UpdateRule for RmspropRule {
             one_minus_alpha: T::from_f64(1.0 - self.alpha),
             eps: T::from_f64(self.eps),
             momentum: T::from_f64(self.momentum),
+            tiny_b: T::min_positive_value(),
+            // With eps = 0 a zero average would divide by zero: nothing in the denominator
+            // is flushed then.
+            tiny_s: if self.eps > 0.0 {
+                T::min_positive_value()
+            } else {
+                T::zero()
+            },
+            // The gradient average below √(smallest normal), so its square is zero or
+            // normal, never a subnormal taken from a square average flushed to zero.
+            tiny_ga: if self.eps > 0.0 {
+                T::min_positive_value().sqrt()
+            } else {
+                T::zero()
+            },
         };
         let (momentum, centered) = (self.momentum > 0.0, self.centered);
         match s.weight_decay != 0.0 {
@@ -122,6 +137,11 @@ struct Consts<T> {
     one_minus_alpha: T,
     eps: T,
     momentum: T,
+    /// State below these is flushed to zero (see [`flush_below`]): the momentum buffer, the
+    /// square average and the gradient average.
+    tiny_b: T,
+    tiny_s: T,
+    tiny_ga: T,
 }
 
 impl<T: FloatElement> Consts<T> {
@@ -154,16 +174,18 @@ impl<T: FloatElement> Consts<T> {
         for i in 0..w.len() {
             let gi = self.grad.at::<DECAY>(g[i], w[i]);
             let s = square_avg[i] * self.alpha + self.one_minus_alpha * gi * gi;
+            let s = flush_below(s, self.tiny_s);
             square_avg[i] = s;
             let avg = if CENTERED {
-                let ga = lerp(grad_avg[i], gi, self.one_minus_alpha);
+                let ga = flush_below(lerp(grad_avg[i], gi, self.one_minus_alpha), self.tiny_ga);
                 grad_avg[i] = ga;
                 (s - ga * ga).sqrt()
             } else {
                 s.sqrt()
             } + self.eps;
             if MOMENTUM {
-                momentum_buf[i] = momentum_buf[i] * self.momentum + gi / avg;
+                let b = momentum_buf[i] * self.momentum + gi / avg;
+                momentum_buf[i] = flush_below(b, self.tiny_b);
                 w[i] -= self.lr * momentum_buf[i];
             } else {
                 w[i] -= self.lr * gi / avg;

@@ -583,16 +583,36 @@ fn decayed_state_is_flushed_to_zero_not_left_subnormal() {
     };
     let adam_param = p32(&start);
     let sgd_param = p32(&start);
+    let rms_param = p32(&start);
     let mut adam = Adam::new(vec![adam_param.clone()], 1e-3).unwrap();
     let mut sgd = SGD::new(vec![sgd_param.clone()], 1e-2)
         .unwrap()
         .momentum(0.9)
         .unwrap();
+    // RMSprop with every buffer: its averages decay by alpha, its momentum by 0.9.
+    let mut rms = RMSprop::new(vec![rms_param.clone()], 1e-3)
+        .unwrap()
+        .alpha(0.9)
+        .unwrap()
+        .momentum(0.9)
+        .unwrap()
+        .centered(true);
     for step in 1..=steps {
         adam.step(&grads(&adam_param, step)).unwrap();
         sgd.step(&grads(&sgd_param, step)).unwrap();
+        rms.step(&grads(&rms_param, step)).unwrap();
     }
-    for (name, state) in adam.state_dict().into_iter().chain(sgd.state_dict()) {
+    let states = adam
+        .state_dict()
+        .into_iter()
+        .chain(sgd.state_dict())
+        .chain(rms.state_dict());
+    for (name, state) in states {
+        // Unflushed, RMSprop's averages would be subnormal too: 0.1 · 0.9^899 ≈ 8e-43.
+        if name.ends_with("square_avg") || name.ends_with("grad_avg") {
+            let v = state.to_vec::<f32>().unwrap();
+            assert!(v.iter().all(|&x| x == 0.0), "{name} {v:?}");
+        }
         if name.ends_with("exp_avg") || name.ends_with("momentum_buffer") {
             let v = state.to_vec::<f32>().unwrap();
             // Unflushed they would be subnormal here: 0.1 · 0.9^899 ≈ 8e-43 for Adam's
@@ -606,10 +626,16 @@ fn decayed_state_is_flushed_to_zero_not_left_subnormal() {
     }
     // The same updates in f64 without any flush.
     let (mut w_adam, mut w_sgd) = (start.map(f64::from), start.map(f64::from));
+    let mut w_rms = start.map(f64::from);
     for i in 0..start.len() {
         let (mut m, mut v, mut b) = (0.0f64, 0.0f64, 0.0f64);
+        let (mut sq, mut ga, mut rb) = (0.0f64, 0.0f64, 0.0f64);
         for step in 1..=steps {
             let g = if step == 1 { first_grad[i] } else { 0.0 };
+            sq = 0.9 * sq + 0.1 * g * g;
+            ga = 0.9 * ga + 0.1 * g;
+            rb = 0.9 * rb + g / ((sq - ga * ga).sqrt() + 1e-8);
+            w_rms[i] -= 1e-3 * rb;
             m = 0.9 * m + 0.1 * g;
             v = 0.999 * v + 0.001 * g * g;
             let t = step as i32;
@@ -629,4 +655,5 @@ fn decayed_state_is_flushed_to_zero_not_left_subnormal() {
     };
     close(values(&adam_param), &w_adam, "Adam");
     close(values(&sgd_param), &w_sgd, "SGD");
+    close(values(&rms_param), &w_rms, "RMSprop");
 }
