@@ -55,13 +55,13 @@ pub(crate) type ChunkUpdate<'a, T> = dyn Fn(Chunk<'_, '_, T>) + Sync + 'a;
 /// subnormals, zero to keep everything).
 ///
 /// State that decays geometrically while its gradient is zero (Adam's moments, RMSprop's
-/// averages, a momentum buffer: an MNIST pixel that is blank in every image of many batches) enters the
-/// subnormal range after a few hundred steps, and arithmetic on subnormals is many times
-/// slower on x86: W1-b16's Adam update took 243 µs a step at first and 536 µs after 2,700
-/// steps (AMD EPYC Zen 4, one thread); with this flush 280–380 µs throughout (the compares
-/// cost a little before anything is subnormal), with the CPU's own flush-to-zero mode 230
-/// µs, but that mode is not Rust's to set. What a subnormal
-/// moment or momentum would add to a weight (in f32 at most about 10⁻²⁸ with Adam's default
+/// averages, a momentum buffer: an MNIST pixel that is blank in every image of many
+/// batches) enters the subnormal range after a few hundred steps, and arithmetic on
+/// subnormals is many times slower on x86: W1-b16's Adam update took 243 µs a step at first
+/// and 536 µs after 2,700 steps (AMD EPYC Zen 4, one thread); with this flush 280–380 µs
+/// throughout (the compares cost a little before anything is subnormal), with the CPU's own
+/// flush-to-zero mode 230 µs, but that mode is not Rust's to set. What a subnormal moment
+/// or momentum would add to a weight (in f32 at most about 10⁻²⁸ with Adam's default
 /// eps and a learning rate up to 1) is below the last bit of any weight above 10⁻²⁰.
 #[inline(always)]
 pub(crate) fn flush_below<T: FloatElement>(x: T, tiny: T) -> T {

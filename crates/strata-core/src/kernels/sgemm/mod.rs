@@ -267,8 +267,8 @@ struct Block {
     /// `A` with contiguous columns, packed one row panel at a time into the computing
     /// thread's own panel buffer right before that panel's tiles: the packed panel is read
     /// from L1 by every tile of the row, and nothing is written to or read back from a
-    /// shared buffer (a packing pass first wrote all of a W3 weight gradient's gate
-    /// gradients, 6 MiB, to memory and read them back).
+    /// shared buffer (a packing pass wrote a W3 weight gradient's gate gradients out in
+    /// groups of up to 6 MiB and the tiles read them back).
     a_cols: Option<Src>,
     a_pack: SendPtr<f32>,
     b_pack: SendPtr<f32>,
