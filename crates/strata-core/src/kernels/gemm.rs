@@ -331,6 +331,26 @@ impl<T: FloatElement> PackedRhs<T> {
     pub fn shape(&self) -> (usize, usize) {
         (self.rows, self.cols)
     }
+
+    /// Whether each row of a product with this operand comes out the same to the last bit
+    /// whatever rows the left operand has beside it: true for the AVX-512 f32 panels, whose
+    /// kernels add a row's terms in one order at every tile height; the other paths pick
+    /// their kernel by the product's size. Code that regroups rows between products at run
+    /// time (the recurrent op moving rows between threads) stays reproducible only when
+    /// this holds.
+    ///
+    /// ```
+    /// use strata_core::kernels::gemm::{MatRef, PackedRhs};
+    /// let w = [1.0f64, 2.0, 3.0, 4.0];
+    /// assert!(!PackedRhs::new(MatRef::row_major(&w, 2, 2).unwrap()).rows_independent());
+    /// ```
+    pub fn rows_independent(&self) -> bool {
+        match self.repr {
+            #[cfg(target_arch = "x86_64")]
+            Packed::Panels(_) => true,
+            Packed::Plain(_) => false,
+        }
+    }
 }
 
 /// `dst = lhs · rhs` (or `dst += lhs · rhs` when `accumulate`) with a packed `rhs`; see
@@ -532,6 +552,48 @@ mod tests {
                 check::<f32>(m, k, n, transposed_b, true);
                 check::<f32>(m, k, n, transposed_b, false);
                 check::<f64>(m, k, n, transposed_b, true);
+            }
+        }
+    }
+
+    /// Where `rows_independent` says so, every way of cutting the left operand's rows into
+    /// products (one row, tile heights 1 to 14 and past them) gives each row the same bits,
+    /// into a strided output, accumulating or not.
+    #[test]
+    fn rows_independent_products_give_each_row_the_same_bits() {
+        let (m, k, n) = (31, 300, 70);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+        let packed = PackedRhs::new(MatRef::row_major(&b, k, n).unwrap());
+        if !packed.rows_independent() {
+            return;
+        }
+        let ld = n + 3;
+        let start: Vec<f32> = (0..m * ld).map(|i| (i as f32 * 0.05).cos()).collect();
+        for acc in [false, true] {
+            let product = |cuts: &[usize]| {
+                let mut c = start.clone();
+                for w in cuts.windows(2) {
+                    let (r0, rows) = (w[0], w[1] - w[0]);
+                    gemm_packed(
+                        MatMut::strided(&mut c, r0 * ld, rows, n, ld, 1).unwrap(),
+                        MatRef::row_major(&a, m, k).unwrap().rows(r0, rows).unwrap(),
+                        &packed,
+                        acc,
+                    )
+                    .unwrap();
+                }
+                c
+            };
+            let whole = product(&[0, m]);
+            let singles: Vec<usize> = (0..=m).collect();
+            for cuts in [
+                &singles[..],
+                &[0, 5, 19, 20, 31],
+                &[0, 14, 16, 31],
+                &[0, 30, 31],
+            ] {
+                assert!(product(cuts) == whole, "cut at {cuts:?}, accumulate {acc}");
             }
         }
     }

@@ -95,10 +95,32 @@ struct BackwardBand<'a, T> {
     dh: &'a mut [T],
     dc: &'a mut [T],
     h_prev: &'a mut [T],
-    /// The band's sums of its gate-gradient rows, input side and (GRU) recurrent side:
-    /// the bias gradients, added up while the rows are still in cache.
+    /// Each batch row's sum of its gate-gradient rows over the steps, input side and (GRU)
+    /// recurrent side: the bias gradients, added up while the rows are still in cache.
     db_x: &'a mut [T],
     db_h: &'a mut [T],
+}
+
+impl<T: Send> steal::Band for BackwardBand<'_, T> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn split_off(&mut self, at: usize) -> Self {
+        let rows = self.rows;
+        self.rows = at;
+        BackwardBand {
+            first_row: self.first_row + at,
+            rows: rows - at,
+            dgx: self.dgx.split_off(at, rows),
+            dgh: self.dgh.split_off(at, rows),
+            dh: bands::split_rows(&mut self.dh, at, rows),
+            dc: bands::split_rows(&mut self.dc, at, rows),
+            h_prev: bands::split_rows(&mut self.h_prev, at, rows),
+            db_x: bands::split_rows(&mut self.db_x, at, rows),
+            db_h: bands::split_rows(&mut self.db_h, at, rows),
+        }
+    }
 }
 
 impl RecurrentBackward {
@@ -168,18 +190,18 @@ impl RecurrentBackward {
         let mut dhs = bands::cut(&mut dh, h, &edges).into_iter();
         let mut dcs = bands::cut(&mut dc, h, &edges).into_iter();
         let mut h_prevs = bands::cut(&mut h_prev, h, &edges).into_iter();
-        // One row of bias-gradient sums per band (and side), added up after the loop.
-        let bands_n = edges.len() - 1;
+        // One row of bias-gradient sums per batch row (and side), added up after the loop
+        // in the order of the rows: the same sums whichever thread ran a row.
         let sides = match (spec.has_bias, kind) {
             ((false, false), _) => 0,
             (_, CellKind::Gru) => 2,
             _ => 1,
         };
-        let mut band_sums = vec![T::zero(); sides * bands_n * gh];
-        let x_side = band_sums.len().min(bands_n * gh);
-        let (sums_x, sums_h) = band_sums.split_at_mut(x_side);
-        let mut db_xs = sums_x.chunks_exact_mut(gh);
-        let mut db_hs = sums_h.chunks_exact_mut(gh);
+        let mut row_sums = vec![T::zero(); sides * b * gh];
+        let x_side = row_sums.len().min(b * gh);
+        let (sums_x, sums_h) = row_sums.split_at_mut(x_side);
+        let mut db_xs = bands::cut(sums_x, gh, &edges).into_iter();
+        let mut db_hs = bands::cut(sums_h, gh, &edges).into_iter();
         let mut all = Vec::with_capacity(edges.len() - 1);
         for k in 0..edges.len() - 1 {
             all.push(BackwardBand {
@@ -194,60 +216,60 @@ impl RecurrentBackward {
                 db_h: db_hs.next().unwrap_or_default(),
             });
         }
-        bands::run(all, |mut band| {
+        let shape = StepShape {
+            kind,
+            h,
+            t: 0,
+            x_width: i,
+            lengths: spec.lengths.as_deref(),
+            row_step,
+            gate_ld: ld,
+        };
+        steal::run(all, steps, w_hh_mat.rows_independent(), |band, p| {
             let (r0, rows) = (band.first_row, band.rows);
             // The band's rows of step `t` in a `width`-wide sequence buffer.
             let span = |t: usize, width: usize| order.span(t, r0, rows, width);
-            for s in (0..steps).rev() {
-                let t = spec.time(s);
-                let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[span(t, h)]) };
-                if kind == CellKind::Gru {
-                    let xh_rows = xh[span(t, xw)].chunks(xw).step_by(row_step);
-                    for (dst, row) in band.h_prev.chunks_exact_mut(h).zip(xh_rows) {
-                        dst.copy_from_slice(&row[i..]);
-                    }
+            // Backward walks the processing steps from the last.
+            let s = steps - 1 - p;
+            let t = spec.time(s);
+            let saved = |k: usize| -> &[T] { extra.get(k).map_or(&[], |e| &e[span(t, h)]) };
+            if kind == CellKind::Gru {
+                let xh_rows = xh[span(t, xw)].chunks(xw).step_by(row_step);
+                for (dst, row) in band.h_prev.chunks_exact_mut(h).zip(xh_rows) {
+                    dst.copy_from_slice(&row[i..]);
                 }
-                let shape = StepShape {
-                    kind,
-                    h,
-                    t,
-                    x_width: i,
-                    lengths: spec.lengths.as_deref(),
-                    row_step,
-                    gate_ld: ld,
-                };
-                let dgx_t = band.dgx.at(t);
-                let dgh_t = band.dgh.at(t);
-                backward_rows(
-                    &shape,
-                    BackwardRows {
-                        first_row: r0,
-                        rows,
-                        acts: &acts[span(t, ld)],
-                        extra0: saved(0),
-                        extra1: saved(1),
-                        h_prev: band.h_prev,
-                        dout: &d_out[span(t, h)],
-                        dh: band.dh,
-                        dc: band.dc,
-                        dgx: &mut *dgx_t,
-                        dgh: &mut *dgh_t,
-                    },
-                );
-                add_rows(band.db_x, dgx_t, row_step * ld);
-                add_rows(band.db_h, dgh_t, row_step * ld);
-                // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
-                if s == 0 && !need_dh0 {
-                    break;
-                }
-                let dg_h: &[T] = if kind == CellKind::Gru { dgh_t } else { dgx_t };
-                gemm_packed(
-                    MatMut::row_major(band.dh, rows, h)?,
-                    MatRef::strided(dg_h, 0, rows, gh, row_step * ld, 1)?,
-                    &w_hh_mat,
-                    true,
-                )?;
             }
+            let dgx_t = band.dgx.at(t);
+            let dgh_t = band.dgh.at(t);
+            backward_rows(
+                &StepShape { t, ..shape },
+                BackwardRows {
+                    first_row: r0,
+                    rows,
+                    acts: &acts[span(t, ld)],
+                    extra0: saved(0),
+                    extra1: saved(1),
+                    h_prev: band.h_prev,
+                    dout: &d_out[span(t, h)],
+                    dh: band.dh,
+                    dc: band.dc,
+                    dgx: &mut *dgx_t,
+                    dgh: &mut *dgh_t,
+                },
+            );
+            add_each_row(band.db_x, gh, dgx_t, row_step * ld);
+            add_each_row(band.db_h, gh, dgh_t, row_step * ld);
+            // dh_{prev} += dgates_h · W_hh (the kernels left the direct part in dh).
+            if s == 0 && !need_dh0 {
+                return Ok(());
+            }
+            let dg_h: &[T] = if kind == CellKind::Gru { dgh_t } else { dgx_t };
+            gemm_packed(
+                MatMut::row_major(band.dh, rows, h)?,
+                MatRef::strided(dg_h, 0, rows, gh, row_step * ld, 1)?,
+                &w_hh_mat,
+                true,
+            )?;
             Ok(())
         })?;
 
@@ -295,7 +317,7 @@ impl RecurrentBackward {
             spare::give(dw);
             (dw_ih, dw_hh)
         };
-        let (sums_x, sums_h) = band_sums.split_at(x_side);
+        let (sums_x, sums_h) = row_sums.split_at(x_side);
         let mut db_ih = vec![T::zero(); gh];
         add_rows(&mut db_ih, sums_x, gh);
         let db_hh = if kind == CellKind::Gru {
@@ -316,6 +338,16 @@ impl RecurrentBackward {
             db_ih,
             db_hh,
         })
+    }
+}
+
+/// Adds each of the rows of `rows` that start every `stride` elements to its own
+/// `width`-wide row of `acc` (nothing when `acc` is empty).
+fn add_each_row<T: FloatElement>(acc: &mut [T], width: usize, rows: &[T], stride: usize) {
+    for (sum, row) in acc.chunks_exact_mut(width).zip(rows.chunks(stride)) {
+        for (a, &v) in sum.iter_mut().zip(row) {
+            *a += v;
+        }
     }
 }
 

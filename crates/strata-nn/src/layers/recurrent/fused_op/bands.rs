@@ -1,6 +1,6 @@
 //! The batch cut into bands of rows, one per thread, each run through every time step on
-//! its own: a batch row's recurrence never reads another row, so the threads need not meet
-//! between steps.
+//! its own (`steal.rs` runs them): a batch row's recurrence never reads another row, so the
+//! threads need not meet between steps.
 //!
 //! With the steps' products split by columns and their gate kernels by rows (what a batch
 //! too small for bands still does), every step was two parallel regions, and half of each
@@ -8,8 +8,7 @@
 //! runs at the same rate per thread as on 32 (113 GFLOP/s on a Zen 4 core, 97 % of its
 //! FMA ceiling), so a band loses nothing in its products.
 
-use strata_core::kernels::parallel::for_each_item;
-use strata_core::{num_threads, Result};
+use strata_core::num_threads;
 
 /// Fewest batch rows a band is given. A batch under twice this keeps the per-step split
 /// between threads, which also serves a batch of one; bands of 8 and 16 rows ran their
@@ -82,6 +81,38 @@ impl<T> Steps<'_, T> {
             }
         }
     }
+}
+
+impl<'a, T> Steps<'a, T> {
+    /// Keeps the first `at` of the band's `rows` rows and returns the others' rows.
+    pub(super) fn split_off(&mut self, at: usize, rows: usize) -> Steps<'a, T> {
+        match self {
+            Steps::Blocks(blocks) => Steps::Blocks(
+                blocks
+                    .iter_mut()
+                    .map(|block| split_rows(block, at, rows))
+                    .collect(),
+            ),
+            Steps::Chunk {
+                chunk,
+                steps,
+                width,
+            } => Steps::Chunk {
+                chunk: split_rows(chunk, at, rows),
+                steps: *steps,
+                width: *width,
+            },
+        }
+    }
+}
+
+/// Keeps the first `at` of the `rows` equal rows of `buf` and returns the others (nothing
+/// for an empty buffer).
+pub(super) fn split_rows<'a, T>(buf: &mut &'a mut [T], at: usize, rows: usize) -> &'a mut [T] {
+    let all = std::mem::take(buf);
+    let (kept, rest) = all.split_at_mut(all.len() / rows.max(1) * at);
+    *buf = kept;
+    rest
 }
 
 /// How the rows of all steps are laid out in the op's sequence buffers: the order of its
@@ -159,19 +190,6 @@ impl Order {
     }
 }
 
-/// Runs `f` on every band: directly when there is one (its products and gate kernels then
-/// share their own work between threads), else one band per thread.
-pub(super) fn run<X: Send>(bands: Vec<X>, f: impl Fn(X) -> Result<()> + Sync) -> Result<()> {
-    if bands.len() == 1 {
-        return bands.into_iter().try_for_each(f);
-    }
-    let mut results: Vec<Result<()>> = (0..bands.len()).map(|_| Ok(())).collect();
-    let items: Vec<(X, &mut Result<()>)> = bands.into_iter().zip(results.iter_mut()).collect();
-    // Inside a band the team is taken, so its products and kernels run on its own thread.
-    for_each_item(items, |(band, slot)| *slot = f(band));
-    results.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,25 +235,5 @@ mod tests {
             let mut empty = order.cut::<u32>(&mut [], width, &edges);
             assert!(empty.iter_mut().all(|b| b.at(1).is_empty()));
         }
-    }
-
-    #[test]
-    fn every_band_runs_and_errors_come_back() {
-        let ran = std::sync::atomic::AtomicUsize::new(0);
-        let bands: Vec<usize> = (0..4).collect();
-        let out = run(bands, |k| {
-            ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if k == 2 {
-                Err(strata_core::Error::InvalidArgument {
-                    op: "test",
-                    arg: "band",
-                    reason: "band 2 fails".into(),
-                })
-            } else {
-                Ok(())
-            }
-        });
-        assert_eq!(ran.into_inner(), 4);
-        assert!(out.is_err());
     }
 }

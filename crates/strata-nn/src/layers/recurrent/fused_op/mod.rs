@@ -30,6 +30,7 @@
 
 mod backward;
 mod bands;
+mod steal;
 
 use super::gates::CellKind;
 use super::spare;
@@ -480,58 +481,56 @@ impl Spec {
             });
         }
         let row_step = order.row_step();
-        bands::run(all, |mut band| {
+        let shape = StepShape {
+            kind: self.kind,
+            h,
+            t: 0,
+            x_width: i,
+            lengths: self.lengths.as_deref(),
+            row_step,
+            gate_ld: ld,
+        };
+        steal::run(all, steps, w_hh_t.rows_independent(), |band, s| {
             let rows = band.rows;
-            for s in 0..steps {
-                let t = self.time(s);
-                let step_gates = band.gates.at(t);
-                let h_mat = MatRef::row_major(band.h, rows, h)?;
-                // A zero initial state (no h0 given) adds nothing through W_hh (GRU's `hh`
-                // starts zero too), so the first step skips its product.
-                let zero_start = s == 0 && band.h.iter().all(|&v| v == T::zero());
-                let gru = self.kind == CellKind::Gru;
-                if !zero_start && gru {
-                    gemm_packed(MatMut::row_major(band.hh, rows, gh)?, h_mat, &w_hh_t, false)?;
-                } else if !zero_start {
-                    gemm_packed(
-                        MatMut::strided(step_gates, 0, rows, gh, row_step * ld, 1)?,
-                        h_mat,
-                        &w_hh_t,
-                        true,
-                    )?;
-                }
-                let (extra, extra_in_sequence): (&mut [T], bool) = match self.kind {
-                    CellKind::Lstm | CellKind::Gru if !save => (band.scratch, false),
-                    _ => (band.extra.at(t), true),
-                };
-                let shape = StepShape {
-                    kind: self.kind,
-                    h,
-                    t,
-                    x_width: i,
-                    lengths: self.lengths.as_deref(),
-                    row_step,
-                    gate_ld: ld,
-                };
-                forward_rows(
-                    &shape,
-                    ForwardRows {
-                        first_row: band.first_row,
-                        rows,
-                        gates: step_gates,
-                        bias: &bias_x,
-                        hh: band.hh,
-                        b_hn: &b_hn,
-                        h: band.h,
-                        c: band.c,
-                        out: band.out.at(t),
-                        extra,
-                        extra_in_sequence,
-                        saved_xh: band.saved_xh.at(t),
-                        saved_c: band.saved_c.at(t),
-                    },
-                );
+            let t = self.time(s);
+            let step_gates = band.gates.at(t);
+            let h_mat = MatRef::row_major(band.h, rows, h)?;
+            // A zero initial state (no h0 given) adds nothing through W_hh (GRU's `hh`
+            // starts zero too), so the first step skips its product.
+            let zero_start = s == 0 && band.h.iter().all(|&v| v == T::zero());
+            let gru = self.kind == CellKind::Gru;
+            if !zero_start && gru {
+                gemm_packed(MatMut::row_major(band.hh, rows, gh)?, h_mat, &w_hh_t, false)?;
+            } else if !zero_start {
+                gemm_packed(
+                    MatMut::strided(step_gates, 0, rows, gh, row_step * ld, 1)?,
+                    h_mat,
+                    &w_hh_t,
+                    true,
+                )?;
             }
+            let (extra, extra_in_sequence): (&mut [T], bool) = match self.kind {
+                CellKind::Lstm | CellKind::Gru if !save => (band.scratch, false),
+                _ => (band.extra.at(t), true),
+            };
+            forward_rows(
+                &StepShape { t, ..shape },
+                ForwardRows {
+                    first_row: band.first_row,
+                    rows,
+                    gates: step_gates,
+                    bias: &bias_x,
+                    hh: band.hh,
+                    b_hn: &b_hn,
+                    h: band.h,
+                    c: band.c,
+                    out: band.out.at(t),
+                    extra,
+                    extra_in_sequence,
+                    saved_xh: band.saved_xh.at(t),
+                    saved_c: band.saved_c.at(t),
+                },
+            );
             Ok(())
         })?;
         let tail = steps * bh;
@@ -575,6 +574,30 @@ struct ForwardBand<'a, T> {
     c: &'a mut [T],
     hh: &'a mut [T],
     scratch: &'a mut [T],
+}
+
+impl<T: Send> steal::Band for ForwardBand<'_, T> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn split_off(&mut self, at: usize) -> Self {
+        let rows = self.rows;
+        self.rows = at;
+        ForwardBand {
+            first_row: self.first_row + at,
+            rows: rows - at,
+            gates: self.gates.split_off(at, rows),
+            out: self.out.split_off(at, rows),
+            extra: self.extra.split_off(at, rows),
+            saved_c: self.saved_c.split_off(at, rows),
+            saved_xh: self.saved_xh.split_off(at, rows),
+            h: bands::split_rows(&mut self.h, at, rows),
+            c: bands::split_rows(&mut self.c, at, rows),
+            hh: bands::split_rows(&mut self.hh, at, rows),
+            scratch: bands::split_rows(&mut self.scratch, at, rows),
+        }
+    }
 }
 
 /// The transpose of a row-major `rows × cols` matrix, row-major.

@@ -604,3 +604,52 @@ fn fused_matches_plain_ops_with_padded_gate_rows() {
         }
     }
 }
+
+/// Rows that change threads between steps (bands split whenever a thread could take rows)
+/// give the same outputs and gradients, to the last bit, as bands that never split: every
+/// row's results, the bias gradients' sums included, do not depend on where it ran.
+#[test]
+fn rows_split_between_steps_give_the_same_bits() {
+    let (t, b, i, h) = (6, 18, 3, 8);
+    let lengths: Vec<usize> = (0..b).map(|r| (r * 5) % (t + 1)).collect();
+    for kind in [CellKind::Lstm, CellKind::Gru, CellKind::RnnTanh] {
+        for dtype in [DType::F32, DType::F64] {
+            for (batch_first, reverse, lengths) in [
+                (false, false, None),
+                (true, true, Some(&lengths[..])),
+                (true, false, None),
+            ] {
+                let case = Case::random(kind, dtype, (t, b, i, h), 11, 0.5);
+                let x = if batch_first {
+                    batch_major(&case.x)
+                } else {
+                    case.x.clone()
+                };
+                let up = if batch_first {
+                    batch_major(&case.up)
+                } else {
+                    case.up.clone()
+                };
+                let walk = Walk {
+                    reverse,
+                    batch_first,
+                    lengths,
+                };
+                let run = || {
+                    let w = case.weights();
+                    let recorded = run_rows(kind, &x, &case.h0, &case.c0, w, &up, walk);
+                    (recorded, unrecorded_out(kind, &x, &case, walk))
+                };
+                let whole = run();
+                for requests in [1, 3, 40] {
+                    let split = super::steal::with_forced_splits(requests, run);
+                    assert!(
+                        split == whole,
+                        "{kind:?} {dtype:?} batch-first {batch_first} reverse {reverse}, \
+                         {requests} requests"
+                    );
+                }
+            }
+        }
+    }
+}
