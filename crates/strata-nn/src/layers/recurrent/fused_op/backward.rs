@@ -276,7 +276,7 @@ impl RecurrentBackward {
         let rows = steps * b;
         let dg_h = if kind == CellKind::Gru { &dgh } else { &dgx };
         let dgx_mat = MatRef::strided(&dgx, 0, rows, gh, ld, 1)?;
-        let mut dx = vec![T::zero(); rows * i];
+        let mut dx = parallel::zeros::<T>(rows * i);
         gemm(
             MatMut::row_major(&mut dx, rows, i)?,
             dgx_mat,
@@ -308,12 +308,22 @@ impl RecurrentBackward {
                 MatRef::row_major(xh, rows, xw)?,
                 false,
             )?;
-            // Built by appending: the two are written whole, so no zero-filling pass first.
-            let (mut dw_ih, mut dw_hh) = (Vec::with_capacity(gh * i), Vec::with_capacity(gh * h));
-            for row in dw.chunks_exact(xw).take(gh) {
-                dw_ih.extend_from_slice(&row[..i]);
-                dw_hh.extend_from_slice(&row[i..]);
-            }
+            // Copied out in parallel runs of rows (1.3 MiB in W3, which one thread copied
+            // while the other waited).
+            let (mut dw_ih, mut dw_hh) = (parallel::zeros::<T>(gh * i), parallel::zeros(gh * h));
+            const RUN: usize = 64;
+            let edges: Vec<usize> = (0..gh).step_by(RUN).chain([gh]).collect();
+            let runs: Vec<_> = bands::cut(&mut dw_ih, i, &edges)
+                .into_iter()
+                .zip(bands::cut(&mut dw_hh, h, &edges))
+                .zip(edges.windows(2).map(|e| &dw[e[0] * xw..e[1] * xw]))
+                .collect();
+            parallel::for_each_item(runs, |((ih, hh), src)| {
+                for (r, row) in src.chunks_exact(xw).enumerate() {
+                    ih[r * i..(r + 1) * i].copy_from_slice(&row[..i]);
+                    hh[r * h..(r + 1) * h].copy_from_slice(&row[i..]);
+                }
+            });
             spare::give(dw);
             (dw_ih, dw_hh)
         };

@@ -39,6 +39,7 @@ use backward::RecurrentBackward;
 use std::any::Any;
 use strata_core::kernels::aligned::LineAligned;
 use strata_core::kernels::gemm::{gemm, gemm_packed, MatMut, MatRef, PackedRhs};
+use strata_core::kernels::parallel;
 use strata_core::{BackwardOp, DType, FloatElement, Result, Tensor};
 
 const OP: &str = "recurrent";
@@ -404,7 +405,7 @@ impl Spec {
             Some(c) => c.read::<T>()?.to_vec(),
             None => Vec::new(),
         };
-        let mut packed = vec![T::zero(); self.dims.packed_len(self.kind)];
+        let mut packed = parallel::zeros::<T>(self.dims.packed_len(self.kind));
         // Every row of these is written before backward reads it (inactive rows are skipped
         // by both passes), so stale spare values never show.
         let keep = |n: usize| {
