@@ -14,8 +14,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 use strata_core::kernels::parallel::for_each_piece;
 use strata_core::Result;
+
+/// How long a thread waiting for rows polls without giving up its core: a band hands out
+/// rows after its current step, tens of microseconds in W3.
+const SPIN: Duration = Duration::from_micros(200);
 
 /// Rows of a batch that can be cut in two between steps.
 pub(super) trait Band: Send + Sized {
@@ -108,8 +113,9 @@ struct Board<X> {
 impl<X: Band> Board<X> {
     /// Thread `k`'s share: band `k`, then whatever is queued, until every band is done.
     fn work(&self, k: usize, steps: usize, step: &(impl Fn(&mut X, usize) -> Result<()> + Sync)) {
-        // Whether this thread has a request for rows standing.
+        // Whether this thread has a request for rows standing, and since when.
         let mut asked = false;
+        let mut waiting_since = Instant::now();
         loop {
             match self.take(k) {
                 Taken::Band(band, from) => {
@@ -133,10 +139,17 @@ impl<X: Band> Board<X> {
                     if !asked {
                         self.hungry.fetch_add(1, SeqCst);
                         asked = true;
+                        waiting_since = Instant::now();
                     }
-                    // Polls the queue now and then, not on every spin.
-                    for _ in 0..64 {
-                        std::hint::spin_loop();
+                    if waiting_since.elapsed() < SPIN {
+                        // Polls the queue now and then, not on every spin.
+                        for _ in 0..64 {
+                            std::hint::spin_loop();
+                        }
+                    } else {
+                        // No rows for a while (the bands left may be single rows): lets
+                        // other work have the core meanwhile.
+                        std::thread::yield_now();
                     }
                 }
                 Taken::AllDone => return,
@@ -225,7 +238,6 @@ impl Drop for Finished<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// Batch rows `first..first + rows`; each step logs `(row, step)` for its rows.
     struct Rows {
