@@ -13,6 +13,7 @@
 use super::matmul::{fold_rows, matmul_nd, product_into, Mat};
 use super::{float_dispatch, slice_of};
 use crate::autograd::BackwardOp;
+use crate::kernels::parallel::{for_each_run_mut, PAR_MIN_ELEMS};
 use crate::{Error, Result, Tensor};
 
 /// The row stride of `[..., n]` seen as `[rows, n]` without a copy: the leading dims must
@@ -140,10 +141,20 @@ fn linear_forward(
                 &gathered[..]
             };
             if out_f > 0 {
-                for row in out.spare_capacity_mut()[..n].chunks_exact_mut(out_f) {
-                    for (d, &v) in row.iter_mut().zip(bias) {
-                        d.write(v);
+                let fill = |rows: &mut [std::mem::MaybeUninit<T>]| {
+                    for row in rows.chunks_exact_mut(out_f) {
+                        for (d, &v) in row.iter_mut().zip(bias) {
+                            d.write(v);
+                        }
                     }
+                };
+                let slots = &mut out.spare_capacity_mut()[..n];
+                // Every thread takes a share of a large output (W3's 2048 × 96 logits),
+                // which one thread filled while the others waited.
+                if n >= 2 * PAR_MIN_ELEMS {
+                    for_each_run_mut(slots, out_f, |_, rows| fill(rows));
+                } else {
+                    fill(slots);
                 }
             }
         }
