@@ -6,11 +6,11 @@
 //! and with fixed bands the faster thread waited for the slower one at the end of every
 //! call: on the 2-core Zen 4 measured, the two bands of one W3 call finished 0–13 % apart
 //! in quiet runs and 32–47 % apart in a slow spell, and one profile found the caller
-//! waiting at band ends for 3 % of a training step's samples. One row is 6 % of a 16-row band, too coarse to
-//! even the bands out ahead of time. A batch row's recurrence never reads another row, so
-//! rows can change threads between any two steps. Measured on W3 (alternating builds): the
-//! same speed in quiet runs (0.999×), 6 % faster with a low-priority busy loop sharing one
-//! of the two cores (0.94×).
+//! waiting at band ends for 3 % of a training step's samples. One row is 6 % of a 16-row
+//! band, too coarse to even the bands out ahead of time. A batch row's recurrence never
+//! reads another row, so rows can change threads between any two steps. Measured on W3
+//! (alternating builds): the same speed in quiet runs (0.999×), 6 % faster with a
+//! low-priority busy loop sharing one of the two cores (0.94×).
 
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard, PoisonError};
