@@ -251,6 +251,18 @@ impl Case {
     }
 }
 
+/// Asserts `got` and `want` have the same length and agree within `tol`, relative to
+/// values above 1 and absolute below.
+fn assert_all_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= tol * w.abs().max(1.0),
+            "{what}: {g} vs {w}"
+        );
+    }
+}
+
 /// `a` (`[T, B, ·]`) as a batch-first `[B, T, ·]` leaf that requires grad.
 fn batch_major(a: &Tensor) -> Tensor {
     a.transpose(0, 1)
@@ -447,13 +459,7 @@ fn batch_first_matches_time_major() {
                     let tol = if dtype == DType::F32 { 1e-5 } else { 1e-12 };
                     let what = format!("{kind:?} {dtype:?} b={b} reverse={reverse}");
                     let close = |got: &[f64], want: &[f64], part: &str| {
-                        assert_eq!(got.len(), want.len(), "{what} {part}");
-                        for (g, w) in got.iter().zip(want) {
-                            assert!(
-                                (g - w).abs() <= tol * w.abs().max(1.0),
-                                "{what} {part}: {g} vs {w}"
-                            );
-                        }
+                        assert_all_close(got, want, tol, &format!("{what} {part}"))
                     };
                     close(&time_major(&outs_b[0], h), &outs[0], "output");
                     for k in 1..outs.len() {
@@ -568,13 +574,7 @@ fn fused_matches_plain_ops_with_padded_gate_rows() {
         let want: Vec<Vec<f64>> = wrt.iter().map(|p| v(grads.get(p).unwrap())).collect();
         let tol = if dtype == DType::F32 { 1e-4 } else { 1e-10 };
         let close = |got: &[f64], want: &[f64], what: &str| {
-            assert_eq!(got.len(), want.len(), "{kind:?} {what}");
-            for (g, w) in got.iter().zip(want) {
-                assert!(
-                    (g - w).abs() <= tol * w.abs().max(1.0),
-                    "{kind:?} {dtype:?} {what}: {g} vs {w}"
-                );
-            }
+            assert_all_close(got, want, tol, &format!("{kind:?} {dtype:?} {what}"))
         };
         for batch_first in [false, true] {
             let walk = Walk {
