@@ -5,8 +5,10 @@
 //! zmm registers); each step loads `V` vectors of `B`, broadcasts `R` values of `A` and does
 //! `R · V` fused multiply-adds. `R` and `V` are constants so each size compiles to straight-line
 //! code; the edge tiles of a product get their own exact size instead of computing padding.
-//! `A` is read either packed (`pack.rs`) or in place when its rows are contiguous: fourteen
-//! sequential streams that the hardware prefetches well, so packing would only add work.
+//! `A` is read either packed (`pack.rs`) or in place: when its rows are contiguous, fourteen
+//! sequential streams that the hardware prefetches well, so packing would only add work;
+//! when its columns are, each step's values side by side as in a packed panel, a row
+//! stride apart rather than `MR` (the caller prefetches them, `Block::compute`).
 //! The full-width 14- and 13-row tiles of that case run their `k` loop in assembly
 //! (`asm.rs`); the others, and every tile that packs `B`, run the compiled loop here.
 
@@ -29,6 +31,9 @@ pub(super) struct Tile {
 pub(super) enum PanelA {
     /// Packed by `pack_a`: `MR` values per step of `k`.
     Packed(*const f32),
+    /// In place, column-major: the panel's values of step `p` side by side at
+    /// `ptr + p * step`.
+    Columns(*const f32, usize),
     /// In place, row-major: row `r` of the panel at `ptr + r * row_stride`, contiguous in `k`.
     Rows(*const f32, usize),
 }
@@ -58,7 +63,8 @@ pub(super) enum PanelB {
 /// with `1 ≤ rows ≤ MR` and `1 ≤ cols ≤ NR`.
 pub(super) unsafe fn run_tile(kc: usize, a: PanelA, b: PanelB, t: &Tile) {
     let (a, packed_a) = match a {
-        PanelA::Packed(p) => ((p, 0), true),
+        PanelA::Packed(p) => ((p, MR), true),
+        PanelA::Columns(p, step) => ((p, step), true),
         PanelA::Rows(p, rs) => ((p, rs), false),
     };
     let (b, pack_b) = match b {
@@ -120,10 +126,12 @@ unsafe fn in_place_wide<const R: usize>(
 /// Steps of `k` ahead that a tile packing `B` on the way prefetches its rows.
 const PACK_B_AHEAD: usize = 12;
 
-/// The tile kernel: `A` packed or in place (`a_rs` its row stride), `B` packed or (with
+/// The tile kernel: `A` with each step's values side by side (`COLUMNS`: packed, or
+/// column-major in place; `a_rs` the distance between steps) or row-major in place (`a_rs`
+/// its row stride), `B` packed or (with
 /// `PACK_B`) read in place with row stride `b_rs` and copied to `b_dst`.
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool, const PACK_B: bool>(
+unsafe fn kernel<const R: usize, const V: usize, const COLUMNS: bool, const PACK_B: bool>(
     kc: usize,
     (a, a_rs): (*const f32, usize),
     (b, b_rs, b_dst): (*const f32, usize, *mut f32),
@@ -149,13 +157,13 @@ unsafe fn kernel<const R: usize, const V: usize, const PACKED: bool, const PACK_
             }
         }
         for (r, row) in acc.iter_mut().enumerate() {
-            let x = if PACKED { *a.add(r) } else { *a.add(r * a_rs) };
+            let x = if COLUMNS { *a.add(r) } else { *a.add(r * a_rs) };
             let av = _mm512_set1_ps(x);
             for (acc, &bv) in row.iter_mut().zip(&bv) {
                 *acc = _mm512_fmadd_ps(av, bv, *acc);
             }
         }
-        a = a.add(if PACKED { MR } else { 1 });
+        a = a.add(if COLUMNS { a_rs } else { 1 });
         if PACK_B {
             // Wrapping: after the last step `b` is a row past the block, which may lie past
             // the end of the operand's buffer (it is never read there).

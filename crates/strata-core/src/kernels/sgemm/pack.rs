@@ -91,7 +91,7 @@ pub(super) unsafe fn copy_columns(
 }
 
 /// Asks for the `MR` values at `src + p * stride`, for each step `p` in `steps`, to be
-/// brought into the second-level cache (where the packing of their panel will find them).
+/// brought into the second-level cache (where the tiles of their panel will read them).
 ///
 /// # Safety
 /// None beyond a valid pointer computation: a prefetch never faults, and the addresses are
