@@ -175,6 +175,13 @@ fn strided_and_transposed_operands_match_the_reference() {
     };
     check(100, 40, 700, padded_col, ROW, ROW, true, 3);
     check(8, 300, 700, padded_col, ROW, ROW, true, 2);
+    // Column-major A in full 14-row panels over a long k (a weight gradient's shape), in
+    // panels of 14 and 13 rows, and alone at every height from 1 to 14.
+    check(28, 64, 2048, COL, ROW, ROW, false, 2);
+    check(105, 40, 50, padded_col, ROW, ROW, false, 1);
+    for rows in 1..=14 {
+        check(rows, 33, 40, COL, ROW, ROW, true, 2);
+    }
 }
 
 #[test]
