@@ -5,8 +5,9 @@
 //! The classic blocked scheme (Goto/BLIS): `k` is cut into blocks of at most `KC_MAX`; `B`
 //! is packed per block (`pack.rs`, or once for many products as a [`PackedB`]) and `A` is
 //! read in place when its rows or its columns are contiguous and packed in a pass first
-//! otherwise, so the micro-kernel (`avx512.rs`) reads both contiguously. The tiles of `C` are cut into bands along the side
-//! with more panels and claimed by the calling thread and the helper team
+//! otherwise, so the micro-kernel (`avx512.rs`) reads both contiguously. The tiles of `C`
+//! are cut into bands along the side with more panels and claimed by the calling thread
+//! and the helper team
 //! (`kernels/team.rs`); each band runs through every `k` block, so a product takes one
 //! parallel region for packing and one for computing rather than two per `k` block. Bands
 //! of columns pack the `B` panels they read themselves (no packing region unless `A` needs
