@@ -170,6 +170,22 @@ fn normalise(values: &[f64]) -> Vec<u8> {
         .collect()
 }
 
+/// The width and height in a PNG's header (the IHDR chunk right after the signature), read
+/// without decoding the image: what a TensorBoard image summary states beside the bytes.
+pub(crate) fn png_size(png: &[u8]) -> Result<(u32, u32)> {
+    let header = png
+        .get(..24)
+        .filter(|h| h.starts_with(b"\x89PNG\r\n\x1a\n") && &h[12..16] == b"IHDR");
+    let Some(h) = header else {
+        return Err(TrainError::config(
+            "PNG",
+            format!("no PNG header in {} bytes", png.len()),
+        ));
+    };
+    let be = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    Ok((be(16), be(20)))
+}
+
 fn encode_rgb(rgb: Vec<u8>, width: u32, height: u32) -> Result<Vec<u8>> {
     let fail = |e: strata_data::DataError| TrainError::config("image grid", e.to_string());
     Picture::new(width as usize, height as usize, 3, rgb)
@@ -190,6 +206,24 @@ mod tests {
     fn rgb_at(img: &Picture, x: usize, y: usize) -> [u8; 3] {
         let i = 3 * (y * img.width() + x);
         [img.pixels()[i], img.pixels()[i + 1], img.pixels()[i + 2]]
+    }
+
+    #[test]
+    fn png_size_reads_the_header_of_every_grid() {
+        for (n, columns, scale) in [(1, 1, 1), (3, 2, 2), (7, 3, 4), (64, 8, 6)] {
+            let tiles: Vec<Tensor> = (0..n).map(|_| Tensor::zeros(&[1, 5, 3])).collect();
+            let png = grid_png(&tiles, columns, scale).unwrap();
+            let img = decode(&png);
+            let want = (img.width() as u32, img.height() as u32);
+            assert_eq!(
+                png_size(&png).unwrap(),
+                want,
+                "{n} tiles, {columns} columns"
+            );
+            let cut = png_size(&png[..23]).unwrap_err().to_string();
+            assert!(cut.contains("no PNG header in 23 bytes"), "{cut}");
+        }
+        assert!(png_size(b"GIF89a and then some more bytes to pass 24").is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::{Engine, Task};
 use crate::metrics::ConfusionMatrix;
 use crate::records::{EpochRecord, HistogramRecord, MonitorRecord};
-use crate::report::images::{feature_map_tiles, filter_tiles, grid_png};
+use crate::report::images::{feature_map_tiles, filter_tiles, grid_png, png_size};
 use crate::run_dir::{cpu_name, host_name, utc_stamp};
 use crate::tensorboard::EventWriter;
 use crate::{Result, TrainError};
@@ -223,10 +223,8 @@ impl Engine {
         let step = self.state.step;
         for (name, png) in &pngs {
             self.write_run_file(&format!("images/{name}.png"), png)?;
-            if let Some(Some(events)) = self.logs.as_mut().map(|l| l.events.as_mut())
-                && let Ok(img) = strata_data::Picture::decode(png, name.as_ref())
-            {
-                let (w, h) = (img.width() as u32, img.height() as u32);
+            if let Some(Some(events)) = self.logs.as_mut().map(|l| l.events.as_mut()) {
+                let (w, h) = png_size(png)?;
                 events.add_image_png(name, png, w, h, 3, step)?;
             }
         }
