@@ -164,10 +164,10 @@ fn strided_and_transposed_operands_match_the_reference() {
             }
         }
     }
-    // A column-major A is read in place, each panel's tiles a row stride apart per step:
-    // 100 rows make eight panels (of 12 and 13 rows: a tile must not read the rows of the
-    // next panel's), 700 steps three k blocks; with rows by threads and (8 × 300) columns
-    // by threads, padded columns, accumulating.
+    // A column-major A is read in place, each step of a panel a row stride after the last:
+    // 100 rows make eight panels of 12 and 13 rows (a tile must not read the next panel's
+    // rows), 700 steps three k blocks; with rows by threads and (8 × 300) columns by
+    // threads, padded columns, accumulating.
     check(100, 40, 700, COL, ROW, ROW, false, 2);
     let padded_col = Layout {
         transposed: true,
