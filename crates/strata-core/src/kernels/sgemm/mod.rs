@@ -7,8 +7,9 @@
 //! read in place when its rows or its columns are contiguous and packed in a pass first
 //! otherwise, so the micro-kernel (`avx512.rs`) reads both contiguously. The tiles of `C`
 //! are cut into bands along the side with more panels and claimed by the calling thread
-//! and the helper team (`kernels/team.rs`); each band runs through every `k` block, so a product takes one
-//! parallel region for packing and one for computing rather than two per `k` block. Bands
+//! and the helper team (`kernels/team.rs`); each band runs through every `k` block, so a
+//! product takes one parallel region for packing and one for computing rather than two per
+//! `k` block. Bands
 //! of columns pack the `B` panels they read themselves (no packing region unless `A` needs
 //! one), inside the kernel of their first row panel, which reads `B` in place and stores
 //! the packed copy between its multiply-adds (a separate packing pass cost 5 % of a 256³

@@ -2,8 +2,9 @@
 //! generic kernel in `gates.rs` compiles to 8-lane code with a division per sigmoid and
 //! `tanh`, and was 7 % of a W3 training step; this one takes the bias, the five
 //! activations, the state update, the output copy and the saving of the incoming state in
-//! one loop, with `strata_core::kernels::math16`'s reciprocal-based functions. (The backward kernel is
-//! bound by reading the saved activations; a sixteen-lane copy of it measured no faster.)
+//! one loop, with `strata_core::kernels::math16`'s reciprocal-based functions. (The
+//! backward kernel is bound by reading the saved activations; a sixteen-lane copy of it
+//! measured no faster.)
 
 use std::arch::x86_64::*;
 use strata_core::kernels::math16::{sigmoid, tanh};
