@@ -25,9 +25,11 @@ pub struct Param {
 }
 
 impl Param {
-    /// Wraps `values` as a trainable leaf (a fresh leaf sharing the values' storage).
+    /// Wraps `values` as a trainable leaf: a fresh leaf sharing the values' storage when
+    /// they are contiguous and start on a cache line, else over an aligned copy
+    /// ([`Tensor::aligned`]: kernels that read weights in place load whole lines).
     pub fn new(values: Tensor) -> Param {
-        let tensor = values.detach().contiguous().detach();
+        let tensor = values.detach().aligned().detach();
         tensor.set_requires_grad(true);
         Param { tensor }
     }
@@ -107,5 +109,25 @@ impl Deref for Buffer {
 impl std::fmt::Debug for Buffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Buffer({:?})", self.tensor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_param_starts_on_a_cache_line_and_shares_what_already_does() {
+        let base = Tensor::arange(0.0, 40.0, 1.0).unwrap().aligned();
+        let off_line = base.narrow(0, 1, 32).unwrap();
+        assert!(!off_line.is_line_aligned());
+        let p = Param::new(off_line.clone());
+        assert!(p.is_line_aligned() && p.is_contiguous() && p.is_trainable());
+        assert_eq!(
+            p.to_vec::<f32>().unwrap(),
+            off_line.to_vec::<f32>().unwrap()
+        );
+        let on_line = base.narrow(0, 16, 16).unwrap();
+        assert!(Param::new(on_line.clone()).shares_storage_with(&on_line));
     }
 }

@@ -38,16 +38,22 @@ struct Shared {
     closed: AtomicBool,
     /// Helpers currently inside the job.
     active: AtomicUsize,
-    /// The next unclaimed piece of each thread's share (the caller's first), and where
-    /// each share ends.
-    next: Vec<AtomicUsize>,
-    end: Vec<AtomicUsize>,
+    /// Each thread's share of the pieces (the caller's first).
+    shares: Vec<Share>,
     /// `*const &(dyn Fn(usize) + Sync)`, valid while `closed` is false or `active > 0`.
     job: AtomicUsize,
     /// Set if a piece of work panicked on a helper.
     poisoned: AtomicBool,
     /// One flag per helper: parked (or about to park) and needs an unpark.
     sleeping: Vec<AtomicBool>,
+}
+
+/// The next unclaimed piece of one thread's share, and where the share ends. One cache line
+/// each: a thread claims its own pieces without taking the line from the thread beside it.
+#[repr(align(64))]
+struct Share {
+    next: AtomicUsize,
+    end: AtomicUsize,
 }
 
 struct Team {
@@ -75,10 +81,10 @@ pub(crate) fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     // The previous job is over (closed, no helper active): its fields may be rewritten.
     let job: *const &(dyn Fn(usize) + Sync) = &f;
     s.job.store(job as usize, Relaxed);
-    let shares = s.next.len();
-    for (k, (next, end)) in s.next.iter().zip(&s.end).enumerate() {
-        next.store(chunks * k / shares, Relaxed);
-        end.store(chunks * (k + 1) / shares, Relaxed);
+    let shares = s.shares.len();
+    for (k, share) in s.shares.iter().enumerate() {
+        share.next.store(chunks * k / shares, Relaxed);
+        share.end.store(chunks * (k + 1) / shares, Relaxed);
     }
     s.closed.store(false, SeqCst);
     s.generation.fetch_add(1, SeqCst);
@@ -112,11 +118,12 @@ impl Drop for Close {
 
 /// Runs pieces until none is left unclaimed: those of share `me` first, then the others'.
 fn claim_all(s: &Shared, me: usize, f: &(dyn Fn(usize) + Sync)) {
-    let shares = s.next.len();
+    let shares = s.shares.len();
     for k in (me..shares).chain(0..me) {
-        let end = s.end[k].load(Relaxed);
+        let share = &s.shares[k];
+        let end = share.end.load(Relaxed);
         loop {
-            let c = s.next[k].fetch_add(1, AcqRel);
+            let c = share.next.fetch_add(1, AcqRel);
             if c >= end {
                 break;
             }
@@ -179,8 +186,12 @@ fn team() -> Option<&'static Team> {
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(true),
             active: AtomicUsize::new(0),
-            next: (0..=n).map(|_| AtomicUsize::new(0)).collect(),
-            end: (0..=n).map(|_| AtomicUsize::new(0)).collect(),
+            shares: (0..=n)
+                .map(|_| Share {
+                    next: AtomicUsize::new(0),
+                    end: AtomicUsize::new(0),
+                })
+                .collect(),
             job: AtomicUsize::new(0),
             poisoned: AtomicBool::new(false),
             sleeping: (0..n).map(|_| AtomicBool::new(false)).collect(),
