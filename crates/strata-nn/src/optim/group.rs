@@ -139,7 +139,7 @@ impl ParamState {
         match &self.bufs[i] {
             Some(b) => (b.clone(), false),
             None => {
-                let b = Tensor::zeros_dtype(param.shape(), param.dtype());
+                let b = Tensor::zeros_dtype(param.shape(), param.dtype()).aligned();
                 self.bufs[i] = Some(b.clone());
                 (b, true)
             }
