@@ -431,7 +431,7 @@ impl Tensor {
     ///
     /// Kernels that read an operand in place, such as the matrix-vector products of
     /// batch-1 inference, then load whole cache lines; at malloc's 16-byte alignment every
-    /// 64-byte load of a weight spans two lines (W5 ran 5–10 % slower). Parameters are
+    /// 64-byte load of a weight spans two lines (W5 took 4–10 % longer). Parameters are
     /// stored this way.
     ///
     /// ```
