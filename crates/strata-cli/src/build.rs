@@ -312,6 +312,7 @@ fn layer(spec: &LayerSpec, shape: &[usize], classes: Option<usize>) -> Result<Bu
                 layers,
                 dropout,
                 output,
+                stateful,
             } = r;
             let &[steps, features] = shape else {
                 return Err(format!(
@@ -337,14 +338,17 @@ fn layer(spec: &LayerSpec, shape: &[usize], classes: Option<usize>) -> Result<Bu
                 LayerSpec::Rnn { .. } => Box::new(SequenceLayer::new(
                     RNN::with_config(f, h, RNNNonlinearity::Tanh, config).map_err(err)?,
                     last,
+                    *stateful,
                 )),
                 LayerSpec::Lstm { .. } => Box::new(SequenceLayer::new(
                     LSTM::with_config(f, h, config).map_err(err)?,
                     last,
+                    *stateful,
                 )),
                 _ => Box::new(SequenceLayer::new(
                     GRU::with_config(f, h, config).map_err(err)?,
                     last,
+                    *stateful,
                 )),
             };
             let out = if last { vec![h] } else { vec![steps, h] };

@@ -55,8 +55,15 @@ pub fn generate(args: GenerateArgs) -> Result<(), CliError> {
     let mut rng = Generator::new(args.seed);
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", args.prompt);
-    for _ in 0..args.length {
-        let context = &ids[ids.len().saturating_sub(window)..];
+    // A stateful model carries its state from call to call (the batch of one never
+    // changes): it reads the prompt once, then each new character alone.
+    let stateful = config.model.stateful();
+    for i in 0..args.length {
+        let context = match (stateful, i) {
+            (true, 0) => &ids[..],
+            (true, _) => &ids[ids.len() - 1..],
+            (false, _) => &ids[ids.len().saturating_sub(window)..],
+        };
         let next = next_char(&model, context, &sampler, &mut rng)?;
         ids.push(next);
         let text = vocab.decode(&[next])?;

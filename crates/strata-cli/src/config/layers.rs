@@ -145,7 +145,9 @@ pub enum PoolMode {
 }
 
 /// A recurrent layer: `hidden` units, `layers` stacked, dropout between them, passing on
-/// the last step or the whole sequence.
+/// the last step or the whole sequence. A `stateful` layer starts each training batch from
+/// the state the previous one ended in, detached (truncated backpropagation through time
+/// over a text read as contiguous streams).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecurrentSpec {
@@ -156,6 +158,8 @@ pub struct RecurrentSpec {
     pub dropout: f64,
     #[serde(default)]
     pub output: SequenceOutput,
+    #[serde(default)]
+    pub stateful: bool,
 }
 
 impl LayerSpec {

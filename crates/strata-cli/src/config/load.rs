@@ -1,7 +1,7 @@
 //! Reading a config: TOML syntax, then the schema with the key path of any error, then
 //! `--set KEY=VALUE` overrides (checked like the file), then the values' ranges.
 
-use super::{Config, LayerSpec};
+use super::{Config, DatasetKind, LayerSpec};
 use std::path::Path;
 
 /// A config that cannot be used, with where and why.
@@ -362,8 +362,61 @@ fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
             | LayerSpec::AvgPool2d { kernel: 0, .. } => {
                 return fail(key("kernel"), "must be at least 1".into());
             }
+            LayerSpec::Rnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)
+                if r.stateful && c.data.dataset != DatasetKind::Text =>
+            {
+                return fail(
+                    key("stateful"),
+                    "carries the state from one training batch to the next, which needs \
+                     dataset = \"text\" (its training part is then read as contiguous streams)"
+                        .into(),
+                );
+            }
             _ => {}
         }
+    }
+    // A stateful model reads a text step by step, carrying its state from one window to the
+    // next (and `generate` one character at a time), so every layer must work step by step.
+    if c.model.stateful() {
+        for (i, layer) in c.model.layers.iter().enumerate() {
+            let last = " with output = \"last\"";
+            let offending = match layer {
+                LayerSpec::Rnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) => {
+                    (r.output == super::SequenceOutput::Last).then_some(last)
+                }
+                LayerSpec::Embedding { .. }
+                | LayerSpec::Linear { .. }
+                | LayerSpec::Dropout { .. }
+                | LayerSpec::Activation { .. }
+                | LayerSpec::LayerNorm => None,
+                _ => Some(""),
+            };
+            if let Some(how) = offending {
+                return fail(
+                    format!("model.layers[{i}]"),
+                    format!(
+                        "a model with a stateful layer reads its text one step after another, \
+                         so its layers must work step by step (embedding, rnn, lstm or gru with \
+                         output = \"sequence\", linear, dropout, activation, layer_norm), got {}{how}",
+                        layer.kind()
+                    ),
+                );
+            }
+        }
+    }
+    // Stateful layers read the text as streams cut into consecutive windows.
+    if let (true, Some(stride), Some(&steps)) =
+        (c.model.stateful(), c.data.stride, c.model.input.first())
+        && stride != steps
+    {
+        return fail(
+            "data.stride".into(),
+            format!(
+                "a stateful recurrent layer reads the text as contiguous streams, one window of \
+                 model.input = {steps} characters after another: leave stride out or set it to \
+                 {steps}, got {stride}"
+            ),
+        );
     }
     if let Some(es) = &c.training.early_stopping
         && es.patience == 0
@@ -502,5 +555,44 @@ lr = 1e-3
         );
         assert!(error(GOOD, &["optimizer.lr"]).contains("expected KEY=VALUE"));
         assert!(error(GOOD, &["model.layers[7].out=3"]).contains("layers has 3 element(s), no [7]"));
+    }
+
+    #[test]
+    fn a_stateful_layer_needs_text_read_as_streams() {
+        let text = |extra: &str| {
+            format!(
+                "[data]\ndataset = \"text\"\npath = \"t.txt\"\n{extra}\n[model]\ninput = [16]\n\
+                 layers = [{{ type = \"embedding\", dim = 4 }}, \
+                 {{ type = \"lstm\", hidden = 8, output = \"sequence\", stateful = true }}, \
+                 {{ type = \"linear\" }}]\n"
+            )
+        };
+        let c = parse(&text(""), "c.toml", &[]).unwrap();
+        assert!(c.model.stateful());
+        assert!(parse(&text("stride = 16"), "c.toml", &[]).is_ok());
+        let e = error(&text("stride = 4"), &[]);
+        assert!(
+            e.starts_with("c.toml: data.stride: a stateful recurrent layer reads the text as contiguous streams")
+                && e.contains("set it to 16, got 4"),
+            "{e}"
+        );
+        let e = error(&text("").replace("\"text\"", "\"timeseries\""), &[]);
+        assert!(
+            e.starts_with("c.toml: model.layers[1].stateful: carries the state")
+                && e.contains("needs dataset = \"text\""),
+            "{e}"
+        );
+        let e = error(&text("").replace("\"sequence\"", "\"last\""), &[]);
+        assert!(
+            e.contains("model.layers[1]: a model with a stateful layer reads its text one step")
+                && e.ends_with("got lstm with output = \"last\""),
+            "{e}"
+        );
+        let attention = text("").replace(
+            "{ type = \"linear\" }",
+            "{ type = \"attention\", heads = 2 }, { type = \"linear\" }",
+        );
+        assert!(error(&attention, &[]).contains("model.layers[2]: a model with a stateful layer"));
+        assert!(!parse(GOOD, "c.toml", &[]).unwrap().model.stateful());
     }
 }

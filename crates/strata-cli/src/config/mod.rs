@@ -51,6 +51,16 @@ pub struct ModelConfig {
     pub freeze: Vec<String>,
 }
 
+impl ModelConfig {
+    /// Whether a recurrent layer carries its state from one training batch to the next.
+    pub fn stateful(&self) -> bool {
+        self.layers.iter().any(|l| match l {
+            LayerSpec::Rnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) => r.stateful,
+            _ => false,
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossKind {
