@@ -34,7 +34,7 @@ fn part(value: f64, n: usize) -> usize {
     }
 }
 
-/// Training windows in stream order, for stateful layers: `windows` consecutive windows cut
+/// Windows in stream order, for stateful layers: `windows` consecutive windows cut
 /// into `streams` runs of equal length (the rest left out), position `k·streams + s`
 /// holding window `k` of run `s`. Batches of `streams / processes` rows then continue each
 /// other row by row, on every process: the loader's shard `r` of each global batch is runs
