@@ -39,6 +39,34 @@ monitor_every = 0
     path.display().to_string()
 }
 
+/// The text the sentence tests train on, over and over.
+const SENTENCE: &str = "the cat sat on the mat. ";
+
+/// Greedy generation after `prompt` (a piece of [`SENTENCE`]) continues the sentence
+/// exactly for 40 characters.
+fn writes_the_sentence_back(config: &str, weights: &str, prompt: &str) {
+    let o = strata(&[
+        "generate",
+        config,
+        "--weights",
+        weights,
+        "--prompt",
+        prompt,
+        "--length",
+        "40",
+        "--temperature",
+        "0",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let want: String = SENTENCE
+        .repeat(4)
+        .chars()
+        .skip(prompt.len() % SENTENCE.len())
+        .take(40)
+        .collect();
+    assert_eq!(o.stdout.trim_end_matches('\n'), format!("{prompt}{want}"));
+}
+
 fn figure(line: &str, key: &str) -> f64 {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(key))
@@ -54,9 +82,8 @@ fn figure(line: &str, key: &str) -> f64 {
 #[test]
 fn a_stateful_lstm_reads_past_its_window() {
     let dir = temp("stateful");
-    let sentence = "the cat sat on the mat. ";
     let text_path = dir.join("text.txt");
-    std::fs::write(&text_path, sentence.repeat(300)).unwrap();
+    std::fs::write(&text_path, SENTENCE.repeat(300)).unwrap();
     let base = std::fs::read_to_string(text_config(&dir, &text_path)).unwrap();
     let config = |stateful: bool| {
         let text = base.replace("input = [16]", "input = [5]").replace(
@@ -84,36 +111,15 @@ fn a_stateful_lstm_reads_past_its_window() {
     );
 
     let weights = run.join("model.safetensors");
-    let prompt = "the cat";
-    let o = strata(&[
-        "generate",
-        &stateful,
-        "--weights",
-        weights.to_str().unwrap(),
-        "--prompt",
-        prompt,
-        "--length",
-        "40",
-        "--temperature",
-        "0",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let want: String = sentence
-        .repeat(3)
-        .chars()
-        .skip(prompt.len())
-        .take(40)
-        .collect();
-    assert_eq!(o.stdout.trim_end_matches('\n'), format!("{prompt}{want}"));
+    writes_the_sentence_back(&stateful, weights.to_str().unwrap(), "the cat");
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_character_lstm_learns_a_sentence_and_generates_it() {
     let dir = temp("text");
-    let sentence = "the cat sat on the mat. ";
     let text_path = dir.join("text.txt");
-    std::fs::write(&text_path, sentence.repeat(300)).unwrap();
+    std::fs::write(&text_path, SENTENCE.repeat(300)).unwrap();
     let config = text_config(&dir, &text_path);
     let o = strata(&["summary", &config]);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -135,27 +141,7 @@ fn a_character_lstm_learns_a_sentence_and_generates_it() {
     // Greedy generation continues the sentence exactly.
     let weights = run_dir(&o.stdout).join("model.safetensors");
     let w = weights.to_str().unwrap();
-    let prompt = "the cat sat on the mat. the cat";
-    let o = strata(&[
-        "generate",
-        &config,
-        "--weights",
-        w,
-        "--prompt",
-        prompt,
-        "--length",
-        "40",
-        "--temperature",
-        "0",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let want: String = sentence
-        .repeat(4)
-        .chars()
-        .skip(prompt.len() % 24)
-        .take(40)
-        .collect();
-    assert_eq!(o.stdout.trim_end_matches('\n'), format!("{prompt}{want}"));
+    writes_the_sentence_back(&config, w, "the cat sat on the mat. the cat");
     // Sampling is seeded: the same seed writes the same text.
     let sample = |seed: &str| {
         strata(&[
