@@ -362,61 +362,11 @@ fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
             | LayerSpec::AvgPool2d { kernel: 0, .. } => {
                 return fail(key("kernel"), "must be at least 1".into());
             }
-            LayerSpec::Rnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)
-                if r.stateful && c.data.dataset != DatasetKind::Text =>
-            {
-                return fail(
-                    key("stateful"),
-                    "carries the state from one training batch to the next, which needs \
-                     dataset = \"text\" (its training part is then read as contiguous streams)"
-                        .into(),
-                );
-            }
             _ => {}
         }
     }
-    // A stateful model reads a text step by step, carrying its state from one window to the
-    // next (and `generate` one character at a time), so every layer must work step by step.
-    if c.model.stateful() {
-        for (i, layer) in c.model.layers.iter().enumerate() {
-            let last = " with output = \"last\"";
-            let offending = match layer {
-                LayerSpec::Rnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) => {
-                    (r.output == super::SequenceOutput::Last).then_some(last)
-                }
-                LayerSpec::Embedding { .. }
-                | LayerSpec::Linear { .. }
-                | LayerSpec::Dropout { .. }
-                | LayerSpec::Activation { .. }
-                | LayerSpec::LayerNorm => None,
-                _ => Some(""),
-            };
-            if let Some(how) = offending {
-                return fail(
-                    format!("model.layers[{i}]"),
-                    format!(
-                        "a model with a stateful layer reads its text one step after another, \
-                         so its layers must work step by step (embedding, rnn, lstm or gru with \
-                         output = \"sequence\", linear, dropout, activation, layer_norm), got {}{how}",
-                        layer.kind()
-                    ),
-                );
-            }
-        }
-    }
-    // Stateful layers read the text as streams cut into consecutive windows.
-    if let (true, Some(stride), Some(&steps)) =
-        (c.model.stateful(), c.data.stride, c.model.input.first())
-        && stride != steps
-    {
-        return fail(
-            "data.stride".into(),
-            format!(
-                "a stateful recurrent layer reads the text as contiguous streams, one window of \
-                 model.input = {steps} characters after another: leave stride out or set it to \
-                 {steps}, got {stride}"
-            ),
-        );
+    if let Some((key, message)) = stateful_problem(c) {
+        return fail(key, message);
     }
     if let Some(es) = &c.training.early_stopping
         && es.patience == 0
@@ -427,6 +377,59 @@ fn validate(c: &Config, file: &str) -> Result<(), ConfigError> {
         );
     }
     Ok(())
+}
+
+/// What keeps a model with a stateful recurrent layer from reading its data, if anything:
+/// the key and the message. Such a model reads a text as contiguous streams, one window
+/// after another with its state carried (and `generate` one character at a time), so the
+/// data must be a text cut into consecutive windows and every layer must work step by step.
+fn stateful_problem(c: &Config) -> Option<(String, String)> {
+    if !c.model.stateful() {
+        return None;
+    }
+    for (i, layer) in c.model.layers.iter().enumerate() {
+        let offending = match layer {
+            LayerSpec::Rnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) => {
+                if r.stateful && c.data.dataset != DatasetKind::Text {
+                    return Some((
+                        format!("model.layers[{i}].stateful"),
+                        "carries the state from one batch to the next, which needs \
+                         dataset = \"text\" (read as contiguous streams)"
+                            .into(),
+                    ));
+                }
+                (r.output == super::SequenceOutput::Last).then_some(" with output = \"last\"")
+            }
+            LayerSpec::Embedding { .. }
+            | LayerSpec::Linear { .. }
+            | LayerSpec::Dropout { .. }
+            | LayerSpec::Activation { .. }
+            | LayerSpec::LayerNorm => None,
+            _ => Some(""),
+        };
+        if let Some(how) = offending {
+            return Some((
+                format!("model.layers[{i}]"),
+                format!(
+                    "a model with a stateful layer reads its text one step after another, so \
+                     its layers must work step by step (embedding, rnn, lstm or gru with \
+                     output = \"sequence\", linear, dropout, activation, layer_norm), got {}{how}",
+                    layer.kind()
+                ),
+            ));
+        }
+    }
+    match (c.data.stride, c.model.input.first()) {
+        (Some(stride), Some(&steps)) if stride != steps => Some((
+            "data.stride".into(),
+            format!(
+                "a stateful recurrent layer reads the text as contiguous streams, one window of \
+                 model.input = {steps} characters after another: leave stride out or set it to \
+                 {steps}, got {stride}"
+            ),
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
