@@ -112,8 +112,10 @@ pub struct Monitor {
     histograms: Vec<HistogramRecord>,
     /// The last few finite global gradient norms, for the exploding rule.
     grad_norms: VecDeque<f64>,
-    /// The last few finite batch losses, for the loss-spike rule.
+    /// The last few finite batch losses, for the loss-spike rule, and the mean of the
+    /// first full window of them (the loss scale training started from).
     losses: VecDeque<f64>,
+    start_loss: Option<f64>,
     /// `(epoch, train loss, val loss)` of every evaluation.
     evals: Vec<(u64, f64, f64)>,
     streaks: Streaks,
@@ -132,6 +134,7 @@ impl Monitor {
             histograms: Vec::new(),
             grad_norms: VecDeque::new(),
             losses: VecDeque::new(),
+            start_loss: None,
             evals: Vec::new(),
             streaks: Streaks::default(),
             log: WarningLog::default(),
@@ -249,7 +252,9 @@ impl Monitor {
     pub fn on_loss(&mut self, step: u64, epoch: u64, loss: f64) {
         let t = &self.config.thresholds;
         let previous: Vec<f64> = self.losses.iter().copied().collect();
-        if let Some(message) = warnings::loss_spike(loss, &previous, t) {
+        if let Some(start) = self.start_loss
+            && let Some(message) = warnings::loss_spike(loss, &previous, start, t)
+        {
             self.log
                 .raise(warning(WarningKind::LossSpike, step, epoch, None, message));
         }
@@ -257,6 +262,9 @@ impl Monitor {
             self.losses.push_back(loss);
             while self.losses.len() > t.loss_spike_window.max(1) {
                 self.losses.pop_front();
+            }
+            if self.start_loss.is_none() && self.losses.len() == t.loss_spike_window.max(1) {
+                self.start_loss = Some(self.losses.iter().sum::<f64>() / self.losses.len() as f64);
             }
         }
     }

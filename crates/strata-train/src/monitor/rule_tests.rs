@@ -108,6 +108,20 @@ fn loss_spike_from_fed_losses() {
         w[0].message,
         "loss spike: batch loss 5.0000 is 4.6× the mean of the previous 20 (1.0950)"
     );
+
+    // A run that started at 2.3 and fell to about 0.04: a hard batch at 0.19 (a rise of
+    // 0.15, under a tenth of 2.3) passes, one at 0.5 does not.
+    let mut monitor = Monitor::new(&model, MonitorConfig::default());
+    for step in 1..=20 {
+        monitor.on_loss(step, 1, 2.3);
+    }
+    for step in 21..=60 {
+        monitor.on_loss(step, 2, 0.038 + 0.002 * (step % 3) as f64);
+    }
+    monitor.on_loss(61, 3, 0.19);
+    assert!(monitor.take_new_warnings().is_empty());
+    monitor.on_loss(62, 3, 0.5);
+    assert_eq!(monitor.take_new_warnings()[0].kind, WarningKind::LossSpike);
 }
 
 #[test]

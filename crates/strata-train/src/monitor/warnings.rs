@@ -44,9 +44,13 @@ pub struct Thresholds {
     /// ... of this many previous batches, and only once that many were seen (default 20),
     /// and also more than this many standard deviations of those losses above their mean
     /// (default 6), so the ordinary scatter of small mini-batch losses late in training
-    /// does not count.
+    /// does not count ...
     pub loss_spike_window: usize,
     pub loss_spike_sigmas: f64,
+    /// ... and rising above that mean by at least this fraction (default 0.1) of the mean
+    /// loss of the run's first window, so one hard batch late in training (0.19 against a
+    /// mean of 0.04, where training started at 2.3) is not taken for instability.
+    pub loss_spike_floor: f64,
 }
 
 impl Default for Thresholds {
@@ -67,6 +71,7 @@ impl Default for Thresholds {
             loss_spike_factor: 3.0,
             loss_spike_window: 20,
             loss_spike_sigmas: 6.0,
+            loss_spike_floor: 0.1,
         }
     }
 }
@@ -188,16 +193,19 @@ pub fn overfitting(evals: &[(u64, f64, f64)], t: &Thresholds) -> Option<String> 
 }
 
 /// Loss spike: a finite `loss` above `t.loss_spike_factor` × the mean of `previous` (the
-/// last `t.loss_spike_window` batch losses; fewer means no verdict yet) and more than
-/// `t.loss_spike_sigmas` of their standard deviations above that mean.
-pub fn loss_spike(loss: f64, previous: &[f64], t: &Thresholds) -> Option<String> {
+/// last `t.loss_spike_window` batch losses; fewer means no verdict yet), more than
+/// `t.loss_spike_sigmas` of their standard deviations above that mean, and above it by at
+/// least `t.loss_spike_floor` × `start` (the mean loss of the run's first window).
+pub fn loss_spike(loss: f64, previous: &[f64], start: f64, t: &Thresholds) -> Option<String> {
     if previous.len() < t.loss_spike_window.max(1) || !loss.is_finite() {
         return None;
     }
     let n = previous.len() as f64;
     let mean = previous.iter().sum::<f64>() / n;
     let std = (previous.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / n).sqrt();
-    let spike = loss > t.loss_spike_factor * mean && loss > mean + t.loss_spike_sigmas * std;
+    let spike = loss > t.loss_spike_factor * mean
+        && loss > mean + t.loss_spike_sigmas * std
+        && loss - mean >= t.loss_spike_floor * start;
     (mean > 0.0 && spike).then(|| {
         format!(
             "loss spike: batch loss {loss:.4} is {:.1}× the mean of the previous {} ({mean:.4})",
@@ -310,17 +318,20 @@ mod tests {
     fn loss_spike_needs_a_full_window_and_a_finite_loss() {
         let t = Thresholds::default();
         let prev = vec![1.0; 19];
-        assert!(loss_spike(10.0, &prev, &t).is_none());
+        assert!(loss_spike(10.0, &prev, 1.0, &t).is_none());
         let prev = vec![1.0; 20];
-        assert!(loss_spike(3.0, &prev, &t).is_none());
-        assert!(loss_spike(f64::INFINITY, &prev, &t).is_none());
+        assert!(loss_spike(3.0, &prev, 1.0, &t).is_none());
+        assert!(loss_spike(f64::INFINITY, &prev, 1.0, &t).is_none());
         // Scattered losses (mean 1, standard deviation 0.5): 3.5 is within six deviations.
         let scattered: Vec<f64> = (0..20)
             .map(|i| if i % 2 == 0 { 0.5 } else { 1.5 })
             .collect();
-        assert!(loss_spike(3.5, &scattered, &t).is_none());
-        assert!(loss_spike(4.01, &scattered, &t).is_some());
-        let m = loss_spike(3.5, &prev, &t).unwrap();
+        assert!(loss_spike(3.5, &scattered, 1.0, &t).is_none());
+        assert!(loss_spike(4.01, &scattered, 1.0, &t).is_some());
+        // A spike small against where training started: 3.5 against a start of 30.
+        assert!(loss_spike(3.5, &prev, 30.0, &t).is_none());
+        assert!(loss_spike(4.0, &prev, 30.0, &t).is_some());
+        let m = loss_spike(3.5, &prev, 1.0, &t).unwrap();
         assert_eq!(
             m,
             "loss spike: batch loss 3.5000 is 3.5× the mean of the previous 20 (1.0000)"
